@@ -1,0 +1,34 @@
+"""What route handlers receive: built once in the lifespan, kept on app.state, exposed as Annotated deps."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+import asyncpg
+from fastapi import Depends, Request
+from redis.asyncio import Redis
+
+from reprise.queue import RunQueue
+from reprise.registry import WorkerRegistry
+from reprise.settings import Settings
+from storage import ArtifactStore, RunRepository
+
+
+@dataclass
+class Services:
+    settings: Settings
+    pool: asyncpg.Pool
+    redis: Redis
+    queue: RunQueue
+    runs: RunRepository
+    artifacts: ArtifactStore
+    registry: WorkerRegistry
+
+
+def get_services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]

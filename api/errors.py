@@ -1,0 +1,106 @@
+"""Every domain error becomes HTTP here, and nowhere else.
+
+Body of every error: `{"error": <code>, "message": <one line>, "fields": [{"field", "message"}]?}`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+import redis.exceptions
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from runner.errors import InvalidScript
+from storage.errors import ArtifactNotFound, InvalidTransition, RunNotFound, StorageError
+
+log = structlog.get_logger(__name__)
+
+
+class ServiceUnavailable(Exception):
+    """A dependency (database, Redis) did not answer."""
+
+    def __init__(self, dependency: str, detail: str) -> None:
+        super().__init__(f"{dependency} is unavailable: {detail}")
+        self.dependency = dependency
+
+
+def _field_path(location: tuple[Any, ...] | list[Any]) -> str:
+    path = ""
+    for part in location:
+        if part in ("body", "query", "path") and not path:
+            continue
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path += f".{part}" if path else str(part)
+    return path or "body"
+
+
+def error_body(code: str, message: str, fields: list[dict[str, str]] | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {"error": code, "message": message}
+    if fields is not None:
+        body["fields"] = fields
+    return body
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def request_invalid(_: Request, error: RequestValidationError) -> JSONResponse:
+        fields = [{"field": _field_path(item["loc"]), "message": item["msg"]} for item in error.errors()]
+        message = "; ".join(f"{item['field']}: {item['message']}" for item in fields)
+        return JSONResponse(error_body("invalid_request", message, fields), status_code=422)
+
+    @app.exception_handler(InvalidScript)
+    async def script_invalid(_: Request, error: InvalidScript) -> JSONResponse:
+        field = f"script.{error.field}" if error.field else "script"
+        fields = [{"field": field, "message": error.message}]
+        return JSONResponse(error_body("invalid_script", f"{field}: {error.message}", fields), status_code=422)
+
+    @app.exception_handler(RunNotFound)
+    async def run_not_found(_: Request, error: RunNotFound) -> JSONResponse:
+        return JSONResponse(error_body("not_found", str(error)), status_code=404)
+
+    @app.exception_handler(ArtifactNotFound)
+    async def artifact_not_found(_: Request, error: ArtifactNotFound) -> JSONResponse:
+        return JSONResponse(error_body("not_found", str(error)), status_code=404)
+
+    @app.exception_handler(InvalidTransition)
+    async def invalid_transition(_: Request, error: InvalidTransition) -> JSONResponse:
+        return JSONResponse(error_body("conflict", str(error)), status_code=409)
+
+    @app.exception_handler(StorageError)
+    async def storage_error(_: Request, error: StorageError) -> JSONResponse:
+        log.error("storage error", error=str(error))
+        return JSONResponse(error_body("storage_error", str(error)), status_code=500)
+
+    @app.exception_handler(ServiceUnavailable)
+    async def unavailable(_: Request, error: ServiceUnavailable) -> JSONResponse:
+        return JSONResponse(error_body("unavailable", str(error)), status_code=503,
+                            headers={"Retry-After": "5"})
+
+    async def database_down(_: Request, error: Exception) -> JSONResponse:
+        log.warning("database unavailable", error=str(error))
+        return JSONResponse(error_body("unavailable", f"database is unavailable: {error}"), status_code=503,
+                            headers={"Retry-After": "5"})
+
+    async def redis_down(_: Request, error: Exception) -> JSONResponse:
+        log.warning("redis unavailable", error=str(error))
+        return JSONResponse(error_body("unavailable", f"redis is unavailable: {error}"), status_code=503,
+                            headers={"Retry-After": "5"})
+
+    async def connection_refused(_: Request, error: Exception) -> JSONResponse:
+        log.warning("dependency unavailable", error=str(error))
+        return JSONResponse(error_body("unavailable", f"a dependency is unavailable: {error}"), status_code=503,
+                            headers={"Retry-After": "5"})
+
+    for database_error in (asyncpg.CannotConnectNowError, asyncpg.ConnectionDoesNotExistError,
+                           asyncpg.InterfaceError, asyncpg.PostgresConnectionError):
+        app.add_exception_handler(database_error, database_down)
+    # asyncpg raises the builtin ConnectionError (refused, reset) when the server is gone.
+    app.add_exception_handler(ConnectionError, connection_refused)
+    for redis_error in (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
+        app.add_exception_handler(redis_error, redis_down)

@@ -1,0 +1,205 @@
+"""Runs: queue one, list them, read one with its steps and artifacts, cancel, retry, download artifacts."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from uuid import UUID
+
+import structlog
+from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi.responses import FileResponse
+
+from api.deps import Services, ServicesDep
+from api.errors import ServiceUnavailable
+from api.schemas import (
+    ArtifactPublic,
+    AttemptPublic,
+    RunCreate,
+    RunDetail,
+    RunPage,
+    RunSummary,
+    StepPublic,
+)
+from runner import parse_script
+from storage import ArtifactNotFound, NewRun, RunRecord
+
+log = structlog.get_logger(__name__)
+router = APIRouter(prefix="/api/runs", tags=["runs"])
+
+RunStatusFilter = Query(
+    default=None, pattern="^(queued|running|passed|failed|error|cancelled)$", description="Only this status"
+)
+
+
+def _summary_fields(run: RunRecord, request: Request) -> dict[str, Any]:
+    return {
+        "id": run.id,
+        "number": run.number,
+        "name": run.name,
+        "format": run.script_format,
+        "status": run.status,
+        "attempts": run.attempts,
+        "worker": run.worker_name,
+        "error": run.error,
+        "options": run.options,
+        "actions_executed": run.actions_executed,
+        "duration_ms": run.duration_ms,
+        "created_at": run.created_at,
+        "started_at": run.started_at,
+        "finished_at": run.finished_at,
+        "retry_of": run.retry_of,
+        "url": str(request.url_for("get_run", run_id=run.id)),
+    }
+
+
+async def _enqueue(services: Services, run: RunRecord) -> None:
+    """Add the job; if Redis refuses, the run is marked `error` with the reason rather than left queued."""
+    try:
+        await services.queue.enqueue(run.id)
+    except Exception as error:
+        reason = f"could not enqueue the run: {error}"
+        log.error("enqueue failed", runId=str(run.id), error=str(error))
+        await services.runs.fail_unstarted(run.id, reason)
+        raise ServiceUnavailable("redis", str(error)) from error
+
+
+async def _create_and_enqueue(services: Services, new_run: NewRun, request: Request,
+                              response: Response) -> RunSummary:
+    run, created = await services.runs.create(new_run)
+    if created:
+        await _enqueue(services, run)
+        log.info("run queued", runId=str(run.id), number=run.number, name=run.name)
+        response.status_code = 201
+    else:
+        response.status_code = 200
+    response.headers["Location"] = str(request.url_for("get_run", run_id=run.id))
+    return RunSummary(**_summary_fields(run, request))
+
+
+@router.post("", status_code=201, response_model=RunSummary)
+async def create_run(
+    body: RunCreate,
+    services: ServicesDep,
+    request: Request,
+    response: Response,
+    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+) -> RunSummary:
+    """Queue a run. With an `Idempotency-Key` header, a repeated POST returns the first run (200)."""
+    script = parse_script(body.script)
+    options = {
+        "video": body.video,
+        "screenshots": body.screenshots,
+        "timeoutMs": body.timeout_ms,
+        "stepTimeoutMs": body.step_timeout_ms,
+    }
+    new_run = NewRun(
+        name=body.name or script.name,
+        script_format=script.format,
+        script=body.script,
+        options=options,
+        idempotency_key=idempotency_key,
+    )
+    return await _create_and_enqueue(services, new_run, request, response)
+
+
+@router.get("", response_model=RunPage)
+async def list_runs(
+    services: ServicesDep,
+    request: Request,
+    status: str | None = RunStatusFilter,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> RunPage:
+    """Runs, newest first."""
+    runs, total = await services.runs.list(status=status, limit=limit, offset=offset)
+    items = [RunSummary(**_summary_fields(run, request)) for run in runs]
+    return RunPage(items=items, total=total, limit=limit, offset=offset)
+
+
+@router.get("/{run_id}", response_model=RunDetail, name="get_run")
+async def get_run(run_id: UUID, services: ServicesDep, request: Request) -> RunDetail:
+    """One run: status, attempts, timings, the latest attempt's steps, and links to its artifacts."""
+    run = await services.runs.get(run_id)
+    steps = await services.runs.steps(run_id, run.attempts) if run.attempts else []
+    attempts = await services.runs.attempts(run_id)
+    artifacts = await services.runs.artifacts(run_id)
+    artifact_views = [
+        ArtifactPublic(
+            id=artifact.id,
+            kind=artifact.kind,
+            attempt=artifact.attempt,
+            step=artifact.step_index,
+            content_type=artifact.content_type,
+            size_bytes=artifact.size_bytes,
+            url=str(request.url_for("download_artifact", run_id=run_id, artifact_id=artifact.id)),
+        )
+        for artifact in artifacts
+    ]
+    latest = [artifact for artifact in artifact_views if artifact.attempt == run.attempts]
+    videos = [artifact.url for artifact in latest if artifact.kind == "video"]
+    return RunDetail(
+        **_summary_fields(run, request),
+        steps=[
+            StepPublic(
+                index=step.step_index,
+                type=step.step_type,
+                status=step.status,
+                duration_ms=step.duration_ms,
+                started_offset_ms=step.started_offset_ms,
+                selector=step.selector,
+                error=step.error,
+            )
+            for step in steps
+        ],
+        attempt_history=[
+            AttemptPublic(
+                attempt=attempt.attempt,
+                worker=attempt.worker_name,
+                status=attempt.status,
+                error=attempt.error,
+                started_at=attempt.started_at,
+                finished_at=attempt.finished_at,
+            )
+            for attempt in attempts
+        ],
+        artifacts=artifact_views,
+        video_url=videos[0] if videos else None,
+        screenshot_urls=[artifact.url for artifact in latest if artifact.kind == "screenshot"],
+    )
+
+
+@router.post("/{run_id}/cancel", response_model=RunSummary)
+async def cancel_run(run_id: UUID, services: ServicesDep, request: Request) -> RunSummary:
+    """Cancel a queued or running run (409 when it already ended)."""
+    run = await services.runs.cancel(run_id, "cancelled by request")
+    removed = await services.queue.remove(run_id)
+    if not removed:
+        # Running somewhere: the worker that holds it is told to stop.
+        await services.queue.request_cancel(run_id)
+    log.info("run cancelled", runId=str(run_id), removedFromQueue=removed)
+    return RunSummary(**_summary_fields(run, request))
+
+
+@router.post("/{run_id}/retry", status_code=201, response_model=RunSummary)
+async def retry_run(run_id: UUID, services: ServicesDep, request: Request, response: Response) -> RunSummary:
+    """Queue a new run with the same recording and options; the new run links back to this one."""
+    original = await services.runs.get(run_id)
+    new_run = NewRun(
+        name=original.name,
+        script_format=original.script_format,
+        script=original.script,
+        options=original.options,
+        retry_of=original.id,
+    )
+    return await _create_and_enqueue(services, new_run, request, response)
+
+
+@router.get("/{run_id}/artifacts/{artifact_id}", name="download_artifact")
+async def download_artifact(run_id: UUID, artifact_id: int, services: ServicesDep) -> FileResponse:
+    """The artifact file; answers Range requests (206) so a video player can seek."""
+    artifact = await services.runs.artifact(run_id, artifact_id)
+    if artifact is None:
+        raise ArtifactNotFound(f"run {run_id} has no artifact {artifact_id}")
+    path = services.artifacts.local_path(artifact.storage_key)
+    return FileResponse(path, media_type=artifact.content_type, filename=path.name,
+                        content_disposition_type="inline")

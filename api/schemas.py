@@ -1,0 +1,112 @@
+"""Request and response bodies of the HTTP API (camelCase on the wire)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+from runner.options import DEFAULT_RUN_TIMEOUT_MS, DEFAULT_STEP_TIMEOUT_MS
+
+
+class CamelModel(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+
+class RunCreate(CamelModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+
+    script: dict[str, Any] = Field(description="The recording: Reprise native script or Chrome Recorder JSON")
+    name: str | None = Field(default=None, max_length=300, description="Defaults to the recording's title")
+    video: Literal["on", "off", "retain-on-failure"] = "on"
+    screenshots: Literal["off", "on-failure", "every-step"] = "on-failure"
+    timeout_ms: int = Field(default=DEFAULT_RUN_TIMEOUT_MS, ge=1_000, le=3_600_000,
+                            description="Budget for the whole replay")
+    step_timeout_ms: int = Field(default=DEFAULT_STEP_TIMEOUT_MS, ge=100, le=600_000,
+                                 description="Default wait for each step's selector, navigation or assertion")
+
+
+class StepPublic(CamelModel):
+    index: int
+    type: str
+    status: str
+    duration_ms: int
+    started_offset_ms: int
+    selector: str | None
+    error: str | None
+
+
+class AttemptPublic(CamelModel):
+    attempt: int
+    worker: str
+    status: str
+    error: str | None
+    started_at: datetime
+    finished_at: datetime | None
+
+
+class ArtifactPublic(CamelModel):
+    id: int
+    kind: str
+    attempt: int
+    step: int | None
+    content_type: str
+    size_bytes: int
+    url: str
+
+
+class RunSummary(CamelModel):
+    id: UUID
+    number: int
+    name: str
+    format: str
+    status: str
+    attempts: int
+    worker: str | None
+    error: str | None
+    options: dict[str, Any]
+    actions_executed: int | None
+    duration_ms: int | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    retry_of: UUID | None
+    url: str
+
+
+class RunDetail(RunSummary):
+    steps: list[StepPublic]
+    attempt_history: list[AttemptPublic]
+    artifacts: list[ArtifactPublic]
+    video_url: str | None
+    screenshot_urls: list[str]
+
+
+class RunPage(CamelModel):
+    items: list[RunSummary]
+    total: int
+    limit: int
+    offset: int
+
+
+class DependencyHealth(CamelModel):
+    ok: bool
+    latency_ms: float | None
+    error: str | None = None
+
+
+class QueueHealth(CamelModel):
+    name: str
+    paused: bool | None
+    counts: dict[str, int]
+
+
+class HealthDetail(CamelModel):
+    status: Literal["ok", "degraded"]
+    database: DependencyHealth
+    redis: DependencyHealth
+    queue: QueueHealth
+    workers: list[dict[str, Any]]

@@ -1,0 +1,1 @@
+"""Reprise: replay recorded browser tests at scale. Shared settings, logging and the CLI live here."""

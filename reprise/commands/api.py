@@ -1,0 +1,33 @@
+"""`reprise api`: serve the HTTP API with uvicorn."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+import uvicorn
+
+from reprise.logs import configure_logging
+from reprise.settings import Settings
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser("api", help="serve the HTTP API")
+    parser.add_argument("--host", help="overrides API_HOST")
+    parser.add_argument("--port", type=int, help="overrides API_PORT")
+    parser.set_defaults(handler=handle)
+
+
+def handle(args: argparse.Namespace) -> int:
+    from api import create_app
+
+    settings = Settings()
+    if args.host:
+        settings.api_host = args.host
+    if args.port is not None:
+        settings.api_port = args.port
+    configure_logging(settings.log_level, settings.log_format)
+    app = create_app(settings)
+    uvicorn.run(app, host=settings.api_host, port=settings.api_port, log_level=settings.log_level.lower(),
+                access_log=settings.log_level == "DEBUG")
+    return 0

@@ -1,0 +1,76 @@
+"""The BullMQ queue shared by the API (producer) and the workers (consumers).
+
+Job format, also for other BullMQ producers (Node's `bullmq` included): queue `QUEUE_NAME` (default
+`test-runs`), job name `run`, data `{"runId": "<uuid of a row in runs>"}`, `jobId` = the run id, so adding
+the same run twice never makes two jobs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from bullmq import Queue
+from redis.asyncio import Redis
+from redis.asyncio.connection import parse_url
+
+JOB_NAME = "run"
+JOB_COUNT_STATES = ("waiting", "active", "completed", "failed", "delayed", "paused", "prioritized")
+# Finished jobs stay visible to Bull Board and the counts for a while; run history lives in Postgres.
+DEFAULT_JOB_OPTIONS: dict[str, Any] = {
+    "removeOnComplete": {"age": 7 * 24 * 3600, "count": 10_000},
+    "removeOnFail": {"age": 30 * 24 * 3600, "count": 50_000},
+}
+
+
+def bullmq_connection(redis_url: str) -> dict[str, Any]:
+    """Connection options for bullmq from a redis URL.
+
+    redis-py 8 sets a 5 s socket timeout by default, which makes BullMQ's blocking pop (drainDelay, 5 s)
+    time out and idle workers notice new jobs seconds late; no timeout on reads fixes it.
+    """
+    options: dict[str, Any] = dict(parse_url(redis_url))
+    options.pop("connection_class", None)
+    options["socket_timeout"] = None
+    options.setdefault("socket_connect_timeout", 5)
+    return options
+
+
+def cancel_channel(queue_name: str) -> str:
+    """Pub/sub channel on which the API tells workers to stop a running run (message: the run id)."""
+    return f"reprise:{queue_name}:cancel"
+
+
+class RunQueue:
+    def __init__(self, queue_name: str, redis_url: str, redis: Redis) -> None:
+        self.name = queue_name
+        self._queue = Queue(queue_name, {"connection": bullmq_connection(redis_url)})
+        self._redis = redis
+
+    async def enqueue(self, run_id: UUID) -> str:
+        job = await self._queue.add(
+            JOB_NAME, {"runId": str(run_id)}, {"jobId": str(run_id), **DEFAULT_JOB_OPTIONS}
+        )
+        return str(job.id)
+
+    async def remove(self, run_id: UUID) -> bool:
+        """Remove a job that is not being processed; True when it was removed."""
+        state = await self._queue.getJobState(str(run_id))
+        if state in ("waiting", "delayed", "prioritized", "paused", "wait"):
+            removed = await self._queue.remove(str(run_id))
+            return bool(removed)
+        return False
+
+    async def request_cancel(self, run_id: UUID) -> int:
+        """Tell the workers to stop the run; returns how many listeners got the message."""
+        return int(await self._redis.publish(cancel_channel(self.name), str(run_id)))
+
+    async def counts(self) -> dict[str, int]:
+        counts = await self._queue.getJobCounts(*JOB_COUNT_STATES)
+        return {state: int(counts.get(state, 0)) for state in JOB_COUNT_STATES}
+
+    async def is_paused(self) -> bool:
+        return bool(await self._queue.isPaused())
+
+    async def close(self) -> None:
+        await self._queue.close()

@@ -1,0 +1,22 @@
+"""Per-run replay options, as given by `POST /api/runs` or `reprise run` flags."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+VideoMode = Literal["on", "off", "retain-on-failure"]
+ScreenshotMode = Literal["off", "on-failure", "every-step"]
+
+DEFAULT_STEP_TIMEOUT_MS = 5_000
+DEFAULT_RUN_TIMEOUT_MS = 120_000
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    video: VideoMode = "on"
+    screenshots: ScreenshotMode = "on-failure"
+    # The whole replay's budget; a run past it is aborted and `failed`.
+    timeout_ms: int = DEFAULT_RUN_TIMEOUT_MS
+    # Default wait for a selector, navigation or assertion, unless the recording sets its own.
+    step_timeout_ms: int = DEFAULT_STEP_TIMEOUT_MS

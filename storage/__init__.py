@@ -1,0 +1,32 @@
+"""Run data in Postgres and artifact files on disk."""
+
+from storage.artifacts import ArtifactStore, LocalArtifactStore, StoredFile, artifact_key
+from storage.db import create_pool
+from storage.errors import ArtifactNotFound, InvalidTransition, MigrationError, RunNotFound, StorageError
+from storage.migrations import apply_migrations, migrate
+from storage.records import FINAL_STATUSES, ArtifactRecord, AttemptRecord, RunRecord, StepRecord
+from storage.runs import ArtifactWrite, NewRun, RunRepository, StepWrite
+
+__all__ = [
+    "FINAL_STATUSES",
+    "ArtifactNotFound",
+    "ArtifactRecord",
+    "ArtifactStore",
+    "ArtifactWrite",
+    "AttemptRecord",
+    "InvalidTransition",
+    "LocalArtifactStore",
+    "MigrationError",
+    "NewRun",
+    "RunNotFound",
+    "RunRecord",
+    "RunRepository",
+    "StepRecord",
+    "StepWrite",
+    "StorageError",
+    "StoredFile",
+    "apply_migrations",
+    "artifact_key",
+    "create_pool",
+    "migrate",
+]

@@ -1,0 +1,33 @@
+"""Errors of the storage package.
+
+    StorageError
+    ├── RunNotFound          no run with that id
+    ├── ArtifactNotFound     no artifact with that id for the run, or its file is gone
+    ├── InvalidTransition    the run's status does not allow the change (e.g. cancelling a passed run)
+    └── MigrationError       a migration file is malformed or failed to apply
+"""
+
+from __future__ import annotations
+
+
+class StorageError(Exception):
+    """A storage operation failed."""
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message or (self.__doc__ or "").strip())
+
+
+class RunNotFound(StorageError):
+    """No run with that id."""
+
+
+class ArtifactNotFound(StorageError):
+    """No artifact with that id for this run."""
+
+
+class InvalidTransition(StorageError):
+    """The run's current status does not allow this change."""
+
+
+class MigrationError(StorageError):
+    """A migration could not be applied."""

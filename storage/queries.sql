@@ -1,0 +1,88 @@
+-- Named queries, loaded by storage/queries.py. Status changes are guarded here so that a late or
+-- stale writer can never overwrite a final status.
+
+-- name: insert_run
+INSERT INTO runs (id, name, script_format, script, options, idempotency_key, retry_of)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+ON CONFLICT (idempotency_key) DO NOTHING
+RETURNING *;
+
+-- name: get_run_by_idempotency_key
+SELECT * FROM runs WHERE idempotency_key = $1;
+
+-- name: get_run
+SELECT * FROM runs WHERE id = $1;
+
+-- name: list_runs
+SELECT * FROM runs
+WHERE ($1::text IS NULL OR status = $1)
+ORDER BY created_at DESC, number DESC
+LIMIT $2 OFFSET $3;
+
+-- name: count_runs
+SELECT count(*) FROM runs WHERE ($1::text IS NULL OR status = $1);
+
+-- name: start_attempt
+-- A run may be started again while `running`: BullMQ hands a stalled job to another worker.
+UPDATE runs
+SET status = 'running', attempts = attempts + 1, worker_name = $2,
+    started_at = coalesce(started_at, now()), error = NULL
+WHERE id = $1 AND status IN ('queued', 'running')
+RETURNING attempts;
+
+-- name: insert_attempt
+INSERT INTO run_attempts (run_id, attempt, worker_name, job_token) VALUES ($1, $2, $3, $4);
+
+-- name: abandon_open_attempts
+-- Earlier attempts still open when a new one starts were lost with their worker.
+UPDATE run_attempts SET status = 'abandoned', finished_at = now(),
+    error = coalesce(error, 'worker stopped before finishing (stalled job)')
+WHERE run_id = $1 AND attempt < $2 AND status = 'running';
+
+-- name: finish_run
+-- Only the current attempt of a running run may finish it.
+UPDATE runs
+SET status = $3, error = $4, actions_executed = $5, duration_ms = $6, finished_at = now()
+WHERE id = $1 AND attempts = $2 AND status = 'running'
+RETURNING *;
+
+-- name: finish_attempt
+UPDATE run_attempts SET status = $3, error = $4, finished_at = now()
+WHERE run_id = $1 AND attempt = $2 AND status = 'running';
+
+-- name: fail_unstarted_run
+-- A run that could not be handed to a worker (enqueue failed, invalid stored script).
+UPDATE runs SET status = 'error', error = $2, finished_at = now()
+WHERE id = $1 AND status IN ('queued', 'running')
+RETURNING *;
+
+-- name: cancel_run
+UPDATE runs SET status = 'cancelled', error = coalesce($2, 'cancelled'), finished_at = now()
+WHERE id = $1 AND status IN ('queued', 'running')
+RETURNING *;
+
+-- name: upsert_step
+INSERT INTO run_steps (run_id, attempt, step_index, step_type, status, duration_ms, started_offset_ms,
+                       selector, error)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+ON CONFLICT (run_id, attempt, step_index) DO UPDATE
+SET status = excluded.status, duration_ms = excluded.duration_ms,
+    started_offset_ms = excluded.started_offset_ms, selector = excluded.selector, error = excluded.error;
+
+-- name: list_steps
+SELECT * FROM run_steps WHERE run_id = $1 AND attempt = $2 ORDER BY step_index;
+
+-- name: list_attempts
+SELECT * FROM run_attempts WHERE run_id = $1 ORDER BY attempt;
+
+-- name: insert_artifact
+INSERT INTO run_artifacts (run_id, attempt, kind, step_index, storage_key, content_type, size_bytes)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+ON CONFLICT (run_id, storage_key) DO UPDATE SET size_bytes = excluded.size_bytes
+RETURNING *;
+
+-- name: list_artifacts
+SELECT * FROM run_artifacts WHERE run_id = $1 ORDER BY attempt, kind, step_index NULLS FIRST, id;
+
+-- name: get_artifact
+SELECT * FROM run_artifacts WHERE run_id = $1 AND id = $2;

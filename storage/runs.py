@@ -1,0 +1,182 @@
+"""Run rows in Postgres: create, read, and the guarded status transitions.
+
+queued -> running -> passed | failed | error | cancelled. A final status is never overwritten: every
+transition is a guarded UPDATE (see queries.sql), and a writer that lost the race learns it from the
+empty result.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID, uuid4
+
+import asyncpg
+
+from storage.errors import InvalidTransition, RunNotFound
+from storage.queries import load_queries
+from storage.records import ArtifactRecord, AttemptRecord, RunRecord, StepRecord
+
+
+@dataclass(frozen=True)
+class NewRun:
+    name: str
+    script_format: str
+    script: dict[str, Any]
+    options: dict[str, Any]
+    idempotency_key: str | None = None
+    retry_of: UUID | None = None
+
+
+@dataclass(frozen=True)
+class StepWrite:
+    index: int
+    type: str
+    status: str
+    duration_ms: int
+    started_offset_ms: int
+    selector: str | None
+    error: str | None
+
+
+@dataclass(frozen=True)
+class ArtifactWrite:
+    kind: str
+    step_index: int | None
+    storage_key: str
+    content_type: str
+    size_bytes: int
+
+
+class RunRepository:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+        self._sql = load_queries()
+
+    async def create(self, new_run: NewRun) -> tuple[RunRecord, bool]:
+        """Insert a run; with an idempotency key already used, return that run. (run, created)."""
+        row = await self._pool.fetchrow(
+            self._sql["insert_run"],
+            uuid4(),
+            new_run.name,
+            new_run.script_format,
+            new_run.script,
+            new_run.options,
+            new_run.idempotency_key,
+            new_run.retry_of,
+        )
+        if row is not None:
+            return RunRecord.from_row(row), True
+        existing = await self._pool.fetchrow(self._sql["get_run_by_idempotency_key"], new_run.idempotency_key)
+        if existing is None:  # deleted between the two statements
+            raise RunNotFound(f"run with idempotency key {new_run.idempotency_key!r} vanished")
+        return RunRecord.from_row(existing), False
+
+    async def get(self, run_id: UUID) -> RunRecord:
+        row = await self._pool.fetchrow(self._sql["get_run"], run_id)
+        if row is None:
+            raise RunNotFound(f"run {run_id} not found")
+        return RunRecord.from_row(row)
+
+    async def list(self, *, status: str | None, limit: int, offset: int) -> tuple[list[RunRecord], int]:
+        async with self._pool.acquire() as connection:
+            rows = await connection.fetch(self._sql["list_runs"], status, limit, offset)
+            total = await connection.fetchval(self._sql["count_runs"], status)
+        return [RunRecord.from_row(row) for row in rows], int(total)
+
+    async def start_attempt(self, run_id: UUID, worker_name: str, job_token: str | None) -> int | None:
+        """Mark the run running for a new attempt; None when the run is final (cancelled, finished)."""
+        async with self._pool.acquire() as connection, connection.transaction():
+            attempt = await connection.fetchval(self._sql["start_attempt"], run_id, worker_name)
+            if attempt is None:
+                if await connection.fetchval("SELECT 1 FROM runs WHERE id = $1", run_id) is None:
+                    raise RunNotFound(f"run {run_id} not found")
+                return None
+            await connection.execute(self._sql["abandon_open_attempts"], run_id, attempt)
+            await connection.execute(self._sql["insert_attempt"], run_id, attempt, worker_name, job_token)
+            return int(attempt)
+
+    async def record_step(self, run_id: UUID, attempt: int, step: StepWrite) -> None:
+        await self._pool.execute(
+            self._sql["upsert_step"],
+            run_id,
+            attempt,
+            step.index,
+            step.type,
+            step.status,
+            step.duration_ms,
+            step.started_offset_ms,
+            step.selector,
+            step.error,
+        )
+
+    async def finish(
+        self,
+        run_id: UUID,
+        attempt: int,
+        *,
+        status: str,
+        error: str | None,
+        steps: list[StepWrite],
+        artifacts: list[ArtifactWrite],
+        actions_executed: int,
+        duration_ms: int,
+    ) -> RunRecord | None:
+        """Write the attempt's steps, artifacts and final status at once.
+
+        Returns None when the run was no longer this attempt's to finish (cancelled meanwhile, or a newer
+        attempt owns it): its steps and artifacts are still kept, under this attempt.
+        """
+        async with self._pool.acquire() as connection, connection.transaction():
+            await connection.executemany(
+                self._sql["upsert_step"],
+                [
+                    (run_id, attempt, s.index, s.type, s.status, s.duration_ms, s.started_offset_ms,
+                     s.selector, s.error)
+                    for s in steps
+                ],
+            )
+            await connection.executemany(
+                self._sql["insert_artifact"],
+                [
+                    (run_id, attempt, a.kind, a.step_index, a.storage_key, a.content_type, a.size_bytes)
+                    for a in artifacts
+                ],
+            )
+            row = await connection.fetchrow(
+                self._sql["finish_run"], run_id, attempt, status, error, actions_executed, duration_ms
+            )
+            if row is not None:
+                attempt_status = status
+            else:
+                current = await connection.fetchval("SELECT status FROM runs WHERE id = $1", run_id)
+                attempt_status = "cancelled" if current == "cancelled" else "abandoned"
+            await connection.execute(self._sql["finish_attempt"], run_id, attempt, attempt_status, error)
+        return RunRecord.from_row(row) if row is not None else None
+
+    async def fail_unstarted(self, run_id: UUID, reason: str) -> RunRecord | None:
+        row = await self._pool.fetchrow(self._sql["fail_unstarted_run"], run_id, reason)
+        return RunRecord.from_row(row) if row is not None else None
+
+    async def cancel(self, run_id: UUID, reason: str | None = None) -> RunRecord:
+        row = await self._pool.fetchrow(self._sql["cancel_run"], run_id, reason)
+        if row is None:
+            run = await self.get(run_id)
+            raise InvalidTransition(f"run {run_id} is already {run.status}; only queued or running runs cancel")
+        return RunRecord.from_row(row)
+
+    async def steps(self, run_id: UUID, attempt: int) -> list[StepRecord]:
+        rows = await self._pool.fetch(self._sql["list_steps"], run_id, attempt)
+        return [StepRecord.from_row(row) for row in rows]
+
+    async def attempts(self, run_id: UUID) -> list[AttemptRecord]:
+        rows = await self._pool.fetch(self._sql["list_attempts"], run_id)
+        return [AttemptRecord.from_row(row) for row in rows]
+
+    async def artifacts(self, run_id: UUID) -> list[ArtifactRecord]:
+        rows = await self._pool.fetch(self._sql["list_artifacts"], run_id)
+        return [ArtifactRecord.from_row(row) for row in rows]
+
+    async def artifact(self, run_id: UUID, artifact_id: int) -> ArtifactRecord | None:
+        row = await self._pool.fetchrow(self._sql["get_artifact"], run_id, artifact_id)
+        return ArtifactRecord.from_row(row) if row is not None else None

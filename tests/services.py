@@ -1,0 +1,201 @@
+"""Fixtures on the real services: a migrated database per test (cloned from a template), a queue name per
+test, the API in-process over ASGI, and worker processes started as real `reprise worker` subprocesses."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import asyncpg
+import httpx
+import pytest
+from redis.asyncio import Redis
+
+from reprise.settings import Settings
+from storage import migrate
+
+ADMIN_DATABASE_URL = os.environ.get("TEST_ADMIN_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+T = TypeVar("T")
+
+
+def _database_url(name: str) -> str:
+    base, _, _ = ADMIN_DATABASE_URL.rpartition("/")
+    return f"{base}/{name}"
+
+
+async def _admin(sql: str) -> None:
+    connection = await asyncpg.connect(ADMIN_DATABASE_URL)
+    try:
+        await connection.execute(sql)
+    finally:
+        await connection.close()
+
+
+@pytest.fixture(scope="session")
+def template_database() -> Iterator[str]:
+    """A migrated database that each test's database is cloned from (cheap, and migrations run once)."""
+    name = f"reprise_tpl_{os.getpid()}"
+
+    async def create() -> None:
+        await _admin(f'DROP DATABASE IF EXISTS "{name}"')
+        await _admin(f'CREATE DATABASE "{name}"')
+        await migrate(_database_url(name))
+
+    asyncio.run(create())
+    yield name
+    asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture
+async def database_url(template_database: str) -> AsyncIterator[str]:
+    name = f"reprise_t_{uuid.uuid4().hex[:12]}"
+    await _admin(f'CREATE DATABASE "{name}" TEMPLATE "{template_database}"')
+    yield _database_url(name)
+    await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+async def queue_name() -> AsyncIterator[str]:
+    name = f"test-runs-{uuid.uuid4().hex[:10]}"
+    yield name
+    redis = Redis.from_url(TEST_REDIS_URL, decode_responses=True)
+    try:
+        keys = [key async for key in redis.scan_iter(match=f"*{name}*", count=500)]
+        if keys:
+            await redis.delete(*keys)
+    finally:
+        await redis.aclose()
+
+
+@pytest.fixture
+def settings(database_url: str, queue_name: str, tmp_path: Path) -> Settings:
+    return Settings(
+        database_url=database_url,
+        redis_url=TEST_REDIS_URL,
+        queue_name=queue_name,
+        video_storage_path=tmp_path / "videos",
+        screenshot_storage_path=tmp_path / "screenshots",
+        worker_name="test-worker",
+        heartbeat_interval_s=0.5,
+        log_format="json",
+    )
+
+
+@pytest.fixture
+async def api_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    from api import create_app
+
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://reprise.test") as client:
+            yield client
+
+
+async def wait_for(
+    check: Callable[[], Awaitable[T | None]], *, timeout: float, interval: float = 0.1, what: str = "condition"
+) -> T:
+    """Poll `check` until it returns something truthy, or fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    last: T | None = None
+    while time.monotonic() < deadline:
+        last = await check()
+        if last:
+            return last
+        await asyncio.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}; last value: {last!r}")
+
+
+@dataclass
+class WorkerProcess:
+    name: str
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 60) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+        try:
+            return self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=10)
+            raise AssertionError(f"{self.name} did not exit within {timeout}s after {sig}:\n{self.log()[-4000:]}")
+
+
+def worker_env(settings: Settings, name: str, **overrides: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        {
+            "DATABASE_URL": settings.database_url,
+            "REDIS_URL": settings.redis_url,
+            "QUEUE_NAME": settings.queue_name,
+            "WORKER_NAME": name,
+            "WORKER_CONCURRENCY": str(settings.worker_concurrency),
+            "VIDEO_STORAGE_PATH": str(settings.video_storage_path),
+            "SCREENSHOT_STORAGE_PATH": str(settings.screenshot_storage_path),
+            "WORKER_HEARTBEAT_INTERVAL": "0.5",
+            "LOG_FORMAT": "json",
+        }
+    )
+    env.update(overrides)
+    return env
+
+
+@pytest.fixture
+def start_worker(settings: Settings, tmp_path: Path) -> Iterator[Callable[..., WorkerProcess]]:
+    """Start real `reprise worker` processes; every one still alive at teardown gets SIGTERM."""
+    started: list[WorkerProcess] = []
+
+    def start(name: str, **env_overrides: str) -> WorkerProcess:
+        log_path = tmp_path / f"{name}.log"
+        log_file = log_path.open("wb")
+        process = subprocess.Popen(
+            [sys.executable, "-m", "reprise.cli", "worker"],
+            env=worker_env(settings, name, **env_overrides),
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            cwd=REPO_ROOT,
+        )
+        log_file.close()
+        worker = WorkerProcess(name=name, process=process, log_path=log_path)
+        started.append(worker)
+        return worker
+
+    yield start
+    for worker in started:
+        if worker.process.poll() is None:
+            worker.stop(timeout=60)
+
+
+async def wait_for_workers(client: httpx.AsyncClient, names: set[str], timeout: float = 30) -> list[dict[str, Any]]:
+    async def live() -> list[dict[str, Any]] | None:
+        response = await client.get("/api/health/detailed")
+        workers: list[dict[str, Any]] = response.json().get("workers", [])
+        return workers if names <= {worker["name"] for worker in workers} else None
+
+    return await wait_for(live, timeout=timeout, what=f"workers {sorted(names)} in health/detailed")
+
+
+async def wait_for_final(client: httpx.AsyncClient, run_id: str, timeout: float = 60) -> dict[str, Any]:
+    async def final() -> dict[str, Any] | None:
+        body: dict[str, Any] = (await client.get(f"/api/runs/{run_id}")).json()
+        return body if body["status"] in ("passed", "failed", "error", "cancelled") else None
+
+    return await wait_for(final, timeout=timeout, interval=0.2, what=f"run {run_id} to end")

@@ -1,0 +1,1 @@
+"""BullMQ workers that replay queued runs in Chromium and store the results."""

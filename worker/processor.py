@@ -1,0 +1,207 @@
+"""One job -> one replay: mark the run running, replay it, store steps and artifacts, mark the result.
+
+The processor knows nothing of HTTP. A run cancelled through the API is stopped by cancelling the task
+that replays it (see `cancel`); every status write is guarded in SQL, so a late writer changes nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import structlog
+from bullmq import Job
+from bullmq.custom_errors import UnrecoverableError
+
+from runner import InvalidScript, RunOptions, RunResult, StepResult, parse_script
+from storage import ArtifactStore, ArtifactWrite, RunNotFound, RunRepository, StepWrite, artifact_key
+
+log = structlog.get_logger(__name__)
+
+# The runner bounds a run by its own timeout; this margin covers browser start and artifact writes.
+HARD_TIMEOUT_MARGIN_S = 60
+
+ReplayFunction = Callable[..., Awaitable[RunResult]]
+
+
+@dataclass
+class WorkerStats:
+    processed: int = 0
+    failed: int = 0
+
+
+def _step_write(step: StepResult) -> StepWrite:
+    return StepWrite(
+        index=step.index,
+        type=step.type,
+        status=step.status,
+        duration_ms=step.duration_ms,
+        started_offset_ms=step.started_offset_ms,
+        selector=step.selector,
+        error=step.error,
+    )
+
+
+def options_from_stored(options: dict[str, Any]) -> RunOptions:
+    defaults = RunOptions()
+    return RunOptions(
+        video=options.get("video", defaults.video),
+        screenshots=options.get("screenshots", defaults.screenshots),
+        timeout_ms=int(options.get("timeoutMs", defaults.timeout_ms)),
+        step_timeout_ms=int(options.get("stepTimeoutMs", defaults.step_timeout_ms)),
+    )
+
+
+class RunProcessor:
+    def __init__(
+        self,
+        *,
+        runs: RunRepository,
+        artifacts: ArtifactStore,
+        replay: ReplayFunction,
+        worker_name: str,
+        work_dir: Path,
+    ) -> None:
+        self._runs = runs
+        self._artifacts = artifacts
+        self._replay = replay
+        self._worker_name = worker_name
+        self._work_dir = work_dir
+        self._active: dict[UUID, asyncio.Task[RunResult]] = {}
+        self._cancel_requested: set[UUID] = set()
+        self.stats = WorkerStats()
+
+    @property
+    def active_count(self) -> int:
+        return len(self._active)
+
+    def cancel(self, run_id: UUID) -> bool:
+        """Stop a run this worker is replaying; False when it is not here."""
+        task = self._active.get(run_id)
+        if task is None or task.done():
+            return False
+        self._cancel_requested.add(run_id)
+        task.cancel()
+        return True
+
+    async def process(self, job: Job, token: str, signal: Any = None) -> dict[str, Any]:
+        raw_run_id = (job.data or {}).get("runId")
+        try:
+            run_id = UUID(str(raw_run_id))
+        except ValueError as error:
+            raise UnrecoverableError(f"job {job.id} has no valid runId in its data: {raw_run_id!r}") from error
+        structlog.contextvars.bind_contextvars(jobId=job.id, runId=str(run_id))
+        try:
+            return await self._process(run_id, token)
+        finally:
+            structlog.contextvars.unbind_contextvars("jobId", "runId")
+
+    async def _process(self, run_id: UUID, token: str) -> dict[str, Any]:
+        try:
+            run = await self._runs.get(run_id)
+        except RunNotFound as error:
+            raise UnrecoverableError(str(error)) from error
+        if run.is_final:
+            log.info("run already final, nothing to do", status=run.status)
+            return {"runId": str(run_id), "status": run.status, "skipped": True}
+        try:
+            script = parse_script(run.script)
+        except InvalidScript as error:
+            await self._runs.fail_unstarted(run_id, f"invalid script: {error}")
+            raise UnrecoverableError(f"invalid script: {error}") from error
+
+        attempt = await self._runs.start_attempt(run_id, self._worker_name, token)
+        if attempt is None:
+            log.info("run no longer startable (cancelled or finished)")
+            return {"runId": str(run_id), "status": "cancelled", "skipped": True}
+        structlog.contextvars.bind_contextvars(attempt=attempt)
+        log.info("run started", name=run.name, status="running")
+        options = options_from_stored(run.options)
+        output_dir = self._work_dir / str(run_id) / f"attempt-{attempt}"
+        output_dir.mkdir(parents=True, exist_ok=True)
+        started = time.monotonic()
+
+        async def on_step(step: StepResult) -> None:
+            await self._runs.record_step(run_id, attempt, _step_write(step))
+
+        replay = asyncio.ensure_future(self._replay(script, options, output_dir, on_step=on_step))
+        self._active[run_id] = replay
+        try:
+            result = await asyncio.wait_for(
+                asyncio.shield(replay), options.timeout_ms / 1000 + HARD_TIMEOUT_MARGIN_S
+            )
+        except asyncio.CancelledError:
+            if run_id not in self._cancel_requested:
+                replay.cancel()
+                raise  # the worker itself is being stopped: the job goes back to the queue
+            result = RunResult(status="failed", error="cancelled by request")
+            status = "cancelled"
+        except TimeoutError:
+            replay.cancel()
+            result = RunResult(status="error", error="run exceeded its timeout and was aborted by the worker")
+            status = "error"
+        else:
+            status = result.status
+        finally:
+            self._active.pop(run_id, None)
+            self._cancel_requested.discard(run_id)
+            structlog.contextvars.unbind_contextvars("attempt")
+
+        duration_ms = int((time.monotonic() - started) * 1000)
+        artifacts = await self._store_artifacts(run_id, attempt, output_dir, result)
+        final = await self._runs.finish(
+            run_id,
+            attempt,
+            status=status,
+            error=result.error,
+            steps=[_step_write(step) for step in result.steps],
+            artifacts=artifacts,
+            actions_executed=result.actions_executed,
+            duration_ms=duration_ms,
+        )
+        shutil.rmtree(output_dir, ignore_errors=True)
+        final_status = final.status if final is not None else (await self._runs.get(run_id)).status
+        self.stats.processed += 1
+        if final_status != "passed":
+            self.stats.failed += 1
+        log.info(
+            "run finished",
+            status=final_status,
+            actionsExecuted=result.actions_executed,
+            duration=duration_ms,
+            error=result.error,
+        )
+        return {
+            "runId": str(run_id),
+            "status": final_status,
+            "attempt": attempt,
+            "actionsExecuted": result.actions_executed,
+            "durationMs": duration_ms,
+        }
+
+    async def _store_artifacts(
+        self, run_id: UUID, attempt: int, output_dir: Path, result: RunResult
+    ) -> list[ArtifactWrite]:
+        stored: list[ArtifactWrite] = []
+        for artifact in result.artifacts:
+            if not artifact.path.is_file():
+                log.warning("artifact file missing", path=str(artifact.path), kind=artifact.kind)
+                continue
+            key = artifact_key(artifact.kind, run_id, attempt, artifact.path.name)
+            saved = await self._artifacts.save(artifact.path, key)
+            stored.append(
+                ArtifactWrite(
+                    kind=artifact.kind,
+                    step_index=artifact.step_index,
+                    storage_key=saved.storage_key,
+                    content_type=artifact.content_type,
+                    size_bytes=saved.size_bytes,
+                )
+            )
+        return stored
