@@ -1,0 +1,55 @@
+"""Health endpoints against real Postgres and Redis, and with Redis unreachable."""
+
+from __future__ import annotations
+
+import httpx
+from redis.asyncio import Redis
+
+from api import create_app
+from reprise.registry import WorkerBeat, WorkerRegistry
+from reprise.settings import Settings
+
+
+async def test_detailed_health_shows_dependencies_counts_and_live_workers(
+    api_client: httpx.AsyncClient, settings: Settings
+) -> None:
+    redis = Redis.from_url(settings.redis_url, decode_responses=True)
+    registry = WorkerRegistry(redis, settings.queue_name)
+    try:
+        await registry.beat(WorkerBeat(name="worker-a", concurrency=3, active_jobs=1), ttl_seconds=30)
+        await registry.beat(WorkerBeat(name="worker-gone", concurrency=1), ttl_seconds=0.05)
+        await api_client.post("/api/runs", json={"script": {"title": "t", "steps": [
+            {"type": "navigate", "url": "http://127.0.0.1:9/"}]}})
+        response = await api_client.get("/api/health/detailed")
+        assert response.status_code == 200
+        body = response.json()
+        assert body["status"] == "ok"
+        assert body["database"]["ok"] and body["database"]["latencyMs"] >= 0
+        assert body["redis"]["ok"] and body["redis"]["latencyMs"] >= 0
+        assert body["queue"]["name"] == settings.queue_name and body["queue"]["paused"] is False
+        assert body["queue"]["counts"]["waiting"] == 1
+        assert set(body["queue"]["counts"]) >= {"waiting", "active", "completed", "failed", "delayed", "paused"}
+        [worker] = body["workers"]  # the expired heartbeat is gone
+        assert worker["name"] == "worker-a" and worker["concurrency"] == 3 and worker["activeJobs"] == 1
+        assert {"pid", "host", "lastHeartbeat"} <= set(worker)
+        assert (await api_client.get("/api/health")).json() == {"status": "ok", "database": True, "redis": True}
+    finally:
+        await redis.aclose()
+
+
+async def test_redis_down_is_503_and_a_posted_run_is_marked_not_lost(settings: Settings) -> None:
+    down = settings.model_copy(update={"redis_url": "redis://127.0.0.1:1/0"})
+    app = create_app(down)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            health = await client.get("/api/health")
+            assert health.status_code == 503 and health.json()["redis"] is False
+            detailed = await client.get("/api/health/detailed")
+            assert detailed.status_code == 503
+            assert detailed.json()["redis"]["ok"] is False and detailed.json()["redis"]["error"]
+            posted = await client.post("/api/runs", json={"script": {"title": "t", "steps": [
+                {"type": "navigate", "url": "http://127.0.0.1:9/"}]}})
+            assert posted.status_code == 503 and "redis" in posted.json()["message"]
+            [run] = (await client.get("/api/runs")).json()["items"]
+            assert run["status"] == "error" and "could not enqueue" in run["error"]

@@ -1,0 +1,138 @@
+"""The runs API in-process (ASGI) on real Postgres and Redis; no worker runs here."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import uuid4
+
+import httpx
+from bullmq import Queue
+
+from reprise.queue import bullmq_connection
+from reprise.settings import Settings
+
+RECORDING: dict[str, Any] = {
+    "title": "Sign up",
+    "steps": [
+        {"type": "setViewport", "width": 800, "height": 600, "deviceScaleFactor": 1, "isMobile": False,
+         "hasTouch": False, "isLandscape": False},
+        {"type": "navigate", "url": "http://127.0.0.1:9/index.html"},
+        {"type": "click", "selectors": [["#submit"]], "offsetX": 1, "offsetY": 1},
+    ],
+}
+
+
+async def job_counts(settings: Settings) -> dict[str, int]:
+    queue = Queue(settings.queue_name, {"connection": bullmq_connection(settings.redis_url)})
+    try:
+        return dict(await queue.getJobCounts("waiting", "active", "delayed", "completed", "failed"))
+    finally:
+        await queue.close()
+
+
+async def test_post_queues_a_job_whose_id_is_the_run_id(api_client: httpx.AsyncClient, settings: Settings) -> None:
+    response = await api_client.post("/api/runs", json={"script": RECORDING, "video": "off"})
+    assert response.status_code == 201, response.text
+    run = response.json()
+    assert run["status"] == "queued" and run["name"] == "Sign up" and run["format"] == "chrome-recorder"
+    assert run["options"]["video"] == "off" and response.headers["location"].endswith(run["id"])
+
+    queue = Queue(settings.queue_name, {"connection": bullmq_connection(settings.redis_url)})
+    try:
+        job = await queue.getJob(run["id"])
+        assert job is not None and job.id == run["id"] and job.data == {"runId": run["id"]}
+        assert await queue.getJobState(run["id"]) == "waiting"
+    finally:
+        await queue.close()
+
+    detail = (await api_client.get(f"/api/runs/{run['id']}")).json()
+    assert detail["status"] == "queued" and detail["steps"] == [] and detail["artifacts"] == []
+
+
+async def test_invalid_script_is_422_naming_the_field_and_queues_nothing(
+    api_client: httpx.AsyncClient, settings: Settings
+) -> None:
+    broken = {"title": "x", "steps": [{"type": "navigate", "url": "http://a"}, {"type": "click"}]}
+    response = await api_client.post("/api/runs", json={"script": broken})
+    assert response.status_code == 422
+    body = response.json()
+    assert body["error"] == "invalid_script"
+    assert body["fields"][0]["field"].startswith("script.steps[1]"), body
+    assert "script.steps[1]" in body["message"]
+    assert (await api_client.get("/api/runs")).json()["total"] == 0
+    assert sum((await job_counts(settings)).values()) == 0
+
+
+async def test_unknown_step_type_names_the_type_field(api_client: httpx.AsyncClient) -> None:
+    script = {"title": "x", "steps": [{"type": "teleport"}]}
+    body = (await api_client.post("/api/runs", json={"script": script})).json()
+    assert body["fields"][0]["field"] == "script.steps[0].type", body
+
+
+async def test_bad_options_are_422_naming_the_field(api_client: httpx.AsyncClient, settings: Settings) -> None:
+    cases = [
+        ({"script": RECORDING, "video": "sometimes"}, "video"),
+        ({"script": RECORDING, "screenshots": "always"}, "screenshots"),
+        ({"script": RECORDING, "timeoutMs": 5}, "timeoutMs"),
+        ({"script": RECORDING, "surprise": 1}, "surprise"),
+        ({"video": "on"}, "script"),
+        ({"script": "not an object"}, "script"),
+    ]
+    for payload, field in cases:
+        response = await api_client.post("/api/runs", json=payload)
+        assert response.status_code == 422, (payload, response.text)
+        fields = [item["field"] for item in response.json()["fields"]]
+        assert field in fields, (payload, fields)
+    malformed = await api_client.post("/api/runs", content=b"{not json", headers={"content-type": "application/json"})
+    assert malformed.status_code == 422
+    assert sum((await job_counts(settings)).values()) == 0
+
+
+async def test_idempotency_key_never_doubles(api_client: httpx.AsyncClient, settings: Settings) -> None:
+    headers = {"Idempotency-Key": "build-77-signup"}
+    first = await api_client.post("/api/runs", json={"script": RECORDING}, headers=headers)
+    again = await api_client.post("/api/runs", json={"script": RECORDING}, headers=headers)
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert first.json()["id"] == again.json()["id"]
+    assert (await job_counts(settings))["waiting"] == 1
+    assert (await api_client.get("/api/runs")).json()["total"] == 1
+
+
+async def test_list_is_newest_first_with_pagination(api_client: httpx.AsyncClient) -> None:
+    ids = []
+    for index in range(3):
+        response = await api_client.post("/api/runs", json={"script": RECORDING, "name": f"run {index}"})
+        ids.append(response.json()["id"])
+    page = (await api_client.get("/api/runs", params={"limit": 2})).json()
+    assert page["total"] == 3 and [item["id"] for item in page["items"]] == [ids[2], ids[1]]
+    rest = (await api_client.get("/api/runs", params={"limit": 2, "offset": 2})).json()
+    assert [item["id"] for item in rest["items"]] == [ids[0]]
+    assert (await api_client.get("/api/runs", params={"status": "weird"})).status_code == 422
+    assert (await api_client.get("/api/runs", params={"limit": 0})).status_code == 422
+
+
+async def test_cancel_a_queued_run_removes_its_job(api_client: httpx.AsyncClient, settings: Settings) -> None:
+    run = (await api_client.post("/api/runs", json={"script": RECORDING})).json()
+    response = await api_client.post(f"/api/runs/{run['id']}/cancel")
+    assert response.status_code == 200 and response.json()["status"] == "cancelled"
+    assert (await job_counts(settings))["waiting"] == 0
+    again = await api_client.post(f"/api/runs/{run['id']}/cancel")
+    assert again.status_code == 409 and "already cancelled" in again.json()["message"]
+
+
+async def test_retry_queues_a_linked_copy(api_client: httpx.AsyncClient, settings: Settings) -> None:
+    run = (await api_client.post("/api/runs", json={"script": RECORDING, "video": "off"})).json()
+    await api_client.post(f"/api/runs/{run['id']}/cancel")
+    retry = await api_client.post(f"/api/runs/{run['id']}/retry")
+    assert retry.status_code == 201
+    copy = retry.json()
+    assert copy["id"] != run["id"] and copy["retryOf"] == run["id"] and copy["options"]["video"] == "off"
+    assert (await job_counts(settings))["waiting"] == 1
+
+
+async def test_unknown_and_malformed_ids(api_client: httpx.AsyncClient) -> None:
+    missing = await api_client.get(f"/api/runs/{uuid4()}")
+    assert missing.status_code == 404 and missing.json()["error"] == "not_found"
+    malformed = await api_client.get("/api/runs/4729x")
+    assert malformed.status_code == 422 and malformed.json()["fields"][0]["field"] == "run_id"
+    assert (await api_client.get(f"/api/runs/{uuid4()}/artifacts/1")).status_code == 404
