@@ -78,7 +78,7 @@ class RunRepository:
             raise RunNotFound(f"run {run_id} not found")
         return RunRecord.from_row(row)
 
-    async def list(self, *, status: str | None, limit: int, offset: int) -> tuple[list[RunRecord], int]:
+    async def list_page(self, *, status: str | None, limit: int, offset: int) -> tuple[list[RunRecord], int]:
         async with self._pool.acquire() as connection:
             rows = await connection.fetch(self._sql["list_runs"], status, limit, offset)
             total = await connection.fetchval(self._sql["count_runs"], status)

@@ -133,10 +133,11 @@ class WorkerProcess:
             self.process.send_signal(sig)
         try:
             return self.process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
+        except subprocess.TimeoutExpired as error:
             self.process.kill()
             self.process.wait(timeout=10)
-            raise AssertionError(f"{self.name} did not exit within {timeout}s after {sig}:\n{self.log()[-4000:]}")
+            message = f"{self.name} did not exit within {timeout}s after {sig}:\n{self.log()[-4000:]}"
+            raise AssertionError(message) from error
 
 
 def worker_env(settings: Settings, name: str, **overrides: str) -> dict[str, str]:

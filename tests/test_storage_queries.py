@@ -20,7 +20,7 @@ def test_every_query_the_repository_uses_exists() -> None:
     queries = load_queries()
     for name in ("insert_run", "get_run", "list_runs", "start_attempt", "finish_run", "cancel_run",
                  "upsert_step", "insert_artifact", "fail_unstarted_run"):
-        assert name in queries and queries[name]
+        assert queries.get(name)
 
 
 def test_migrations_are_numbered_in_order() -> None:

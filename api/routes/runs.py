@@ -111,7 +111,7 @@ async def list_runs(
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> RunPage:
     """Runs, newest first."""
-    runs, total = await services.runs.list(status=status, limit=limit, offset=offset)
+    runs, total = await services.runs.list_page(status=status, limit=limit, offset=offset)
     items = [RunSummary(**_summary_fields(run, request)) for run in runs]
     return RunPage(items=items, total=total, limit=limit, offset=offset)
 

@@ -1,0 +1,318 @@
+"""reprise.dev: the supervisor run as a real process over stand-in children (small `python -c` programs),
+driven with real signals; plus the pieces `reprise dev` builds its children from.
+
+The end-to-end `reprise dev` test against the real API and workers lives elsewhere.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import signal
+import socket
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+import pytest
+
+from reprise.dev import (
+    DevOptions,
+    base_url,
+    build_child_specs,
+    child_environment,
+    describe_exit,
+    handle,
+    pump_lines,
+    register,
+    reprise_command,
+)
+from reprise.embedded import DEFAULT_STATE_DIR, ServiceUrls
+from reprise.settings import Settings
+
+# Runs `reprise.dev.supervise` over the children described by the JSON in argv[1].
+DRIVER = """
+import json, sys
+from reprise.dev import ChildSpec, supervise
+from reprise.logs import configure_logging
+
+configure_logging("WARNING", "console")
+config = json.loads(sys.argv[1])
+specs = [ChildSpec(c["name"], tuple(c["argv"]), {**__import__("os").environ, "PYTHONUNBUFFERED": "1"})
+         for c in config["children"]]
+sys.exit(supervise(specs, health_url=config["health_url"], ready_lines=config["ready_lines"],
+                   stop_timeout_s=config["stop_timeout_s"]))
+"""
+
+# Stops cleanly on SIGTERM; `stubborn` ignores it; SIGUSR1 makes it exit 3 (a crash on demand).
+CHILD = """
+import os, signal, sys
+name, mode = sys.argv[1], sys.argv[2]
+def on_term(signum, frame):
+    print(f"{name} got SIGTERM", flush=True)
+    sys.exit(0)
+def on_usr1(signum, frame):
+    print(f"{name} crashing", flush=True)
+    os._exit(3)
+signal.signal(signal.SIGTERM, signal.SIG_IGN if mode == "stubborn" else on_term)
+signal.signal(signal.SIGUSR1, on_usr1)
+print(f"stderr line from {name}", file=sys.stderr, flush=True)
+print(f"hello from {name} pid={os.getpid()}", flush=True)
+while True:
+    signal.pause()
+"""
+
+# A stand-in API: answers 200 on /api/health, exits 0 on SIGTERM.
+API = """
+import http.server, os, signal, sys
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200 if self.path == "/api/health" else 404)
+        self.end_headers()
+    def log_message(self, *args):
+        pass
+server = http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), Handler)
+def on_term(signum, frame):
+    print("api got SIGTERM", flush=True)
+    sys.exit(0)
+signal.signal(signal.SIGTERM, on_term)
+print(f"hello from api pid={os.getpid()}", flush=True)
+server.serve_forever()
+"""
+
+PID_LINE = re.compile(r"^\[(?P<name>[\w-]+)\] hello from (?P=name) pid=(?P<pid>\d+)$")
+
+
+def child(name: str, mode: str = "polite") -> dict[str, object]:
+    return {"name": name, "argv": [sys.executable, "-c", CHILD, name, mode]}
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+class Supervised:
+    """A supervisor process under test and the output lines it has printed so far."""
+
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        self.process = process
+        self.lines: list[str] = []
+        self.pids: dict[str, int] = {}
+
+    async def _next_line(self) -> str | None:
+        assert self.process.stdout is not None
+        raw = await self.process.stdout.readline()
+        if not raw:
+            return None
+        line = raw.decode().rstrip("\n")
+        self.lines.append(line)
+        if match := PID_LINE.match(line):
+            self.pids[match["name"]] = int(match["pid"])
+        return line
+
+    async def wait_for_line(self, text: str, timeout_s: float = 20.0) -> str:
+        """The first line (printed so far, or awaited) that contains `text`."""
+        for seen in self.lines:
+            if text in seen:
+                return seen
+        async with asyncio.timeout(timeout_s):
+            while (line := await self._next_line()) is not None:
+                if text in line:
+                    return line
+        raise AssertionError(f"supervisor output ended before {text!r}: {self.lines}")
+
+    async def exit_code(self, timeout_s: float = 20.0) -> int:
+        async with asyncio.timeout(timeout_s):
+            while await self._next_line() is not None:
+                pass
+            return await self.process.wait()
+
+
+StartSupervisor = Callable[..., Awaitable[Supervised]]
+
+
+@pytest.fixture
+async def start_supervisor() -> AsyncIterator[StartSupervisor]:
+    started: list[Supervised] = []
+
+    async def start(
+        children: list[dict[str, object]],
+        *,
+        health_url: str | None = None,
+        ready_lines: tuple[str, ...] = (),
+        stop_timeout_s: float = 20.0,
+    ) -> Supervised:
+        config = {
+            "children": children,
+            "health_url": health_url,
+            "ready_lines": list(ready_lines),
+            "stop_timeout_s": stop_timeout_s,
+        }
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-c",
+            DRIVER,
+            json.dumps(config),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        started.append(Supervised(process))
+        return started[-1]
+
+    yield start
+    # After a failed test: let the supervisor stop its children (they run in their own sessions and
+    # would outlive a killed supervisor), and kill whatever is still left.
+    for supervisor in started:
+        if supervisor.process.returncode is None:
+            supervisor.process.send_signal(signal.SIGTERM)
+            try:
+                await supervisor.exit_code(timeout_s=30.0)
+            except TimeoutError:
+                supervisor.process.kill()
+                await supervisor.process.wait()
+        for pid in supervisor.pids.values():
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)
+
+
+async def test_prefixes_output_and_stops_every_child_on_sigint(start_supervisor: StartSupervisor) -> None:
+    port = free_port()
+    supervisor = await start_supervisor(
+        [
+            {"name": "api", "argv": [sys.executable, "-c", API, str(port)]},
+            child("worker-1"),
+            child("worker-2"),
+        ],
+        health_url=f"http://127.0.0.1:{port}/api/health",
+        ready_lines=(f"Reprise is running at http://127.0.0.1:{port}",),
+    )
+    await supervisor.wait_for_line(f"Reprise is running at http://127.0.0.1:{port}")
+    for name in ("worker-1", "worker-2"):
+        await supervisor.wait_for_line(f"[{name}] hello from {name} pid=")
+    assert "[worker-1] stderr line from worker-1" in supervisor.lines
+    assert "[worker-2] stderr line from worker-2" in supervisor.lines
+
+    supervisor.process.send_signal(signal.SIGINT)
+
+    assert await supervisor.exit_code() == 0
+    for name in ("api", "worker-1", "worker-2"):
+        assert f"[{name}] {name} got SIGTERM" in supervisor.lines
+    assert set(supervisor.pids) == {"api", "worker-1", "worker-2"}
+    assert not [name for name, pid in supervisor.pids.items() if alive(pid)]
+    own_lines = ("[dev] ", "Reprise is running at ")
+    stray = [line for line in supervisor.lines if not line.startswith(("[api] ", "[worker-", *own_lines))]
+    assert stray == []
+
+
+async def test_sigterm_kills_a_child_that_ignores_it_after_the_grace_period(start_supervisor: StartSupervisor) -> None:
+    supervisor = await start_supervisor([child("polite"), child("stubborn", "stubborn")], stop_timeout_s=1.0)
+    await supervisor.wait_for_line("[polite] hello from polite pid=")
+    await supervisor.wait_for_line("[stubborn] hello from stubborn pid=")
+
+    supervisor.process.send_signal(signal.SIGTERM)
+
+    assert await supervisor.exit_code() == 0
+    assert "[polite] polite got SIGTERM" in supervisor.lines
+    assert "[dev] stubborn did not stop in time; killing it" in supervisor.lines
+    assert not alive(supervisor.pids["stubborn"])
+    assert not alive(supervisor.pids["polite"])
+
+
+async def test_a_dying_child_stops_the_others_and_exits_1(start_supervisor: StartSupervisor) -> None:
+    supervisor = await start_supervisor([child("worker-1"), child("worker-2")])
+    await supervisor.wait_for_line("[worker-1] hello from worker-1 pid=")
+    await supervisor.wait_for_line("[worker-2] hello from worker-2 pid=")
+
+    os.kill(supervisor.pids["worker-2"], signal.SIGUSR1)
+
+    assert await supervisor.exit_code() == 1
+    assert "[worker-2] worker-2 crashing" in supervisor.lines
+    assert "[dev] worker-2 exited unexpectedly (exit code 3); stopping the others" in supervisor.lines
+    assert "[worker-1] worker-1 got SIGTERM" in supervisor.lines
+    assert not alive(supervisor.pids["worker-1"])
+
+
+async def test_pump_lines_splits_chunks_and_flushes_the_unterminated_tail() -> None:
+    reader = asyncio.StreamReader()
+    reader.feed_data(b"one\r\ntw")
+    reader.feed_data(b"o\n\xffthree")
+    reader.feed_eof()
+    lines: list[str] = []
+    await pump_lines(reader, lines.append)
+    assert lines == ["one", "two", "\ufffdthree"]
+
+
+def test_child_specs_run_the_api_and_named_workers(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("LOG_FORMAT", raising=False)
+    monkeypatch.chdir(tmp_path)  # no .env from the working tree
+    settings = Settings()
+    options = DevOptions(host="127.0.0.1", port=8123, workers=2, state_dir=tmp_path)
+    services = ServiceUrls("postgresql://postgres:@/reprise?host=/tmp/pg", "redis://127.0.0.1:7000/0")
+    env = child_environment(settings, services, options, {"PATH": "/bin", "WORKER_NAME": "stale"})
+
+    specs = build_child_specs(options, env)
+
+    assert [spec.name for spec in specs] == ["api", "worker-1", "worker-2"]
+    assert specs[0].argv == reprise_command("api") == (sys.executable, "-m", "reprise.cli", "api")
+    assert specs[1].argv == reprise_command("worker")
+    assert "WORKER_NAME" not in specs[0].env
+    assert [spec.env["WORKER_NAME"] for spec in specs[1:]] == ["worker-1", "worker-2"]
+    for spec in specs:
+        assert spec.env["DATABASE_URL"] == services.database_url
+        assert spec.env["REDIS_URL"] == services.redis_url
+        assert (spec.env["API_HOST"], spec.env["API_PORT"]) == ("127.0.0.1", "8123")
+        assert spec.env["LOG_FORMAT"] == "console"
+        assert spec.env["PATH"] == "/bin"
+
+
+def test_child_log_format_follows_an_explicit_setting(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("LOG_FORMAT", "json")
+    monkeypatch.chdir(tmp_path)
+    options = DevOptions(host="127.0.0.1", port=8000, workers=0, state_dir=tmp_path)
+    env = child_environment(Settings(), ServiceUrls("postgresql://x/y", "redis://x/0"), options, {})
+    assert env["LOG_FORMAT"] == "json"
+    assert [spec.name for spec in build_child_specs(options, env)] == ["api"]
+
+
+@pytest.mark.parametrize(
+    ("host", "url"),
+    [
+        ("127.0.0.1", "http://127.0.0.1:8000"),
+        ("0.0.0.0", "http://127.0.0.1:8000"),
+        ("::", "http://[::1]:8000"),
+        ("localhost", "http://localhost:8000"),
+    ],
+)
+def test_base_url_reaches_wildcard_binds_through_loopback(host: str, url: str) -> None:
+    assert base_url(host, 8000) == url
+
+
+def test_describe_exit() -> None:
+    assert describe_exit(3) == "exit code 3"
+    assert describe_exit(-signal.SIGKILL) == "killed by SIGKILL"
+
+
+def test_dev_command_line() -> None:
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["dev", "--workers", "3", "--host", "0.0.0.0", "--port", "9000", "--state-dir", "s"])
+    assert (args.workers, args.host, args.port, args.state_dir, args.handler) == (3, "0.0.0.0", 9000, Path("s"), handle)
+    defaults = parser.parse_args(["dev"])
+    assert (defaults.workers, defaults.host, defaults.port, defaults.state_dir) == (2, None, None, DEFAULT_STATE_DIR)
+    for bad in (["--workers", "-1"], ["--port", "0"], ["--port", "70000"]):
+        with pytest.raises(SystemExit):
+            parser.parse_args(["dev", *bad])
