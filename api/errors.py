@@ -13,8 +13,8 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from runner.errors import InvalidScript
 
+from runner.errors import InvalidScript
 from storage.errors import ArtifactNotFound, InvalidTransition, RunNotFound, StorageError
 
 log = structlog.get_logger(__name__)

@@ -7,6 +7,7 @@ the same run twice never makes two jobs.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 from uuid import UUID
 
@@ -15,6 +16,8 @@ from redis.asyncio import Redis
 from redis.asyncio.connection import parse_url
 
 JOB_NAME = "run"
+# bullmq's Redis client retries a lost connection for minutes; an API request must answer sooner.
+QUEUE_CALL_TIMEOUT_S = 5.0
 JOB_COUNT_STATES = ("waiting", "active", "completed", "failed", "delayed", "paused", "prioritized")
 # Finished jobs stay visible to Bull Board and the counts for a while; run history lives in Postgres.
 DEFAULT_JOB_OPTIONS: dict[str, Any] = {
@@ -48,17 +51,19 @@ class RunQueue:
         self._redis = redis
 
     async def enqueue(self, run_id: UUID) -> str:
-        job = await self._queue.add(
-            JOB_NAME, {"runId": str(run_id)}, {"jobId": str(run_id), **DEFAULT_JOB_OPTIONS}
-        )
+        async with asyncio.timeout(QUEUE_CALL_TIMEOUT_S):
+            job = await self._queue.add(
+                JOB_NAME, {"runId": str(run_id)}, {"jobId": str(run_id), **DEFAULT_JOB_OPTIONS}
+            )
         return str(job.id)
 
     async def remove(self, run_id: UUID) -> bool:
         """Remove a job that is not being processed; True when it was removed."""
-        state = await self._queue.getJobState(str(run_id))
-        if state in ("waiting", "delayed", "prioritized", "paused", "wait"):
-            removed = await self._queue.remove(str(run_id))
-            return bool(removed)
+        async with asyncio.timeout(QUEUE_CALL_TIMEOUT_S):
+            state = await self._queue.getJobState(str(run_id))
+            if state in ("waiting", "delayed", "prioritized", "paused", "wait"):
+                removed = await self._queue.remove(str(run_id))
+                return bool(removed)
         return False
 
     async def request_cancel(self, run_id: UUID) -> int:
@@ -66,11 +71,13 @@ class RunQueue:
         return int(await self._redis.publish(cancel_channel(self.name), str(run_id)))
 
     async def counts(self) -> dict[str, int]:
-        counts = await self._queue.getJobCounts(*JOB_COUNT_STATES)
+        async with asyncio.timeout(QUEUE_CALL_TIMEOUT_S):
+            counts = await self._queue.getJobCounts(*JOB_COUNT_STATES)
         return {state: int(counts.get(state, 0)) for state in JOB_COUNT_STATES}
 
     async def is_paused(self) -> bool:
-        return bool(await self._queue.isPaused())
+        async with asyncio.timeout(QUEUE_CALL_TIMEOUT_S):
+            return bool(await self._queue.isPaused())
 
     async def close(self) -> None:
         await self._queue.close()

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 from redis.asyncio import Redis
 
 from api import create_app
 from reprise.registry import WorkerBeat, WorkerRegistry
 from reprise.settings import Settings
+
+from services import wait_for
 
 
 async def test_detailed_health_shows_dependencies_counts_and_live_workers(
@@ -20,9 +24,14 @@ async def test_detailed_health_shows_dependencies_counts_and_live_workers(
         await registry.beat(WorkerBeat(name="worker-gone", concurrency=1), ttl_seconds=0.05)
         await api_client.post("/api/runs", json={"script": {"title": "t", "steps": [
             {"type": "navigate", "url": "http://127.0.0.1:9/"}]}})
-        response = await api_client.get("/api/health/detailed")
-        assert response.status_code == 200
-        body = response.json()
+
+        async def expired_beat_gone() -> dict[str, Any] | None:
+            response = await api_client.get("/api/health/detailed")
+            assert response.status_code == 200
+            detail: dict[str, Any] = response.json()
+            return detail if len(detail["workers"]) == 1 else None
+
+        body = await wait_for(expired_beat_gone, timeout=5, what="the expired heartbeat to vanish")
         assert body["status"] == "ok"
         assert body["database"]["ok"] and body["database"]["latencyMs"] >= 0
         assert body["redis"]["ok"] and body["redis"]["latencyMs"] >= 0

@@ -1,0 +1,139 @@
+"""`reprise run FILE`: replay one recording locally, with no queue or database.
+
+Exit codes: 0 passed, 1 failed (the recording did not replay), 2 invalid input (file missing or
+unreadable, bad JSON, invalid script; the problem on stderr), 3 infrastructure error (Chromium missing or
+crashed). With `--json`, stdout holds exactly one JSON object, the RunResult (`status`, `steps`,
+`artifacts`, ...), for every outcome but invalid input (2), which prints nothing on stdout. Logs go to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from reprise.logs import configure_logging
+from reprise.settings import Settings
+from runner import (
+    BrowserError,
+    InvalidScript,
+    PlaywrightRunner,
+    RunOptions,
+    RunResult,
+    Script,
+    launch_chromium,
+    load_script_file,
+)
+from runner.options import DEFAULT_RUN_TIMEOUT_MS, DEFAULT_STEP_TIMEOUT_MS
+
+EXIT_PASSED = 0
+EXIT_FAILED = 1
+EXIT_INVALID = 2
+EXIT_ERROR = 3
+EXIT_CODES = {"passed": EXIT_PASSED, "failed": EXIT_FAILED, "error": EXIT_ERROR}
+OUTPUT_ROOT = Path("reprise-output")
+
+
+def _positive_ms(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of milliseconds") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1 ms")
+    return value
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "run",
+        help="replay one recording locally (no queue, no database)",
+        description="Replay a Chrome Recorder recording or a native script in Chromium. "
+                    "Exit 0 passed, 1 failed, 2 invalid input, 3 infrastructure error.",
+    )
+    parser.add_argument("file", metavar="FILE", type=Path, help="the recording (JSON)")
+    parser.add_argument("--json", action="store_true", help="print the result as one JSON object on stdout")
+    parser.add_argument("--out", metavar="DIR", type=Path,
+                        help="where the video and screenshots go (default: ./reprise-output/<timestamp>)")
+    parser.add_argument("--video", choices=("on", "off", "retain-on-failure"), default="on")
+    parser.add_argument("--screenshots", choices=("off", "on-failure", "every-step"), default="on-failure")
+    parser.add_argument("--timeout", metavar="MS", type=_positive_ms, default=DEFAULT_RUN_TIMEOUT_MS,
+                        help=f"the whole run's budget (default {DEFAULT_RUN_TIMEOUT_MS})")
+    parser.add_argument("--step-timeout", metavar="MS", type=_positive_ms, default=DEFAULT_STEP_TIMEOUT_MS,
+                        help="default wait per step, unless the recording sets its own "
+                             f"(default {DEFAULT_STEP_TIMEOUT_MS})")
+    parser.add_argument("--chromium", metavar="PATH",
+                        help="the Chromium executable (default: CHROMIUM_PATH, else /usr/bin/chromium)")
+    parser.set_defaults(handler=handle)
+
+
+def _default_output_dir() -> Path:
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    candidate = OUTPUT_ROOT / stamp
+    suffix = 1
+    while candidate.exists():
+        suffix += 1
+        candidate = OUTPUT_ROOT / f"{stamp}-{suffix}"
+    return candidate
+
+
+def _fail(message: str) -> int:
+    sys.stderr.write(f"reprise run: {message}\n")
+    return EXIT_INVALID
+
+
+def handle(args: argparse.Namespace) -> int:
+    try:
+        settings = Settings()
+    except ValidationError as error:
+        return _fail(f"invalid settings: {error}")
+    configure_logging(settings.log_level if "LOG_LEVEL" in os.environ else "WARNING", "console")
+    try:
+        script = load_script_file(args.file)
+    except InvalidScript as error:
+        return _fail(f"invalid script: {error}")
+    except OSError as error:
+        return _fail(f"cannot read {args.file}: {error.strerror or error}")
+    options = RunOptions(video=args.video, screenshots=args.screenshots, timeout_ms=args.timeout,
+                         step_timeout_ms=args.step_timeout)
+    output_dir: Path = args.out if args.out is not None else _default_output_dir()
+    chromium = args.chromium or settings.chromium_path
+    try:
+        result = asyncio.run(_replay(script, options, output_dir, chromium))
+    except BrowserError as error:
+        result = RunResult(status="error", error=str(error))
+    except KeyboardInterrupt:
+        sys.stderr.write("reprise run: interrupted\n")
+        return 130
+    if args.json:
+        sys.stdout.write(json.dumps(result.to_json()) + "\n")
+    else:
+        sys.stdout.write(_summary(script, result))
+    return EXIT_CODES[result.status]
+
+
+async def _replay(script: Script, options: RunOptions, output_dir: Path, chromium: str) -> RunResult:
+    async with launch_chromium(chromium) as browser:
+        return await PlaywrightRunner(browser).run(script, options, output_dir)
+
+
+def _summary(script: Script | None, result: RunResult) -> str:
+    lines = []
+    title = f" {script.name} ({script.format}, {len(script.steps)} steps)" if script else ""
+    lines.append(f"{result.status.upper()}{title} in {result.duration_ms / 1000:.1f} s")
+    marks = {"passed": "ok  ", "failed": "FAIL", "skipped": "skip"}
+    for step in result.steps:
+        detail = f"  {step.error}" if step.error else ""
+        lines.append(f"  {marks[step.status]} {step.index + 1:>3} {step.type:<18} {step.duration_ms:>6} ms{detail}")
+    if result.error and not any(step.error for step in result.steps):
+        lines.append(f"  error: {result.error}")
+    for artifact in result.artifacts:
+        lines.append(f"  {artifact.kind}: {artifact.path}")
+    return "\n".join(lines) + "\n"

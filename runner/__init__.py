@@ -1,0 +1,32 @@
+"""Reprise's replayer: recording formats in, a browser replay out. Knows nothing of queues or databases.
+
+    script = parse_script(json.loads(text))          # or load_script_file(path); InvalidScript if not valid
+    async with launch_chromium("/usr/bin/chromium") as browser:
+        result = await PlaywrightRunner(browser).run(script, RunOptions(), Path("out"))
+"""
+
+from runner.browser import launch_chromium, prepare_playwright_env
+from runner.errors import BrowserError, InvalidScript, RunnerError
+from runner.native import native_json_schema
+from runner.options import RunOptions
+from runner.playwright_runner import PlaywrightRunner
+from runner.results import ArtifactFile, RunResult, StepResult
+from runner.script import Script, detect_format, load_script_file, parse_script
+
+__all__ = [
+    "ArtifactFile",
+    "BrowserError",
+    "InvalidScript",
+    "PlaywrightRunner",
+    "RunOptions",
+    "RunResult",
+    "RunnerError",
+    "Script",
+    "StepResult",
+    "detect_format",
+    "launch_chromium",
+    "load_script_file",
+    "native_json_schema",
+    "parse_script",
+    "prepare_playwright_env",
+]

@@ -1,0 +1,200 @@
+"""The one internal step model both recording formats are normalised into, and the `Script` that holds it.
+
+A step's `type` keeps the name the recording used (`change` for a Recorder step, `fill` for a native one),
+so results read in the recording's own words; the class says what the runner does.
+
+Selectors: a step that targets an element carries `selectors`, a tuple of alternatives tried in order.
+Each alternative is a chain of parts (`SelectorChain`); a one-part chain is the common case, later parts
+are looked up inside the element the earlier ones matched (its shadow root, or its document for an iframe).
+Parts keep the Recorder's prefixes (`aria/`, `text/`, `xpath/`, `pierce/`, else CSS); see `runner.selectors`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+SelectorChain = tuple[str, ...]
+Selectors = tuple[SelectorChain, ...]
+
+MatchMode = Literal["equals", "contains"]
+ElementState = Literal["visible", "hidden", "attached", "detached"]
+CountOperator = Literal[">=", "==", "<="]
+MouseButton = Literal["left", "middle", "right"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Step:
+    type: str
+    timeout_ms: int | None = None  # the step's own wait; None = the script's, else the run's default
+    frame: tuple[int, ...] = ()  # child-frame indices from the page's main frame (Recorder `frame`)
+    target: str | None = None  # Recorder `target`: "main" or the URL of another page (a popup)
+    expect_navigation: str | None = None  # Recorder assertedEvents: the step navigates (to this URL, or "")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ElementStep(Step):
+    selectors: Selectors
+
+
+@dataclass(frozen=True, kw_only=True)
+class Navigate(Step):
+    url: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Click(ElementStep):
+    button: MouseButton = "left"
+    click_count: int = 1
+    offset: tuple[float, float] | None = None  # from the element's top-left corner; None = its centre
+    delay_ms: float | None = None  # between mouse down and up
+
+
+@dataclass(frozen=True, kw_only=True)
+class Hover(ElementStep):
+    pass
+
+
+@dataclass(frozen=True, kw_only=True)
+class Fill(ElementStep):
+    """Set a field's value; on a <select> this picks the option (as the Recorder's `change` does)."""
+
+    value: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class SelectOption(ElementStep):
+    value: str  # an option's value, else its label
+
+
+@dataclass(frozen=True, kw_only=True)
+class KeyDown(Step):
+    key: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class KeyUp(Step):
+    key: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Press(Step):
+    key: str
+    selectors: Selectors | None = None  # focus this element first; None = whatever has focus
+
+
+@dataclass(frozen=True, kw_only=True)
+class WaitForElement(ElementStep):
+    """Recorder `waitForElement`: the number of matching *visible* elements compared with `count` by
+    `operator`; `visible=False` inverts the whole condition (so it waits for the elements to be hidden).
+
+    @puppeteer/replay counts matching elements whether visible or not, which makes `visible` a bare
+    inversion; counting visible ones makes "wait for #panel" wait until it shows, as a person expects.
+    """
+
+    operator: CountOperator = ">="
+    count: int = 1
+    visible: bool = True
+    attributes: dict[str, str] | None = None
+    properties: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class WaitForState(ElementStep):
+    """Native `waitForSelector`: one element reaches `state`."""
+
+    state: ElementState = "visible"
+
+
+@dataclass(frozen=True, kw_only=True)
+class WaitForExpression(Step):
+    expression: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Viewport:
+    width: int
+    height: int
+    device_scale_factor: float = 1.0
+    is_mobile: bool = False
+    has_touch: bool = False
+    is_landscape: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class SetViewport(Step):
+    """Resize the page. Scale factor, mobile and touch are properties of the browser context: they apply
+    when the recording's first step is this one (`Script.viewport`), and are ignored later in a run."""
+
+    viewport: Viewport
+
+
+@dataclass(frozen=True, kw_only=True)
+class Scroll(Step):
+    x: float = 0
+    y: float = 0
+    selectors: Selectors | None = None  # scroll this element; None = the page
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClosePage(Step):
+    pass
+
+
+@dataclass(frozen=True, kw_only=True)
+class EmulateNetwork(Step):
+    download: float  # bytes/s, -1 = no limit; 0 with upload 0 = offline
+    upload: float
+    latency: float  # ms
+
+
+@dataclass(frozen=True, kw_only=True)
+class AssertText(ElementStep):
+    text: str
+    match: MatchMode = "equals"
+
+
+@dataclass(frozen=True, kw_only=True)
+class AssertVisible(ElementStep):
+    pass
+
+
+@dataclass(frozen=True, kw_only=True)
+class AssertUrl(Step):
+    url: str
+    match: MatchMode = "equals"
+
+
+ScriptFormat = Literal["native", "chrome-recorder"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Script:
+    name: str
+    format: ScriptFormat
+    steps: list[Step] = field(default_factory=list)
+    viewport: Viewport | None = None  # the browser context's viewport, when the recording sets one first
+    timeout_ms: int | None = None  # the recording's default step timeout (Recorder `timeout`)
+
+
+def describe_selectors(selectors: Selectors) -> str:
+    """`"#a"`, or `"#a", "aria/Go"`; a chain reads `"host" >> "button"`."""
+    return ", ".join(" >> ".join(f'"{part}"' for part in chain) for chain in selectors)
+
+
+NAVIGABLE_SCHEMES = ("http", "https")
+
+
+def url_problem(url: str) -> str | None:
+    """Why a navigate step's URL cannot be replayed, or None: an absolute http(s) URL, or about:blank."""
+    if url == "about:blank":
+        return None
+    parsed = urlsplit(url)
+    if not parsed.scheme:
+        return f"URL {url!r} is not absolute (expected http:// or https://)"
+    if parsed.scheme.lower() not in NAVIGABLE_SCHEMES:
+        return f"URL scheme {parsed.scheme!r} is not allowed (expected http or https)"
+    if not parsed.hostname:
+        return f"URL {url!r} has no host"
+    return None

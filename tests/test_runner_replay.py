@@ -1,0 +1,304 @@
+"""Replays in a real Chromium against the fixture website: verdicts, step results, messages, artifacts."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.async_api import Browser
+
+from runner import BrowserError, PlaywrightRunner, RunOptions, RunResult, StepResult, launch_chromium, parse_script
+from runner.browser import ffmpeg_revision, find_ffmpeg, prepare_playwright_env
+
+from recordings import load_recording
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+async def replay(browser: Browser, data: dict[str, Any], output_dir: Path, *,
+                 on_step: Any = None, **options: Any) -> RunResult:
+    return await PlaywrightRunner(browser).run(parse_script(data), RunOptions(**options), output_dir,
+                                               on_step=on_step)
+
+
+def native(*steps: dict[str, Any]) -> dict[str, Any]:
+    return {"version": 1, "name": "inline", "steps": list(steps)}
+
+
+def file_names(directory: Path) -> list[str]:
+    return sorted(path.name for path in directory.iterdir())
+
+
+def video_seconds(path: Path) -> float:
+    probe = subprocess.run(
+        ["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", str(path)],
+        capture_output=True, text=True, check=True, timeout=30,
+    )
+    return float(probe.stdout.strip())
+
+
+async def test_recorder_flow_passes_with_video(browser: Browser, site_url: str, tmp_path: Path) -> None:
+    reported: list[StepResult] = []
+
+    async def on_step(step: StepResult) -> None:
+        reported.append(step)
+
+    result = await replay(browser, load_recording("recorder-signup.json", site_url), tmp_path, on_step=on_step)
+
+    assert result.status == "passed", result.error
+    assert result.error is None
+    assert [step.status for step in result.steps] == ["passed"] * 23
+    assert reported == result.steps  # each step reported as it finished, in order
+    assert [step.index for step in result.steps] == list(range(23))
+    offsets = [step.started_offset_ms for step in result.steps]
+    assert offsets == sorted(offsets)
+    # The outdated first alternative is skipped without waiting out the 5 s timeout.
+    outdated = result.steps[3]
+    assert outdated.selector == "aria/Name"
+    assert outdated.duration_ms < 2_500
+    assert result.steps[12].selector == 'aria/Reveal later[role="button"]'
+    assert result.steps[20].selector == "xpath///a[@id='to-page2']"
+    assert result.steps[13].duration_ms >= 400  # #revealed shows 500 ms after the click: it was waited for
+
+    video = tmp_path / "video.webm"
+    assert [(a.kind, a.path, a.content_type) for a in result.artifacts] == [("video", video, "video/webm")]
+    assert video_seconds(video) > 0
+    assert file_names(tmp_path) == ["video.webm"]  # no screenshots (on-failure only), no leftovers
+
+
+async def test_shadow_roots_iframes_and_late_elements(browser: Browser, site_url: str, tmp_path: Path) -> None:
+    result = await replay(browser, load_recording("recorder-shadow-frames.json", site_url), tmp_path, video="off")
+
+    assert result.status == "passed", result.error
+    assert result.steps[1].selector == "fancy-card >> #shadow-button"
+    assert result.steps[4].selector == "aria/Inner field"
+    assert result.steps[5].selector == "#inner-frame >> #inner-button"
+    assert result.steps[8].duration_ms >= 800  # #early is removed after 1 s
+    assert result.artifacts == []
+    assert not (tmp_path / "video.webm").exists()
+
+
+async def test_native_script_with_screenshots_of_every_step(browser: Browser, site_url: str,
+                                                            tmp_path: Path) -> None:
+    data = load_recording("native-tour.json", site_url)
+    result = await replay(browser, data, tmp_path, video="off", screenshots="every-step")
+
+    assert result.status == "passed", result.error
+    assert len(result.steps) == len(data["steps"]) == 20
+    screenshots = [a for a in result.artifacts if a.kind == "screenshot"]
+    assert [a.step_index for a in screenshots] == list(range(20))
+    for artifact in screenshots:
+        assert artifact.path == tmp_path / f"step-{artifact.step_index:03}.png"
+        assert artifact.content_type == "image/png"
+        assert artifact.path.read_bytes()[:8] == PNG_MAGIC
+    assert not (tmp_path / "video.webm").exists()
+
+
+async def test_missing_selector_fails_and_skips_the_rest(browser: Browser, site_url: str, tmp_path: Path) -> None:
+    result = await replay(browser, load_recording("recorder-missing-selector.json", site_url), tmp_path,
+                          step_timeout_ms=1_000, video="retain-on-failure")
+
+    assert result.status == "failed"
+    assert [step.status for step in result.steps] == ["passed", "passed", "failed", "skipped", "skipped", "skipped"]
+    failed = result.steps[2]
+    assert failed.error == 'step 3 (click): no element matched selector "#missing" within 1000 ms'
+    assert result.error == failed.error
+    assert 1_000 <= failed.duration_ms < 3_000
+    assert all(step.duration_ms == 0 and step.error is None for step in result.steps[3:])
+
+    kinds = {(a.kind, a.path.name, a.step_index) for a in result.artifacts}
+    assert kinds == {("video", "video.webm", None), ("screenshot", "step-002.png", 2)}
+    assert (tmp_path / "step-002.png").read_bytes()[:8] == PNG_MAGIC
+    assert video_seconds(tmp_path / "video.webm") > 0  # kept: the run failed
+
+
+async def test_assertion_failure_names_expected_and_actual(browser: Browser, site_url: str, tmp_path: Path) -> None:
+    result = await replay(browser, load_recording("native-wrong-greeting.json", site_url), tmp_path,
+                          video="off", screenshots="off")
+
+    assert result.status == "failed"
+    assert [step.status for step in result.steps] == ["passed", "passed", "passed", "failed", "skipped"]
+    assert result.steps[3].error == (
+        'step 4 (assertText): expected the text of "#result" to contain "Hello Bob" but it was '
+        '"Hello Ada, plan free, terms not accepted" (waited 500 ms)'
+    )
+    assert result.artifacts == []  # screenshots off
+
+
+async def test_retain_on_failure_deletes_the_video_of_a_passing_run(browser: Browser, site_url: str,
+                                                                   tmp_path: Path) -> None:
+    data = native({"action": "navigate", "url": f"{site_url}/page2.html"},
+                  {"action": "assertText", "selector": "#page2-text", "text": "You made it to page two"})
+    result = await replay(browser, data, tmp_path, video="retain-on-failure")
+
+    assert result.status == "passed", result.error
+    assert result.artifacts == []
+    assert file_names(tmp_path) == []
+
+
+async def test_failure_messages(browser: Browser, site_url: str, tmp_path: Path) -> None:
+    index = f"{site_url}/index.html"
+    cases: list[tuple[dict[str, Any], str]] = [
+        (native({"action": "navigate", "url": f"{site_url}/no-such-page.html"}),
+         f"step 1 (navigate): navigation to {site_url}/no-such-page.html answered HTTP 404"),
+        (native({"action": "navigate", "url": index},
+                {"action": "click", "selector": "#revealed", "timeoutMs": 300}),
+         'step 2 (click): no visible element matched selector "#revealed" within 300 ms '
+         "(matched but hidden: '#revealed')"),
+        (native({"action": "navigate", "url": index},
+                {"action": "assertUrl", "url": f"{site_url}/page2.html", "timeoutMs": 200}),
+         f'step 2 (assertUrl): expected the URL to equal "{site_url}/page2.html" but it was "{index}" '
+         "(waited 200 ms)"),
+        (native({"action": "navigate", "url": index},
+                {"action": "waitForSelector", "selector": "h1", "state": "hidden", "timeoutMs": 200}),
+         'step 2 (waitForSelector): an element matching selector "h1" was still visible after 200 ms'),
+        (native({"action": "navigate", "url": index},
+                {"action": "click", "selector": "[broken", "timeoutMs": 200}),
+         'step 2 (click): no element matched selector "[broken" within 200 ms (invalid: '),
+        ({"title": "t", "steps": [
+            {"type": "navigate", "url": index},
+            {"type": "waitForExpression", "expression": "window.neverSet === true", "timeout": 300}]},
+         "step 2 (waitForExpression): expression 'window.neverSet === true' was not truthy within 300 ms"),
+        ({"title": "t", "steps": [
+            {"type": "navigate", "url": index},
+            {"type": "waitForElement", "selectors": [["h1"]], "properties": {"textContent": "nope"},
+             "timeout": 300}]},
+         'step 2 (waitForElement): expected >= 1 visible element(s) matching selector "h1" with properties '
+         "{'textContent': 'nope'} within 300 ms, found 1"),
+        ({"title": "t", "steps": [
+            {"type": "navigate", "url": index},
+            {"type": "waitForElement", "selectors": [["#revealed"]], "timeout": 300}]},
+         'step 2 (waitForElement): expected >= 1 visible element(s) matching selector "#revealed" within 300 ms, '
+         "found 0"),
+        ({"title": "t", "steps": [
+            {"type": "navigate", "url": index},
+            {"type": "click", "selectors": [["#reveal"]], "offsetX": 2, "offsetY": 2, "timeout": 500,
+             "assertedEvents": [{"type": "navigation", "url": f"{site_url}/page2.html", "title": ""}]}]},
+         f"step 2 (click): expected a navigation to {site_url}/page2.html within 500 ms, but none happened "
+         f"(the page is at {index})"),
+        ({"title": "t", "steps": [
+            {"type": "navigate", "url": index},
+            {"type": "keyDown", "key": "NoSuchKey"}]},
+         "step 2 (keyDown): unknown key 'NoSuchKey'"),
+    ]
+    for number, (data, expected) in enumerate(cases):
+        result = await replay(browser, data, tmp_path / str(number), video="off", screenshots="off")
+        assert result.status == "failed", data
+        failed = [step for step in result.steps if step.status == "failed"]
+        assert len(failed) == 1
+        assert failed[0].error is not None and failed[0].error.startswith(expected), failed[0].error
+
+
+async def test_run_timeout_fails_the_run(browser: Browser, site_url: str, tmp_path: Path) -> None:
+    data = native({"action": "navigate", "url": f"{site_url}/index.html"},
+                  {"action": "waitForSelector", "selector": "#never", "timeoutMs": 20_000},
+                  {"action": "click", "selector": "#submit"})
+    result = await replay(browser, data, tmp_path, timeout_ms=1_500, video="off")
+
+    assert result.status == "failed"
+    assert [step.status for step in result.steps] == ["passed", "failed", "skipped"]
+    assert result.error == "step 2 (waitForSelector): the run exceeded its timeout of 1500 ms"
+    assert result.duration_ms < 5_000
+
+
+async def test_browser_gone_mid_run_is_an_error(browser: Browser, site_url: str, tmp_path: Path) -> None:
+    async def close_browser_after_first_step(step: StepResult) -> None:
+        if step.index == 0:
+            await browser.close()
+
+    data = native({"action": "navigate", "url": f"{site_url}/index.html"},
+                  {"action": "click", "selector": "#submit"},
+                  {"action": "click", "selector": "#reveal"})
+    result = await replay(browser, data, tmp_path, on_step=close_browser_after_first_step)
+
+    assert result.status == "error"
+    assert [step.status for step in result.steps] == ["passed", "failed", "skipped"]
+    assert result.error is not None and result.error.startswith("step 2 (click): the browser disconnected")
+
+    again = await replay(browser, data, tmp_path / "again")  # a context cannot even be created now
+    assert again.status == "error"
+    assert again.error is not None and again.error.startswith("could not create a browser context")
+    assert [step.status for step in again.steps] == ["skipped"] * 3
+
+
+async def test_cancellation_propagates_and_closes_the_context(browser: Browser, site_url: str,
+                                                              tmp_path: Path) -> None:
+    first_step_done = asyncio.Event()
+
+    async def on_step(step: StepResult) -> None:
+        first_step_done.set()
+
+    data = native({"action": "navigate", "url": f"{site_url}/index.html"},
+                  {"action": "waitForSelector", "selector": "#never", "timeoutMs": 60_000})
+    task = asyncio.create_task(replay(browser, data, tmp_path, on_step=on_step))
+    await asyncio.wait_for(first_step_done.wait(), 10)
+    assert len(browser.contexts) == 1
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert browser.contexts == []
+
+
+async def test_concurrent_runs_share_one_browser(browser: Browser, site_url: str, tmp_path: Path) -> None:
+    names = ["recorder-shadow-frames.json", "native-wrong-greeting.json", "recorder-missing-selector.json"]
+    results = await asyncio.gather(*(
+        replay(browser, load_recording(name, site_url), tmp_path / name,
+               step_timeout_ms=1_000 if "missing" in name else 5_000)
+        for name in names
+    ))
+    assert [result.status for result in results] == ["passed", "failed", "failed"]
+    for name in names:
+        assert video_seconds(tmp_path / name / "video.webm") > 0
+    assert browser.contexts == []
+
+
+@pytest.fixture
+def no_browsers_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """PLAYWRIGHT_BROWSERS_PATH unset now, and put back as it was afterwards (prepare_playwright_env sets it)."""
+    monkeypatch.setenv("PLAYWRIGHT_BROWSERS_PATH", "recorded-for-undo")
+    monkeypatch.delenv("PLAYWRIGHT_BROWSERS_PATH")
+
+
+@pytest.mark.usefixtures("no_browsers_path")
+def test_prepare_playwright_env_links_ffmpeg_idempotently(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    ffmpeg = find_ffmpeg()
+    assert ffmpeg is not None
+    revision = ffmpeg_revision()
+    assert revision.isdigit()
+
+    assert prepare_playwright_env(tmp_path) == tmp_path.resolve()
+    link = tmp_path / f"ffmpeg-{revision}" / "ffmpeg-linux"
+    assert link.is_symlink() and link.resolve() == ffmpeg
+    assert os.environ["PLAYWRIGHT_BROWSERS_PATH"] == str(tmp_path.resolve())
+
+    link.unlink()
+    link.symlink_to(tmp_path / "stale-ffmpeg")  # a dangling link from an older install is replaced
+    prepare_playwright_env(tmp_path)
+    assert link.resolve() == ffmpeg
+    prepare_playwright_env(tmp_path)  # and nothing changes the second time
+    assert sorted(p.name for p in link.parent.iterdir()) == ["ffmpeg-linux"]
+
+    # Without a base folder, an already set PLAYWRIGHT_BROWSERS_PATH is used.
+    other = tmp_path / "configured"
+    monkeypatch.setenv("PLAYWRIGHT_BROWSERS_PATH", str(other))
+    assert prepare_playwright_env() == other.resolve()
+    assert (other / f"ffmpeg-{revision}" / "ffmpeg-linux").resolve() == ffmpeg
+
+
+@pytest.mark.usefixtures("no_browsers_path")
+def test_prepare_playwright_env_without_ffmpeg(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # no ffmpeg on it
+    monkeypatch.setattr("runner.browser.SYSTEM_FFMPEG", str(tmp_path / "ffmpeg"))
+    with pytest.raises(BrowserError, match="ffmpeg not found"):
+        prepare_playwright_env(tmp_path / "browsers", require_ffmpeg=True)
+    assert prepare_playwright_env(tmp_path / "browsers") == (tmp_path / "browsers").resolve()
+
+
+async def test_launch_chromium_refuses_a_missing_executable(tmp_path: Path) -> None:
+    with pytest.raises(BrowserError, match="not found"):
+        async with launch_chromium(str(tmp_path / "chromium")):
+            pass
