@@ -1,0 +1,194 @@
+"""A run end to end on real services: the API in-process, real `reprise worker` processes, Chromium and the
+fixture site. POST -> Postgres -> BullMQ -> worker -> Playwright -> results and artifacts -> GET."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import subprocess
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from reprise.settings import Settings
+
+from recordings import load_recording
+from services import WorkerProcess, wait_for, wait_for_final, wait_for_workers
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def slow_recording(site_url: str, seconds: float) -> dict[str, Any]:
+    """A flow that takes about `seconds` in the page: enough to catch it mid-run."""
+    return {
+        "title": f"slow {seconds}s",
+        "timeout": int(seconds * 1000) + 10_000,
+        "steps": [
+            {"type": "navigate", "url": f"{site_url}/index.html"},
+            {"type": "waitForExpression", "expression": f"performance.now() > {int(seconds * 1000)}"},
+            {"type": "change", "value": "Ada", "selectors": [["#name"]]},
+        ],
+    }
+
+
+def log_events(worker: WorkerProcess) -> list[dict[str, Any]]:
+    events = []
+    for line in worker.log().splitlines():
+        if line.startswith("{"):
+            events.append(json.loads(line))
+    return events
+
+
+def video_seconds(path: Path) -> float:
+    probe = subprocess.run(
+        ["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", str(path)],
+        capture_output=True, text=True, check=True, timeout=30,
+    )
+    return float(probe.stdout.strip())
+
+
+async def test_recorder_run_passes_with_video_screenshots_and_steps(
+    api_client: httpx.AsyncClient, settings: Settings, site_url: str,
+    start_worker: Callable[..., WorkerProcess], tmp_path: Path,
+) -> None:
+    first, second = start_worker("worker-1"), start_worker("worker-2")
+    workers = await wait_for_workers(api_client, {"worker-1", "worker-2"})
+    assert {worker["concurrency"] for worker in workers} == {settings.worker_concurrency}
+
+    recording = load_recording("recorder-signup.json", site_url)
+    created = await api_client.post("/api/runs", json={"script": recording, "screenshots": "every-step"})
+    assert created.status_code == 201, created.text
+    run = await wait_for_final(api_client, created.json()["id"], timeout=90)
+
+    assert run["status"] == "passed", run["error"]
+    assert run["attempts"] == 1 and run["worker"] in {"worker-1", "worker-2"}
+    assert run["actionsExecuted"] == len(recording["steps"]) == len(run["steps"])
+    assert all(step["status"] == "passed" for step in run["steps"])
+    assert run["startedAt"] and run["finishedAt"] and run["durationMs"] > 0
+    [attempt] = run["attemptHistory"]
+    assert attempt["worker"] == run["worker"] and attempt["status"] == "passed"
+
+    assert run["videoUrl"]
+    video = await api_client.get(run["videoUrl"])
+    assert video.status_code == 200 and video.headers["content-type"] == "video/webm"
+    video_path = tmp_path / "downloaded.webm"
+    video_path.write_bytes(video.content)
+    assert video_seconds(video_path) > 0.5
+
+    assert len(run["screenshotUrls"]) == len(recording["steps"])
+    shot = await api_client.get(run["screenshotUrls"][-1])
+    assert shot.status_code == 200 and shot.content.startswith(PNG_MAGIC)
+    kinds = Counter(artifact["kind"] for artifact in run["artifacts"])
+    assert kinds == {"video": 1, "screenshot": len(recording["steps"])}
+
+    ranged = await api_client.get(run["videoUrl"], headers={"Range": "bytes=0-99"})
+    assert ranged.status_code == 206 and len(ranged.content) == 100
+
+    # The worker's JSON log line names the run with the fields operators search by.
+    done = [event for worker in (first, second) for event in log_events(worker)
+            if event.get("event") == "run finished" and event.get("runId") == run["id"]]
+    assert len(done) == 1
+    assert {"worker", "jobId", "status", "actionsExecuted", "duration"} <= set(done[0])
+    assert done[0]["status"] == "passed" and done[0]["jobId"] == run["id"]
+
+
+async def test_missing_selector_fails_naming_step_selector_and_timeout(
+    api_client: httpx.AsyncClient, site_url: str, start_worker: Callable[..., WorkerProcess],
+) -> None:
+    start_worker("worker-1")
+    recording = load_recording("recorder-missing-selector.json", site_url)
+    created = await api_client.post("/api/runs", json={"script": recording, "stepTimeoutMs": 1500})
+    run = await wait_for_final(api_client, created.json()["id"], timeout=60)
+
+    assert run["status"] == "failed"
+    assert "step 3 (click)" in run["error"] and "#missing" in run["error"] and "1500 ms" in run["error"]
+    statuses = [step["status"] for step in run["steps"]]
+    assert statuses == ["passed", "passed", "failed", "skipped", "skipped", "skipped"]
+    assert "#missing" in run["steps"][2]["error"]
+    assert run["attemptHistory"][0]["status"] == "failed"
+    # on-failure screenshots by default: exactly one, of the failed step.
+    shots = [artifact for artifact in run["artifacts"] if artifact["kind"] == "screenshot"]
+    assert [shot["step"] for shot in shots] == [2]
+
+
+async def test_ten_runs_on_two_workers_each_execute_exactly_once(
+    api_client: httpx.AsyncClient, site_url: str, start_worker: Callable[..., WorkerProcess],
+) -> None:
+    workers = [start_worker("worker-1"), start_worker("worker-2")]
+    await wait_for_workers(api_client, {"worker-1", "worker-2"})
+    script = {
+        "version": 1,
+        "name": "quick",
+        "steps": [
+            {"action": "navigate", "url": f"{site_url}/index.html"},
+            {"action": "fill", "selector": "#name", "value": "Ada"},
+            {"action": "click", "selector": "#submit"},
+            {"action": "assertText", "selector": "#result", "text": "Hello Ada", "match": "contains"},
+        ],
+    }
+    ids = []
+    for index in range(10):
+        response = await api_client.post("/api/runs", json={"script": script, "name": f"quick {index}",
+                                                             "video": "off"})
+        assert response.status_code == 201
+        ids.append(response.json()["id"])
+    runs = await asyncio.gather(*(wait_for_final(api_client, run_id, timeout=120) for run_id in ids))
+
+    assert [run["status"] for run in runs] == ["passed"] * 10, [run["error"] for run in runs]
+    assert all(run["attempts"] == 1 and len(run["attemptHistory"]) == 1 for run in runs)
+    started = Counter(event["runId"] for worker in workers for event in log_events(worker)
+                      if event.get("event") == "run started")
+    assert started == dict.fromkeys(ids, 1)
+    assert {run["worker"] for run in runs} == {"worker-1", "worker-2"}
+    health = (await api_client.get("/api/health/detailed")).json()
+    assert health["queue"]["counts"]["completed"] == 10
+    assert health["queue"]["counts"]["active"] == health["queue"]["counts"]["waiting"] == 0
+
+
+async def test_sigterm_lets_the_active_run_finish_and_exits_zero(
+    api_client: httpx.AsyncClient, site_url: str, start_worker: Callable[..., WorkerProcess],
+) -> None:
+    worker = start_worker("worker-1")
+    await wait_for_workers(api_client, {"worker-1"})
+    created = await api_client.post("/api/runs", json={"script": slow_recording(site_url, 3), "video": "off"})
+    run_id = created.json()["id"]
+
+    async def running() -> bool:
+        return (await api_client.get(f"/api/runs/{run_id}")).json()["status"] == "running"
+
+    await wait_for(running, timeout=30, what="the run to start")
+    exit_code = await asyncio.to_thread(worker.stop, signal.SIGTERM, 60)
+    assert exit_code == 0, worker.log()[-3000:]
+    run = (await api_client.get(f"/api/runs/{run_id}")).json()
+    assert run["status"] == "passed", run["error"]
+    # Its heartbeat is removed on the way out.
+    assert (await api_client.get("/api/health/detailed")).json()["workers"] == []
+
+
+async def test_cancel_a_running_run_stops_it(
+    api_client: httpx.AsyncClient, site_url: str, start_worker: Callable[..., WorkerProcess],
+) -> None:
+    start_worker("worker-1")
+    await wait_for_workers(api_client, {"worker-1"})
+    created = await api_client.post("/api/runs", json={"script": slow_recording(site_url, 20), "video": "off"})
+    run_id = created.json()["id"]
+
+    async def running() -> bool:
+        return (await api_client.get(f"/api/runs/{run_id}")).json()["status"] == "running"
+
+    await wait_for(running, timeout=30, what="the run to start")
+    cancelled = await api_client.post(f"/api/runs/{run_id}/cancel")
+    assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
+
+    async def attempt_closed() -> dict[str, Any] | None:
+        run: dict[str, Any] = (await api_client.get(f"/api/runs/{run_id}")).json()
+        return run if run["attemptHistory"][0]["status"] == "cancelled" else None
+
+    run = await wait_for(attempt_closed, timeout=10, what="the worker to stop the run")
+    assert run["status"] == "cancelled"
+    # The 20 s wait was cut short, so the step after it never ran.
+    assert [step["index"] for step in run["steps"] if step["status"] == "passed"] in ([], [0])
