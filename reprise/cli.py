@@ -11,6 +11,10 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+import asyncpg
+import redis.exceptions
+from pydantic import ValidationError
+
 COMMAND_MODULES = (
     "reprise.commands.migrate",
     "reprise.commands.api",
@@ -28,10 +32,29 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _setting_errors(error: ValidationError) -> str:
+    lines = []
+    for item in error.errors():
+        name = ".".join(str(part) for part in item["loc"]) or "settings"
+        lines.append(f"  {name}: {item['msg']} (got {item.get('input')!r})")
+    return "\n".join(lines)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    code: int = args.handler(args)
+    try:
+        code: int = args.handler(args)
+    except ValidationError as error:
+        # Settings come from the environment: name the variable rather than print a traceback.
+        print(f"reprise {args.command}: invalid settings\n{_setting_errors(error)}", file=sys.stderr)
+        return 2
+    except (OSError, asyncpg.PostgresError, redis.exceptions.ConnectionError) as error:
+        print(f"reprise {args.command}: cannot reach a dependency: {type(error).__name__}: {error}",
+              file=sys.stderr)
+        return 3
+    except KeyboardInterrupt:
+        return 130
     return code
 
 

@@ -303,3 +303,13 @@ def test_selector_kinds(text: str, kind: str, value: str, role: str | None, name
 def test_unusable_selectors(text: str) -> None:
     with pytest.raises(ValueError):
         parse_selector(text)
+
+
+def test_documented_schema_matches_the_code() -> None:
+    import json
+    from pathlib import Path
+
+    from runner import native_json_schema
+
+    documented = json.loads((Path(__file__).resolve().parent.parent / "docs/native-script.schema.json").read_text())
+    assert documented == native_json_schema()

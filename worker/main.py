@@ -94,7 +94,10 @@ async def run_worker(settings: Settings) -> int:
                 exit_code = await _serve(settings, pool, redis, pubsub_redis, registry, browser,
                                          Path(work_dir), stop)
     finally:
-        await registry.remove(settings.worker_name)
+        try:
+            await registry.remove(settings.worker_name)
+        except Exception as error:  # the key expires by itself; Redis being down must not fail the stop
+            log.warning("could not remove heartbeat", error=str(error))
         await pubsub_redis.aclose()
         await redis.aclose()
         await pool.close()
