@@ -36,7 +36,9 @@ def create_app(settings: Settings) -> FastAPI:
             redis=redis,
             queue=queue,
             runs=RunRepository(pool),
-            artifacts=LocalArtifactStore(settings.video_storage_path, settings.screenshot_storage_path),
+            artifacts=LocalArtifactStore(
+                settings.video_storage_path, settings.screenshot_storage_path, settings.artifact_storage_path
+            ),
             registry=WorkerRegistry(redis, settings.queue_name),
         )
         log.info("api started", queue=settings.queue_name)

@@ -37,6 +37,7 @@ class StepPublic(CamelModel):
     started_offset_ms: int
     selector: str | None
     error: str | None
+    category: str | None
 
 
 class AttemptPublic(CamelModel):
@@ -44,6 +45,7 @@ class AttemptPublic(CamelModel):
     worker: str
     status: str
     error: str | None
+    category: str | None
     started_at: datetime
     finished_at: datetime | None
 
@@ -67,6 +69,7 @@ class RunSummary(CamelModel):
     attempts: int
     worker: str | None
     error: str | None
+    error_category: str | None
     options: dict[str, Any]
     actions_executed: int | None
     duration_ms: int | None

@@ -37,6 +37,7 @@ class Settings(BaseSettings):
     screenshot_storage_path: Path = Field(
         default=Path("artifacts/screenshots"), validation_alias="SCREENSHOT_STORAGE_PATH"
     )
+    artifact_storage_path: Path = Field(default=Path("artifacts/files"), validation_alias="ARTIFACT_STORAGE_PATH")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO", validation_alias="LOG_LEVEL")
     log_format: Literal["json", "console"] = Field(default="json", validation_alias="LOG_FORMAT")
     api_host: str = Field(default="127.0.0.1", validation_alias="API_HOST")

@@ -34,4 +34,12 @@ class BrowserError(RunnerError):
 
 
 class StepFailed(RunnerError):
-    """One step did not replay; the message is the step's error, without the `step N (type):` prefix."""
+    """One step did not replay; the message is the step's error, without the `step N (type):` prefix.
+
+    `category` (a `runner.results.FailureCategory`) says why, when the raiser knows; otherwise the runner
+    infers it from the kind of step (see `runner.categories`).
+    """
+
+    def __init__(self, message: str, category: str | None = None) -> None:
+        super().__init__(message)
+        self.category = category

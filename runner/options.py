@@ -7,6 +7,7 @@ from typing import Literal
 
 VideoMode = Literal["on", "off", "retain-on-failure"]
 ScreenshotMode = Literal["off", "on-failure", "every-step"]
+TraceMode = Literal["off", "on-failure", "on"]
 
 DEFAULT_STEP_TIMEOUT_MS = 5_000
 DEFAULT_RUN_TIMEOUT_MS = 120_000
@@ -20,3 +21,6 @@ class RunOptions:
     timeout_ms: int = DEFAULT_RUN_TIMEOUT_MS
     # Default wait for a selector, navigation or assertion, unless the recording sets its own.
     step_timeout_ms: int = DEFAULT_STEP_TIMEOUT_MS
+    # A Playwright trace (trace.zip, for `playwright show-trace`). The page HTML, console log and network
+    # log (HAR) are kept whenever the run does not pass.
+    trace: TraceMode = "on-failure"

@@ -8,7 +8,10 @@ Verdicts:
   page crashed); the step that was running is `failed` with the reason, the rest `skipped`.
 
 A test failure is never raised. Cancellation (asyncio.CancelledError) propagates, after the context is
-closed. Artifacts go to `output_dir`: `video.webm` (per `RunOptions.video`) and `step-<index:03>.png`.
+closed. Artifacts go to `output_dir`: `video.webm` (per `RunOptions.video`), `step-<index:03>.png`, and
+when the run does not pass: `trace.zip` (per `RunOptions.trace`), `page.html` (the page at the failure),
+`console.log` (console messages and uncaught page errors) and `network.har`. Each failing step and the run
+carry a category (`runner.categories`).
 
 Step numbering: `StepResult.index` is the 0-based position in the recording (as in `steps[2]` of
 InvalidScript paths); messages count from 1 as people do (`step 3 (click): ...` is index 2).
@@ -19,18 +22,20 @@ from __future__ import annotations
 import asyncio
 import shutil
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from contextlib import suppress
 from pathlib import Path
+from typing import Any
 
 import structlog
-from playwright.async_api import Browser, BrowserContext, Page
+from playwright.async_api import Browser, BrowserContext, ConsoleMessage, Page, WebError
 from playwright.async_api import Error as PlaywrightError
 
 from runner.actions import StepExecutor
+from runner.categories import categorize
 from runner.errors import StepFailed
 from runner.options import RunOptions
-from runner.results import ArtifactFile, RunResult, RunStatus, StepResult
+from runner.results import ArtifactFile, FailureCategory, RunResult, RunStatus, StepResult
 from runner.selectors import first_line
 from runner.steps import Script, Step, Viewport
 
@@ -39,6 +44,11 @@ log = structlog.get_logger(__name__)
 DEFAULT_VIEWPORT = Viewport(width=1280, height=720)
 SCREENSHOT_TIMEOUT_MS = 5_000
 VIDEO_NAME = "video.webm"
+TRACE_NAME = "trace.zip"
+HAR_NAME = "network.har"
+HTML_NAME = "page.html"
+CONSOLE_NAME = "console.log"
+PAGE_HTML_TIMEOUT_S = 5.0
 
 StepCallback = Callable[[StepResult], Awaitable[None]]
 
@@ -79,11 +89,15 @@ class _Run:
         self.artifacts: list[ArtifactFile] = []
         self.status: RunStatus = "passed"
         self.error: str | None = None
+        self.category: FailureCategory | None = None
+        self.failed_index: int | None = None
+        self.console: list[str] = []
+        self.tracing = False
         self.started = time.monotonic()
 
     def result(self) -> RunResult:
         return RunResult(status=self.status, steps=self.steps, artifacts=self.artifacts, error=self.error,
-                         duration_ms=_ms(time.monotonic() - self.started))
+                         duration_ms=_ms(time.monotonic() - self.started), category=self.category)
 
     async def report(self, step_result: StepResult) -> None:
         self.steps.append(step_result)
@@ -96,18 +110,24 @@ class _Run:
             context, page = await self.new_context()
         except PlaywrightError as error:
             self.status, self.error = "error", f"could not create a browser context: {first_line(error)}"
+            self.category = "browser_crashed"
             log.warning("run could not start", error=self.error)
             for index, step in enumerate(self.script.steps):
                 await self.report(StepResult(index=index, type=step.type, status="skipped", duration_ms=0))
             return self.result()
+        executor = StepExecutor(context, page)
         try:
-            await self.replay(StepExecutor(context, page))
+            await self.replay(executor)
+            if self.status != "passed":
+                await self.keep_failure_state(executor.last_page)
+            await self.stop_tracing(context)
         finally:
             with suppress(PlaywrightError):
                 await context.close()
             video = await self.keep_video(page)
         if video is not None:
             self.artifacts.insert(0, video)
+        self.keep_har()
         return self.result()
 
     async def new_context(self) -> tuple[BrowserContext, Page]:
@@ -118,8 +138,16 @@ class _Run:
             is_mobile=viewport.is_mobile,
             has_touch=viewport.has_touch,
             record_video_dir=self.video_dir,
+            # Written when the context closes; deleted again if the run passes.
+            record_har_path=self.output_dir / HAR_NAME,
+            record_har_content="omit",
         )
+        context.on("console", self.on_console)
+        context.on("weberror", self.on_page_error)
         try:
+            if self.options.trace != "off":
+                await context.tracing.start(screenshots=True, snapshots=True, sources=False)
+                self.tracing = True
             page = await context.new_page()
         except BaseException:
             with suppress(PlaywrightError):
@@ -137,39 +165,45 @@ class _Run:
                 await self.report(StepResult(index=index, type=step.type, status="skipped", duration_ms=0))
                 continue
             step_start = time.monotonic()
-            selector, error = await self.run_step(executor, step, run_deadline)
+            selector, error, category = await self.run_step(executor, step, run_deadline)
             if error is not None and (crashed or not self.browser.is_connected()):
                 self.status = "error"
+                category = "browser_crashed"
                 error = f"{crashed[0] if crashed else 'the browser disconnected'} ({error})"
             result = StepResult(index=index, type=step.type, status="passed" if error is None else "failed",
                                 duration_ms=_ms(time.monotonic() - step_start), selector=selector,
                                 started_offset_ms=max(0, _ms(step_start - video_start)))
             if error is not None:
                 self.status = "error" if self.status == "error" else "failed"
-                result.error = self.error = f"step {index + 1} ({step.type}): {error}"
-                log.info("step failed", step=index, type=step.type, error=result.error, status=self.status)
+                self.failed_index = index
+                result.category = self.category = category
+                result.error = self.error = f"step {index + 1} ({step.type}) [{category}]: {error}"
+                log.info("step failed", step=index, type=step.type, error=result.error, status=self.status,
+                         category=category)
             screenshots = self.options.screenshots
             if (screenshots == "every-step" or (screenshots == "on-failure" and error is not None)) \
                     and self.status != "error":
                 await self.screenshot(executor.last_page, index)
             await self.report(result)
 
-    async def run_step(self, executor: StepExecutor, step: Step, run_deadline: float) -> tuple[str | None, str | None]:
-        """(the selector that matched, the error) for one step, bounded by the run's own deadline too."""
+    async def run_step(
+        self, executor: StepExecutor, step: Step, run_deadline: float
+    ) -> tuple[str | None, str | None, FailureCategory | None]:
+        """(the selector that matched, the error, its category) for one step, bounded by the run's deadline."""
         timeout_ms = step.timeout_ms or self.script.timeout_ms or self.options.step_timeout_ms
         loop = asyncio.get_running_loop()
         budget = asyncio.timeout_at(loop.time() + max(0.0, run_deadline - time.monotonic()))
         try:
             async with budget:
-                return await executor.execute(step, timeout_ms), None
+                return await executor.execute(step, timeout_ms), None, None
         except StepFailed as failure:
-            return None, str(failure)
+            return None, str(failure), categorize(step, str(failure), failure.category)
         except TimeoutError:
             if not budget.expired():
                 raise
-            return None, f"the run exceeded its timeout of {self.options.timeout_ms} ms"
+            return None, f"the run exceeded its timeout of {self.options.timeout_ms} ms", "timeout"
         except PlaywrightError as failure:
-            return None, first_line(failure)
+            return None, first_line(failure), categorize(step, first_line(failure))
 
     async def screenshot(self, page: Page, index: int) -> None:
         path = self.output_dir / f"step-{index:03}.png"
@@ -181,6 +215,60 @@ class _Run:
             log.warning("screenshot failed", step=index, error=first_line(error))
             return
         self.artifacts.append(ArtifactFile(kind="screenshot", path=path, content_type="image/png", step_index=index))
+
+    def on_console(self, message: ConsoleMessage) -> None:
+        self.console.append(f"{self.offset()} [{message.type}] {message.text}" + _location(message.location))
+
+    def on_page_error(self, web_error: WebError) -> None:
+        self.console.append(f"{self.offset()} [pageerror] {web_error.error}")
+
+    def offset(self) -> str:
+        return f"+{_ms(time.monotonic() - self.started)}ms"
+
+    def add_failure_artifact(self, kind: str, path: Path, content_type: str) -> None:
+        self.artifacts.append(ArtifactFile(kind=kind, path=path, content_type=content_type,  # type: ignore[arg-type]
+                                           step_index=self.failed_index))
+
+    async def keep_failure_state(self, page: Page) -> None:
+        """The page's HTML and the console as they were when the run failed."""
+        console_path = self.output_dir / CONSOLE_NAME
+        console_path.write_text("\n".join(self.console) + ("\n" if self.console else ""), encoding="utf-8")
+        self.add_failure_artifact("console", console_path, "text/plain; charset=utf-8")
+        if page.is_closed():
+            return
+        try:
+            html = await asyncio.wait_for(page.content(), PAGE_HTML_TIMEOUT_S)
+        except (PlaywrightError, TimeoutError) as error:
+            log.warning("could not save the page HTML", error=first_line(error) if isinstance(
+                error, PlaywrightError) else "timed out")
+            return
+        html_path = self.output_dir / HTML_NAME
+        html_path.write_text(html, encoding="utf-8")
+        self.add_failure_artifact("html", html_path, "text/html; charset=utf-8")
+
+    async def stop_tracing(self, context: BrowserContext) -> None:
+        if not self.tracing:
+            return
+        self.tracing = False
+        keep = self.options.trace == "on" or self.status != "passed"
+        path = self.output_dir / TRACE_NAME
+        try:
+            await context.tracing.stop(path=path if keep else None)
+        except PlaywrightError as error:
+            log.warning("could not save the trace", error=first_line(error))
+            return
+        if keep and path.is_file():
+            self.add_failure_artifact("trace", path, "application/zip")
+
+    def keep_har(self) -> None:
+        """After the context closed (when Playwright writes the HAR): kept only when the run did not pass."""
+        path = self.output_dir / HAR_NAME
+        if not path.is_file():
+            return
+        if self.status == "passed":
+            path.unlink()
+            return
+        self.add_failure_artifact("har", path, "application/json")
 
     async def keep_video(self, page: Page) -> ArtifactFile | None:
         """After the context closed: the main page's video becomes `video.webm`, or is deleted."""
@@ -200,3 +288,9 @@ class _Run:
         if keep:
             log.warning("no video was recorded", status=self.status)
         return None
+
+
+def _location(location: Mapping[str, Any] | None) -> str:
+    if not location or not location.get("url"):
+        return ""
+    return f" ({location['url']}:{location.get('lineNumber', 0)})"

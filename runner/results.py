@@ -11,7 +11,18 @@ from typing import Any, Literal
 
 RunStatus = Literal["passed", "failed", "error"]
 StepStatus = Literal["passed", "failed", "skipped"]
-ArtifactKind = Literal["video", "screenshot"]
+ArtifactKind = Literal["video", "screenshot", "trace", "html", "console", "har"]
+# Why a step or run did not pass. `failed` runs carry the first four or `script_error`/`invalid_script`;
+# `error` runs (infrastructure) carry `browser_crashed`.
+FailureCategory = Literal[
+    "selector_not_found",
+    "timeout",
+    "assertion_failed",
+    "navigation_error",
+    "script_error",
+    "browser_crashed",
+    "invalid_script",
+]
 
 
 @dataclass
@@ -23,6 +34,7 @@ class StepResult:
     error: str | None = None
     selector: str | None = None  # the selector that matched, when the step has one
     started_offset_ms: int = 0  # from the start of the run (and of its video)
+    category: FailureCategory | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -33,6 +45,7 @@ class StepResult:
             "error": self.error,
             "selector": self.selector,
             "startedOffsetMs": self.started_offset_ms,
+            "category": self.category,
         }
 
 
@@ -55,6 +68,7 @@ class RunResult:
     artifacts: list[ArtifactFile] = field(default_factory=list)
     error: str | None = None
     duration_ms: int = 0
+    category: FailureCategory | None = None
 
     @property
     def actions_executed(self) -> int:
@@ -64,6 +78,7 @@ class RunResult:
         return {
             "status": self.status,
             "error": self.error,
+            "category": self.category,
             "durationMs": self.duration_ms,
             "steps": [step.to_json() for step in self.steps],
             "artifacts": [artifact.to_json() for artifact in self.artifacts],

@@ -1,8 +1,9 @@
 """Artifact files (videos, screenshots): the store interface and its local-disk implementation.
 
-A storage key is `<area>/<run id>/attempt-<n>/<file name>`; the area (`videos`, `screenshots`) picks the
-root folder, so videos and screenshots can live on different disks (VIDEO_STORAGE_PATH,
-SCREENSHOT_STORAGE_PATH). An S3-compatible store can implement the same interface with the key as object key.
+A storage key is `<area>/<run id>/attempt-<n>/<file name>`; the area (`videos`, `screenshots`, `files`)
+picks the root folder, so videos, screenshots and the rest (traces, HTML, console and network logs) can
+live on different disks (VIDEO_STORAGE_PATH, SCREENSHOT_STORAGE_PATH, ARTIFACT_STORAGE_PATH).
+An S3-compatible store can implement the same interface with the key as object key.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from uuid import UUID
 from storage.errors import ArtifactNotFound
 
 AREA_BY_KIND = {"video": "videos", "screenshot": "screenshots"}
+OTHER_AREA = "files"
 
 
 @dataclass(frozen=True)
@@ -26,7 +28,7 @@ class StoredFile:
 
 
 def artifact_key(kind: str, run_id: UUID, attempt: int, file_name: str) -> str:
-    area = AREA_BY_KIND.get(kind, "screenshots")
+    area = AREA_BY_KIND.get(kind, OTHER_AREA)
     return f"{area}/{run_id}/attempt-{attempt}/{file_name}"
 
 
@@ -41,8 +43,9 @@ class ArtifactStore(ABC):
 
 
 class LocalArtifactStore(ArtifactStore):
-    def __init__(self, video_root: Path, screenshot_root: Path) -> None:
-        self._roots = {"videos": video_root.resolve(), "screenshots": screenshot_root.resolve()}
+    def __init__(self, video_root: Path, screenshot_root: Path, files_root: Path) -> None:
+        self._roots = {"videos": video_root.resolve(), "screenshots": screenshot_root.resolve(),
+                       OTHER_AREA: files_root.resolve()}
 
     def _path_for(self, key: str) -> Path:
         parts = PurePosixPath(key).parts

@@ -42,17 +42,17 @@ WHERE run_id = $1 AND attempt < $2 AND status = 'running';
 -- name: finish_run
 -- Only the current attempt of a running run may finish it.
 UPDATE runs
-SET status = $3, error = $4, actions_executed = $5, duration_ms = $6, finished_at = now()
+SET status = $3, error = $4, actions_executed = $5, duration_ms = $6, error_category = $7, finished_at = now()
 WHERE id = $1 AND attempts = $2 AND status = 'running'
 RETURNING *;
 
 -- name: finish_attempt
-UPDATE run_attempts SET status = $3, error = $4, finished_at = now()
+UPDATE run_attempts SET status = $3, error = $4, error_category = $5, finished_at = now()
 WHERE run_id = $1 AND attempt = $2 AND status = 'running';
 
 -- name: fail_unstarted_run
 -- A run that could not be handed to a worker (enqueue failed, invalid stored script).
-UPDATE runs SET status = 'error', error = $2, finished_at = now()
+UPDATE runs SET status = 'error', error = $2, error_category = $3, finished_at = now()
 WHERE id = $1 AND status IN ('queued', 'running')
 RETURNING *;
 
@@ -63,11 +63,12 @@ RETURNING *;
 
 -- name: upsert_step
 INSERT INTO run_steps (run_id, attempt, step_index, step_type, status, duration_ms, started_offset_ms,
-                       selector, error)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                       selector, error, error_category)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
 ON CONFLICT (run_id, attempt, step_index) DO UPDATE
 SET status = excluded.status, duration_ms = excluded.duration_ms,
-    started_offset_ms = excluded.started_offset_ms, selector = excluded.selector, error = excluded.error;
+    started_offset_ms = excluded.started_offset_ms, selector = excluded.selector, error = excluded.error,
+    error_category = excluded.error_category;
 
 -- name: list_steps
 SELECT * FROM run_steps WHERE run_id = $1 AND attempt = $2 ORDER BY step_index;

@@ -33,6 +33,7 @@ class RunRecord(_FromRow):
     attempts: int
     worker_name: str | None
     error: str | None
+    error_category: str | None
     idempotency_key: str | None
     retry_of: UUID | None
     actions_executed: int | None
@@ -53,6 +54,7 @@ class AttemptRecord(_FromRow):
     worker_name: str
     status: str
     error: str | None
+    error_category: str | None
     started_at: datetime
     finished_at: datetime | None
 
@@ -68,6 +70,7 @@ class StepRecord(_FromRow):
     started_offset_ms: int
     selector: str | None
     error: str | None
+    error_category: str | None
 
 
 @dataclass(frozen=True)

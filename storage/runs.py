@@ -37,6 +37,7 @@ class StepWrite:
     started_offset_ms: int
     selector: str | None
     error: str | None
+    category: str | None = None
 
 
 @dataclass(frozen=True)
@@ -108,6 +109,7 @@ class RunRepository:
             step.started_offset_ms,
             step.selector,
             step.error,
+            step.category,
         )
 
     async def finish(
@@ -117,6 +119,7 @@ class RunRepository:
         *,
         status: str,
         error: str | None,
+        category: str | None = None,
         steps: list[StepWrite],
         artifacts: list[ArtifactWrite],
         actions_executed: int,
@@ -132,7 +135,7 @@ class RunRepository:
                 self._sql["upsert_step"],
                 [
                     (run_id, attempt, s.index, s.type, s.status, s.duration_ms, s.started_offset_ms,
-                     s.selector, s.error)
+                     s.selector, s.error, s.category)
                     for s in steps
                 ],
             )
@@ -144,18 +147,18 @@ class RunRepository:
                 ],
             )
             row = await connection.fetchrow(
-                self._sql["finish_run"], run_id, attempt, status, error, actions_executed, duration_ms
+                self._sql["finish_run"], run_id, attempt, status, error, actions_executed, duration_ms, category
             )
             if row is not None:
                 attempt_status = status
             else:
                 current = await connection.fetchval("SELECT status FROM runs WHERE id = $1", run_id)
                 attempt_status = "cancelled" if current == "cancelled" else "abandoned"
-            await connection.execute(self._sql["finish_attempt"], run_id, attempt, attempt_status, error)
+            await connection.execute(self._sql["finish_attempt"], run_id, attempt, attempt_status, error, category)
         return RunRecord.from_row(row) if row is not None else None
 
-    async def fail_unstarted(self, run_id: UUID, reason: str) -> RunRecord | None:
-        row = await self._pool.fetchrow(self._sql["fail_unstarted_run"], run_id, reason)
+    async def fail_unstarted(self, run_id: UUID, reason: str, category: str | None = None) -> RunRecord | None:
+        row = await self._pool.fetchrow(self._sql["fail_unstarted_run"], run_id, reason, category)
         return RunRecord.from_row(row) if row is not None else None
 
     async def cancel(self, run_id: UUID, reason: str | None = None) -> RunRecord:

@@ -87,6 +87,7 @@ def settings(database_url: str, queue_name: str, tmp_path: Path) -> Settings:
         queue_name=queue_name,
         video_storage_path=tmp_path / "videos",
         screenshot_storage_path=tmp_path / "screenshots",
+        artifact_storage_path=tmp_path / "files",
         worker_name="test-worker",
         heartbeat_interval_s=0.5,
         log_format="json",
@@ -151,6 +152,7 @@ def worker_env(settings: Settings, name: str, **overrides: str) -> dict[str, str
             "WORKER_CONCURRENCY": str(settings.worker_concurrency),
             "VIDEO_STORAGE_PATH": str(settings.video_storage_path),
             "SCREENSHOT_STORAGE_PATH": str(settings.screenshot_storage_path),
+            "ARTIFACT_STORAGE_PATH": str(settings.artifact_storage_path),
             "WORKER_HEARTBEAT_INTERVAL": "0.5",
             "LOG_FORMAT": "json",
         }

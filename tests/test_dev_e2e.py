@@ -66,6 +66,7 @@ def dev(settings: Settings, tmp_path: Path) -> Iterator[tuple[DevProcess, str]]:
         QUEUE_NAME=settings.queue_name,
         VIDEO_STORAGE_PATH=str(tmp_path / "videos"),
         SCREENSHOT_STORAGE_PATH=str(tmp_path / "screenshots"),
+        ARTIFACT_STORAGE_PATH=str(tmp_path / "files"),
         WORKER_HEARTBEAT_INTERVAL="0.5",
     )
     process = subprocess.Popen(

@@ -58,9 +58,13 @@ def test_failing_recording_exits_1_with_artifacts(site_url: str, chromium_path: 
     result = json_output(completed)
     assert result["status"] == "failed"
     assert [step["status"] for step in result["steps"]] == ["passed", "passed", "failed"] + ["skipped"] * 3
-    assert result["steps"][2]["error"] == 'step 3 (click): no element matched selector "#missing" within 500 ms'
+    assert result["steps"][2]["error"] == (
+        'step 3 (click) [selector_not_found]: no element matched selector "#missing" within 500 ms')
+    assert result["category"] == result["steps"][2]["category"] == "selector_not_found"
     artifacts = {(a["kind"], Path(a["path"])) for a in result["artifacts"]}
-    assert artifacts == {("video", out / "video.webm"), ("screenshot", out / "step-002.png")}
+    assert artifacts == {("video", out / "video.webm"), ("screenshot", out / "step-002.png"),
+                         ("trace", out / "trace.zip"), ("html", out / "page.html"),
+                         ("console", out / "console.log"), ("har", out / "network.har")}
     assert all(path.stat().st_size > 0 for _, path in artifacts)
 
 

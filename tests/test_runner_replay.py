@@ -105,13 +105,15 @@ async def test_missing_selector_fails_and_skips_the_rest(browser: Browser, site_
     assert result.status == "failed"
     assert [step.status for step in result.steps] == ["passed", "passed", "failed", "skipped", "skipped", "skipped"]
     failed = result.steps[2]
-    assert failed.error == 'step 3 (click): no element matched selector "#missing" within 1000 ms'
+    assert failed.error == 'step 3 (click) [selector_not_found]: no element matched selector "#missing" within 1000 ms'
+    assert failed.category == result.category == "selector_not_found"
     assert result.error == failed.error
     assert 1_000 <= failed.duration_ms < 3_000
     assert all(step.duration_ms == 0 and step.error is None for step in result.steps[3:])
 
     kinds = {(a.kind, a.path.name, a.step_index) for a in result.artifacts}
-    assert kinds == {("video", "video.webm", None), ("screenshot", "step-002.png", 2)}
+    assert kinds == {("video", "video.webm", None), ("screenshot", "step-002.png", 2), ("trace", "trace.zip", 2),
+                     ("html", "page.html", 2), ("console", "console.log", 2), ("har", "network.har", 2)}
     assert (tmp_path / "step-002.png").read_bytes()[:8] == PNG_MAGIC
     assert video_seconds(tmp_path / "video.webm") > 0  # kept: the run failed
 
@@ -123,10 +125,10 @@ async def test_assertion_failure_names_expected_and_actual(browser: Browser, sit
     assert result.status == "failed"
     assert [step.status for step in result.steps] == ["passed", "passed", "passed", "failed", "skipped"]
     assert result.steps[3].error == (
-        'step 4 (assertText): expected the text of "#result" to contain "Hello Bob" but it was '
+        'step 4 (assertText) [assertion_failed]: expected the text of "#result" to contain "Hello Bob" but it was '
         '"Hello Ada, plan free, terms not accepted" (waited 500 ms)'
     )
-    assert result.artifacts == []  # screenshots off
+    assert [a.kind for a in result.artifacts if a.kind == "screenshot"] == []  # screenshots off
 
 
 async def test_retain_on_failure_deletes_the_video_of_a_passing_run(browser: Browser, site_url: str,
@@ -144,46 +146,50 @@ async def test_failure_messages(browser: Browser, site_url: str, tmp_path: Path)
     index = f"{site_url}/index.html"
     cases: list[tuple[dict[str, Any], str]] = [
         (native({"action": "navigate", "url": f"{site_url}/no-such-page.html"}),
-         f"step 1 (navigate): navigation to {site_url}/no-such-page.html answered HTTP 404"),
+         f"step 1 (navigate) [navigation_error]: navigation to {site_url}/no-such-page.html answered HTTP 404"),
         (native({"action": "navigate", "url": index},
                 {"action": "click", "selector": "#revealed", "timeoutMs": 300}),
-         'step 2 (click): no visible element matched selector "#revealed" within 300 ms '
+         'step 2 (click) [timeout]: no visible element matched selector "#revealed" within 300 ms '
          "(matched but hidden: '#revealed')"),
         (native({"action": "navigate", "url": index},
                 {"action": "assertUrl", "url": f"{site_url}/page2.html", "timeoutMs": 200}),
-         f'step 2 (assertUrl): expected the URL to equal "{site_url}/page2.html" but it was "{index}" '
+         f'step 2 (assertUrl) [assertion_failed]: expected the URL to equal "{site_url}/page2.html" '
+         f'but it was "{index}" '
          "(waited 200 ms)"),
         (native({"action": "navigate", "url": index},
                 {"action": "waitForSelector", "selector": "h1", "state": "hidden", "timeoutMs": 200}),
-         'step 2 (waitForSelector): an element matching selector "h1" was still visible after 200 ms'),
+         'step 2 (waitForSelector) [timeout]: an element matching selector "h1" was still visible after 200 ms'),
         (native({"action": "navigate", "url": index},
                 {"action": "click", "selector": "[broken", "timeoutMs": 200}),
-         'step 2 (click): no element matched selector "[broken" within 200 ms (invalid: '),
+         'step 2 (click) [selector_not_found]: no element matched selector "[broken" within 200 ms (invalid: '),
         ({"title": "t", "steps": [
             {"type": "navigate", "url": index},
             {"type": "waitForExpression", "expression": "window.neverSet === true", "timeout": 300}]},
-         "step 2 (waitForExpression): expression 'window.neverSet === true' was not truthy within 300 ms"),
+         "step 2 (waitForExpression) [timeout]: expression 'window.neverSet === true' was not truthy within 300 ms"),
         ({"title": "t", "steps": [
             {"type": "navigate", "url": index},
             {"type": "waitForElement", "selectors": [["h1"]], "properties": {"textContent": "nope"},
              "timeout": 300}]},
-         'step 2 (waitForElement): expected >= 1 visible element(s) matching selector "h1" with properties '
+         'step 2 (waitForElement) [assertion_failed]: expected >= 1 visible element(s) matching selector "h1" '
+         "with properties "
          "{'textContent': 'nope'} within 300 ms, found 1"),
         ({"title": "t", "steps": [
             {"type": "navigate", "url": index},
             {"type": "waitForElement", "selectors": [["#revealed"]], "timeout": 300}]},
-         'step 2 (waitForElement): expected >= 1 visible element(s) matching selector "#revealed" within 300 ms, '
+         'step 2 (waitForElement) [timeout]: expected >= 1 visible element(s) matching selector "#revealed" '
+         "within 300 ms, "
          "found 0"),
         ({"title": "t", "steps": [
             {"type": "navigate", "url": index},
             {"type": "click", "selectors": [["#reveal"]], "offsetX": 2, "offsetY": 2, "timeout": 500,
              "assertedEvents": [{"type": "navigation", "url": f"{site_url}/page2.html", "title": ""}]}]},
-         f"step 2 (click): expected a navigation to {site_url}/page2.html within 500 ms, but none happened "
+         f"step 2 (click) [navigation_error]: expected a navigation to {site_url}/page2.html within 500 ms, "
+         "but none happened "
          f"(the page is at {index})"),
         ({"title": "t", "steps": [
             {"type": "navigate", "url": index},
             {"type": "keyDown", "key": "NoSuchKey"}]},
-         "step 2 (keyDown): unknown key 'NoSuchKey'"),
+         "step 2 (keyDown) [script_error]: unknown key 'NoSuchKey'"),
     ]
     for number, (data, expected) in enumerate(cases):
         result = await replay(browser, data, tmp_path / str(number), video="off", screenshots="off")
@@ -201,7 +207,7 @@ async def test_run_timeout_fails_the_run(browser: Browser, site_url: str, tmp_pa
 
     assert result.status == "failed"
     assert [step.status for step in result.steps] == ["passed", "failed", "skipped"]
-    assert result.error == "step 2 (waitForSelector): the run exceeded its timeout of 1500 ms"
+    assert result.error == "step 2 (waitForSelector) [timeout]: the run exceeded its timeout of 1500 ms"
     assert result.duration_ms < 5_000
 
 
@@ -217,7 +223,9 @@ async def test_browser_gone_mid_run_is_an_error(browser: Browser, site_url: str,
 
     assert result.status == "error"
     assert [step.status for step in result.steps] == ["passed", "failed", "skipped"]
-    assert result.error is not None and result.error.startswith("step 2 (click): the browser disconnected")
+    assert result.error is not None
+    assert result.error.startswith("step 2 (click) [browser_crashed]: the browser disconnected")
+    assert result.category == "browser_crashed"
 
     again = await replay(browser, data, tmp_path / "again")  # a context cannot even be created now
     assert again.status == "error"
@@ -302,3 +310,44 @@ async def test_launch_chromium_refuses_a_missing_executable(tmp_path: Path) -> N
     with pytest.raises(BrowserError, match="not found"):
         async with launch_chromium(str(tmp_path / "chromium")):
             pass
+
+
+async def test_a_failing_run_keeps_trace_html_console_and_network_log(browser: Browser, site_url: str,
+                                                                      tmp_path: Path) -> None:
+    import json
+    import zipfile
+
+    data = {"title": "t", "steps": [
+        {"type": "navigate", "url": f"{site_url}/index.html"},
+        {"type": "waitForExpression", "expression": "(console.error('reprise-console-probe'), true)"},
+        {"type": "waitForExpression",
+         "expression": "setTimeout(() => { throw new Error('reprise-page-error') }), true"},
+        {"type": "change", "value": "Ada", "selectors": [["#name"]]},
+        {"type": "waitForElement", "selectors": [["#result"]], "properties": {"textContent": "never"},
+         "timeout": 500},
+    ]}
+    result = await replay(browser, data, tmp_path, video="off", screenshots="off")
+
+    assert result.status == "failed" and result.category == "assertion_failed"
+    assert result.error is not None and result.error.startswith("step 5 (waitForElement) [assertion_failed]: ")
+    by_kind = {artifact.kind: artifact for artifact in result.artifacts}
+    assert set(by_kind) == {"trace", "html", "console", "har"}
+    assert {artifact.step_index for artifact in result.artifacts} == {4}
+    with zipfile.ZipFile(by_kind["trace"].path) as trace:
+        assert any(name.endswith(".trace") for name in trace.namelist())
+    html = by_kind["html"].path.read_text()
+    assert "Reprise fixture shop" in html and 'value="Ada"' not in html  # the DOM as it was, typed value aside
+    console = by_kind["console"].path.read_text()
+    assert "[error] reprise-console-probe" in console and "reprise-page-error" in console
+    har = json.loads(by_kind["har"].path.read_text())
+    assert any(entry["request"]["url"] == f"{site_url}/index.html" for entry in har["log"]["entries"])
+    assert by_kind["har"].content_type == "application/json"
+
+
+async def test_a_passing_run_keeps_no_failure_artifacts(browser: Browser, site_url: str, tmp_path: Path) -> None:
+    data = native({"action": "navigate", "url": f"{site_url}/page2.html"})
+    result = await replay(browser, data, tmp_path, video="off", screenshots="off")
+    assert result.status == "passed" and result.category is None
+    assert result.artifacts == [] and file_names(tmp_path) == []
+    traced = await replay(browser, data, tmp_path / "traced", video="off", screenshots="off", trace="on")
+    assert [artifact.kind for artifact in traced.artifacts] == ["trace"]

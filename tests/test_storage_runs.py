@@ -56,7 +56,7 @@ async def test_migrations_are_idempotent_and_safe_concurrently(database_url: str
     connection = await asyncpg.connect(database_url)
     try:
         versions = await connection.fetch("SELECT version FROM schema_migrations ORDER BY version")
-        assert [row["version"] for row in versions] == [1]
+        assert [row["version"] for row in versions] == [1, 2]
         assert await apply_migrations(connection) == []
     finally:
         await connection.close()
@@ -88,9 +88,10 @@ async def test_full_lifecycle_records_steps_artifacts_and_result(runs: RunReposi
         run.id, 1, status="failed", error="step 2 (click): boom", steps=[step(0), step(1, "failed")],
         artifacts=[ArtifactWrite(kind="video", step_index=None, storage_key="videos/x/attempt-1/video.webm",
                                  content_type="video/webm", size_bytes=42)],
-        actions_executed=2, duration_ms=1234,
+        actions_executed=2, duration_ms=1234, category="selector_not_found",
     )
     assert final is not None and final.status == "failed" and final.error == "step 2 (click): boom"
+    assert final.error_category == "selector_not_found"
     assert [s.status for s in await runs.steps(run.id, 1)] == ["passed", "failed"]
     [artifact] = await runs.artifacts(run.id)
     assert artifact.size_bytes == 42 and artifact.kind == "video"
@@ -138,7 +139,7 @@ async def test_list_is_newest_first_and_filters(runs: RunRepository) -> None:
 
 
 async def test_local_artifact_store_moves_files_and_refuses_escapes(tmp_path: Path) -> None:
-    store = LocalArtifactStore(tmp_path / "v", tmp_path / "s")
+    store = LocalArtifactStore(tmp_path / "v", tmp_path / "s", tmp_path / "f")
     source = tmp_path / "video.webm"
     source.write_bytes(b"webm")
     run_id = uuid4()
@@ -146,6 +147,12 @@ async def test_local_artifact_store_moves_files_and_refuses_escapes(tmp_path: Pa
     saved = await store.save(source, key)
     assert saved.size_bytes == 4 and not source.exists()
     assert store.local_path(key) == (tmp_path / "v" / str(run_id) / "attempt-1" / "video.webm").resolve()
+    trace = tmp_path / "trace.zip"
+    trace.write_bytes(b"zip")
+    trace_key = artifact_key("trace", run_id, 1, "trace.zip")
+    assert trace_key.startswith("files/")
+    await store.save(trace, trace_key)
+    assert store.local_path(trace_key).parent == (tmp_path / "f" / str(run_id) / "attempt-1").resolve()
     for bad in ("videos/../../etc/passwd", "/etc/passwd", "other/x", "videos"):
         with pytest.raises(ArtifactNotFound):
             store.local_path(bad)

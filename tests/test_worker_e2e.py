@@ -110,9 +110,22 @@ async def test_missing_selector_fails_naming_step_selector_and_timeout(
     assert statuses == ["passed", "passed", "failed", "skipped", "skipped", "skipped"]
     assert "#missing" in run["steps"][2]["error"]
     assert run["attemptHistory"][0]["status"] == "failed"
-    # on-failure screenshots by default: exactly one, of the failed step.
-    shots = [artifact for artifact in run["artifacts"] if artifact["kind"] == "screenshot"]
-    assert [shot["step"] for shot in shots] == [2]
+    assert run["errorCategory"] == run["steps"][2]["category"] == "selector_not_found"
+    assert run["attemptHistory"][0]["category"] == "selector_not_found"
+    assert "[selector_not_found]" in run["error"]
+    # on-failure screenshots by default: exactly one, of the failed step; and the debugging kit.
+    by_kind = {artifact["kind"]: artifact for artifact in run["artifacts"]}
+    assert set(by_kind) == {"video", "screenshot", "trace", "html", "console", "har"}
+    assert [a["step"] for a in run["artifacts"] if a["kind"] == "screenshot"] == [2]
+    assert all(by_kind[kind]["step"] == 2 and by_kind[kind]["sizeBytes"] > 0
+               for kind in ("trace", "html", "console", "har"))
+    trace = await api_client.get(by_kind["trace"]["url"])
+    assert trace.status_code == 200 and trace.content[:2] == b"PK"
+    page = await api_client.get(by_kind["html"]["url"])
+    assert "Reprise fixture shop" in page.text
+    assert page.headers["content-security-policy"] == "sandbox"  # never runs in the API's origin
+    har = (await api_client.get(by_kind["har"]["url"])).json()
+    assert har["log"]["entries"]
 
 
 async def test_ten_runs_on_two_workers_each_execute_exactly_once(

@@ -118,7 +118,9 @@ async def _serve(
     runner = PlaywrightRunner(browser)
     processor = RunProcessor(
         runs=RunRepository(pool),
-        artifacts=LocalArtifactStore(settings.video_storage_path, settings.screenshot_storage_path),
+        artifacts=LocalArtifactStore(
+            settings.video_storage_path, settings.screenshot_storage_path, settings.artifact_storage_path
+        ),
         replay=runner.run,
         worker_name=settings.worker_name,
         work_dir=work_dir,

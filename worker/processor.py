@@ -45,6 +45,7 @@ def _step_write(step: StepResult) -> StepWrite:
         started_offset_ms=step.started_offset_ms,
         selector=step.selector,
         error=step.error,
+        category=step.category,
     )
 
 
@@ -113,7 +114,7 @@ class RunProcessor:
         try:
             script = parse_script(run.script)
         except InvalidScript as error:
-            await self._runs.fail_unstarted(run_id, f"invalid script: {error}")
+            await self._runs.fail_unstarted(run_id, f"invalid script: {error}", "invalid_script")
             raise UnrecoverableError(f"invalid script: {error}") from error
 
         attempt = await self._runs.start_attempt(run_id, self._worker_name, token)
@@ -144,7 +145,8 @@ class RunProcessor:
             status = "cancelled"
         except TimeoutError:
             replay.cancel()
-            result = RunResult(status="error", error="run exceeded its timeout and was aborted by the worker")
+            result = RunResult(status="error", error="run exceeded its timeout and was aborted by the worker",
+                               category="timeout")
             status = "error"
         else:
             status = result.status
@@ -160,6 +162,7 @@ class RunProcessor:
             attempt,
             status=status,
             error=result.error,
+            category=result.category if status != "cancelled" else None,
             steps=[_step_write(step) for step in result.steps],
             artifacts=artifacts,
             actions_executed=result.actions_executed,
@@ -176,6 +179,7 @@ class RunProcessor:
             actionsExecuted=result.actions_executed,
             duration=duration_ms,
             error=result.error,
+            category=result.category,
         )
         return {
             "runId": str(run_id),

@@ -41,6 +41,7 @@ def _summary_fields(run: RunRecord, request: Request) -> dict[str, Any]:
         "attempts": run.attempts,
         "worker": run.worker_name,
         "error": run.error,
+        "error_category": run.error_category,
         "options": run.options,
         "actions_executed": run.actions_executed,
         "duration_ms": run.duration_ms,
@@ -148,6 +149,7 @@ async def get_run(run_id: UUID, services: ServicesDep, request: Request) -> RunD
                 started_offset_ms=step.started_offset_ms,
                 selector=step.selector,
                 error=step.error,
+                category=step.error_category,
             )
             for step in steps
         ],
@@ -157,6 +159,7 @@ async def get_run(run_id: UUID, services: ServicesDep, request: Request) -> RunD
                 worker=attempt.worker_name,
                 status=attempt.status,
                 error=attempt.error,
+                category=attempt.error_category,
                 started_at=attempt.started_at,
                 finished_at=attempt.finished_at,
             )
@@ -201,5 +204,7 @@ async def download_artifact(run_id: UUID, artifact_id: int, services: ServicesDe
     if artifact is None:
         raise ArtifactNotFound(f"run {run_id} has no artifact {artifact_id}")
     path = services.artifacts.local_path(artifact.storage_key)
+    # A saved page (or anything else recorded from the site under test) must not run in our origin.
+    headers = {"Content-Security-Policy": "sandbox", "X-Content-Type-Options": "nosniff"}
     return FileResponse(path, media_type=artifact.content_type, filename=path.name,
-                        content_disposition_type="inline")
+                        content_disposition_type="inline", headers=headers)

@@ -1,0 +1,42 @@
+"""Why a step failed, as one of a few categories people can filter on.
+
+The raiser of `StepFailed` may name the category; otherwise it is inferred here from the kind of step and
+the failure, in this order: navigation steps and missed navigations are `navigation_error`; assertions
+(native asserts, and Recorder `waitForElement` steps that check properties, attributes or a count) are
+`assertion_failed` unless no element matched at all; a selector that matched nothing is
+`selector_not_found`; an expression that threw is `script_error`; anything else that ran out of time is
+`timeout`.
+"""
+
+from __future__ import annotations
+
+from runner.results import FailureCategory
+from runner.steps import AssertText, AssertUrl, AssertVisible, Navigate, Step, WaitForElement, WaitForExpression
+
+_VALID: frozenset[str] = frozenset(FailureCategory.__args__)  # type: ignore[attr-defined]
+
+
+def _is_check(step: Step) -> bool:
+    if isinstance(step, (AssertText, AssertVisible, AssertUrl)):
+        return True
+    if isinstance(step, WaitForElement):
+        return bool(step.properties or step.attributes or step.operator != ">=" or step.count != 1
+                    or not step.visible)
+    return False
+
+
+def categorize(step: Step, message: str, hint: str | None = None) -> FailureCategory:
+    if hint in _VALID:
+        return hint  # type: ignore[return-value]
+    if isinstance(step, Navigate) or "expected a navigation" in message or message.startswith("navigation to"):
+        return "navigation_error"
+    no_match = message.startswith("no element matched") or message.startswith("frame ")
+    if _is_check(step) and not no_match:
+        return "assertion_failed"
+    if no_match:
+        return "selector_not_found"
+    if isinstance(step, WaitForExpression) and "failed:" in message:
+        return "script_error"
+    if "unknown key" in message or "cannot replay steps" in message:
+        return "script_error"
+    return "timeout"
