@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 from pydantic.alias_generators import to_camel
 
 from runner.options import DEFAULT_RUN_TIMEOUT_MS, DEFAULT_STEP_TIMEOUT_MS
+from runner.variables import NAME_PATTERN
+
+VARIABLE_NAME = f"^{NAME_PATTERN}$"
 
 
 class CamelModel(BaseModel):
@@ -27,6 +30,19 @@ class RunCreate(CamelModel):
                             description="Budget for the whole replay")
     step_timeout_ms: int = Field(default=DEFAULT_STEP_TIMEOUT_MS, ge=100, le=600_000,
                                  description="Default wait for each step's selector, navigation or assertion")
+    variables: dict[Annotated[str, StringConstraints(pattern=VARIABLE_NAME)], str] = Field(
+        default_factory=dict, description="Values for `${NAME}` in the recording (stored with the run)")
+    secrets: list[Annotated[str, StringConstraints(pattern=VARIABLE_NAME)]] = Field(
+        default_factory=list, max_length=50,
+        description="Names of `${NAME}` variables whose values each worker reads from its environment "
+                    "variable REPRISE_SECRET_<NAME>; never stored, masked as *** in results, logs and artifacts")
+
+    @model_validator(mode="after")
+    def _secret_names_are_not_variables(self) -> RunCreate:
+        both = sorted(set(self.variables) & set(self.secrets))
+        if both:
+            raise ValueError(f"{', '.join(both)} given both as a variable and as a secret")
+        return self
 
 
 class StepPublic(CamelModel):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 VideoMode = Literal["on", "off", "retain-on-failure"]
@@ -24,3 +24,6 @@ class RunOptions:
     # A Playwright trace (trace.zip, for `playwright show-trace`). The page HTML, console log and network
     # log (HAR) are kept whenever the run does not pass.
     trace: TraceMode = "on-failure"
+    # Values to mask as `***` in every error and text artifact. A run with secrets records no trace: its DOM
+    # snapshots would hold typed values.
+    secret_values: tuple[str, ...] = field(default=(), repr=False)

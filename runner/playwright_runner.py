@@ -38,6 +38,7 @@ from runner.options import RunOptions
 from runner.results import ArtifactFile, FailureCategory, RunResult, RunStatus, StepResult
 from runner.selectors import first_line
 from runner.steps import Script, Step, Viewport
+from runner.variables import SecretMasker
 
 log = structlog.get_logger(__name__)
 
@@ -93,6 +94,7 @@ class _Run:
         self.failed_index: int | None = None
         self.console: list[str] = []
         self.tracing = False
+        self.masker = SecretMasker(options.secret_values)
         self.started = time.monotonic()
 
     def result(self) -> RunResult:
@@ -145,7 +147,7 @@ class _Run:
         context.on("console", self.on_console)
         context.on("weberror", self.on_page_error)
         try:
-            if self.options.trace != "off":
+            if self.options.trace != "off" and not self.masker:
                 await context.tracing.start(screenshots=True, snapshots=True, sources=False)
                 self.tracing = True
             page = await context.new_page()
@@ -171,13 +173,14 @@ class _Run:
                 category = "browser_crashed"
                 error = f"{crashed[0] if crashed else 'the browser disconnected'} ({error})"
             result = StepResult(index=index, type=step.type, status="passed" if error is None else "failed",
-                                duration_ms=_ms(time.monotonic() - step_start), selector=selector,
+                                duration_ms=_ms(time.monotonic() - step_start),
+                                selector=self.masker.mask_optional(selector),
                                 started_offset_ms=max(0, _ms(step_start - video_start)))
             if error is not None:
                 self.status = "error" if self.status == "error" else "failed"
                 self.failed_index = index
                 result.category = self.category = category
-                result.error = self.error = f"step {index + 1} ({step.type}) [{category}]: {error}"
+                result.error = self.error = self.masker.mask(f"step {index + 1} ({step.type}) [{category}]: {error}")
                 log.info("step failed", step=index, type=step.type, error=result.error, status=self.status,
                          category=category)
             screenshots = self.options.screenshots
@@ -232,7 +235,8 @@ class _Run:
     async def keep_failure_state(self, page: Page) -> None:
         """The page's HTML and the console as they were when the run failed."""
         console_path = self.output_dir / CONSOLE_NAME
-        console_path.write_text("\n".join(self.console) + ("\n" if self.console else ""), encoding="utf-8")
+        console_text = "\n".join(self.console) + ("\n" if self.console else "")
+        console_path.write_text(self.masker.mask(console_text), encoding="utf-8")
         self.add_failure_artifact("console", console_path, "text/plain; charset=utf-8")
         if page.is_closed():
             return
@@ -243,7 +247,7 @@ class _Run:
                 error, PlaywrightError) else "timed out")
             return
         html_path = self.output_dir / HTML_NAME
-        html_path.write_text(html, encoding="utf-8")
+        html_path.write_text(self.masker.mask(html), encoding="utf-8")
         self.add_failure_artifact("html", html_path, "text/html; charset=utf-8")
 
     async def stop_tracing(self, context: BrowserContext) -> None:
@@ -268,6 +272,8 @@ class _Run:
         if self.status == "passed":
             path.unlink()
             return
+        if self.masker:  # request bodies and URLs may carry what was typed
+            path.write_text(self.masker.mask(path.read_text(encoding="utf-8")), encoding="utf-8")
         self.add_failure_artifact("har", path, "application/json")
 
     async def keep_video(self, page: Page) -> ArtifactFile | None:

@@ -136,3 +136,22 @@ async def test_unknown_and_malformed_ids(api_client: httpx.AsyncClient) -> None:
     malformed = await api_client.get("/api/runs/4729x")
     assert malformed.status_code == 422 and malformed.json()["fields"][0]["field"] == "run_id"
     assert (await api_client.get(f"/api/runs/{uuid4()}/artifacts/1")).status_code == 404
+
+
+async def test_variables_and_secrets_are_checked_at_post(api_client: httpx.AsyncClient) -> None:
+    script = {"version": 1, "name": "n", "steps": [{"action": "navigate", "url": "${BASE}/x"},
+                                                    {"action": "fill", "selector": "#p", "value": "${PASSWORD}"}]}
+    missing = await api_client.post("/api/runs", json={"script": script, "variables": {"BASE": "http://h"}})
+    assert missing.status_code == 422
+    assert missing.json()["fields"][0]["field"] == "script.steps[1].value"
+    assert "${PASSWORD}" in missing.json()["message"]
+    bad_name = await api_client.post("/api/runs", json={"script": script, "secrets": ["no-dashes"]})
+    assert bad_name.status_code == 422 and bad_name.json()["fields"][0]["field"] == "secrets[0]"
+    both = await api_client.post("/api/runs", json={"script": script, "variables": {"BASE": "http://h",
+                                                                                    "PASSWORD": "x"},
+                                                     "secrets": ["PASSWORD"]})
+    assert both.status_code == 422 and "PASSWORD" in both.json()["message"]
+    ok = await api_client.post("/api/runs", json={"script": script, "variables": {"BASE": "http://h"},
+                                                   "secrets": ["PASSWORD"]})
+    assert ok.status_code == 201, ok.text
+    assert ok.json()["options"]["secrets"] == ["PASSWORD"] and ok.json()["options"]["variables"] == {"BASE": "http://h"}

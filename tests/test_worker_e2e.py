@@ -205,3 +205,55 @@ async def test_cancel_a_running_run_stops_it(
     assert run["status"] == "cancelled"
     # The 20 s wait was cut short, so the step after it never ran.
     assert [step["index"] for step in run["steps"] if step["status"] == "passed"] in ([], [0])
+
+
+async def test_secrets_never_reach_results_logs_or_artifact_names(
+    api_client: httpx.AsyncClient, site_url: str, start_worker: Callable[..., WorkerProcess], settings: Settings,
+) -> None:
+    secret = "Hunter2-s3cr3t"
+    worker = start_worker("worker-1", REPRISE_SECRET_SHOP_PASSWORD=secret)
+    script = {
+        "version": 1,
+        "name": "log in as ${USER}",
+        "steps": [
+            {"action": "navigate", "url": "${BASE}/index.html"},
+            {"action": "fill", "selector": "#name", "value": "${SHOP_PASSWORD}"},
+            {"action": "click", "selector": "#submit"},
+            {"action": "assertText", "selector": "#result", "text": "Hello ${USER} ${SHOP_PASSWORD}!",
+             "timeoutMs": 500},
+        ],
+    }
+    created = await api_client.post("/api/runs", json={
+        "script": script, "variables": {"USER": "ada", "BASE": site_url}, "secrets": ["SHOP_PASSWORD"],
+        "screenshots": "every-step",
+    })
+    assert created.status_code == 201, created.text
+    run = await wait_for_final(api_client, created.json()["id"], timeout=60)
+
+    assert run["status"] == "failed" and run["errorCategory"] == "assertion_failed"
+    # The assertion echoes the expected and the actual text, both of which held the secret.
+    assert 'to equal "Hello ada ***!" but it was "Hello ***, plan free' in run["error"]
+    everything = [json.dumps(run), worker.log()]
+    for artifact in run["artifacts"]:
+        assert secret not in artifact["url"]
+        if artifact["kind"] in ("html", "console", "har"):
+            everything.append((await api_client.get(artifact["url"])).text)
+    assert {"html", "har", "console"} <= {artifact["kind"] for artifact in run["artifacts"]}
+    assert "trace" not in {artifact["kind"] for artifact in run["artifacts"]}  # DOM snapshots would hold it
+    for text in everything:
+        assert secret not in text
+    stored = [str(path) for root in (settings.video_storage_path, settings.screenshot_storage_path,
+                                     settings.artifact_storage_path) for path in root.rglob("*")]
+    assert stored and not any(secret in path for path in stored)
+
+
+async def test_a_secret_missing_on_the_worker_is_an_error_naming_it(
+    api_client: httpx.AsyncClient, site_url: str, start_worker: Callable[..., WorkerProcess],
+) -> None:
+    start_worker("worker-1")
+    script = {"version": 1, "name": "n", "steps": [{"action": "navigate", "url": f"{site_url}/index.html"},
+                                                    {"action": "fill", "selector": "#name", "value": "${TOKEN}"}]}
+    created = await api_client.post("/api/runs", json={"script": script, "secrets": ["TOKEN"]})
+    run = await wait_for_final(api_client, created.json()["id"], timeout=60)
+    assert run["status"] == "error" and "REPRISE_SECRET_TOKEN" in run["error"] and "worker-1" in run["error"]
+    assert run["steps"] == []

@@ -10,7 +10,7 @@ import asyncio
 import shutil
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -20,6 +20,7 @@ from bullmq import Job
 from bullmq.custom_errors import UnrecoverableError
 
 from runner import InvalidScript, RunOptions, RunResult, StepResult, parse_script
+from runner.variables import SecretMasker, resolve_secrets, substitute
 from storage import ArtifactStore, ArtifactWrite, RunNotFound, RunRepository, StepWrite, artifact_key
 
 log = structlog.get_logger(__name__)
@@ -112,10 +113,18 @@ class RunProcessor:
             log.info("run already final, nothing to do", status=run.status)
             return {"runId": str(run_id), "status": run.status, "skipped": True}
         try:
-            script = parse_script(run.script)
+            secrets = resolve_secrets(run.options.get("secrets", []))
+        except LookupError as error:
+            # Configuration of this worker, not the recording: say so, and don't replay half a script.
+            reason = f"worker {self._worker_name} cannot run it: {error}"
+            await self._runs.fail_unstarted(run_id, reason)
+            raise UnrecoverableError(reason) from error
+        try:
+            script = parse_script(substitute(run.script, {**run.options.get("variables", {}), **secrets}))
         except InvalidScript as error:
-            await self._runs.fail_unstarted(run_id, f"invalid script: {error}", "invalid_script")
-            raise UnrecoverableError(f"invalid script: {error}") from error
+            message = SecretMasker(secrets.values()).mask(f"invalid script: {error}")
+            await self._runs.fail_unstarted(run_id, message, "invalid_script")
+            raise UnrecoverableError(message) from error
 
         attempt = await self._runs.start_attempt(run_id, self._worker_name, token)
         if attempt is None:
@@ -123,7 +132,7 @@ class RunProcessor:
             return {"runId": str(run_id), "status": "cancelled", "skipped": True}
         structlog.contextvars.bind_contextvars(attempt=attempt)
         log.info("run started", name=run.name, status="running")
-        options = options_from_stored(run.options)
+        options = replace(options_from_stored(run.options), secret_values=tuple(secrets.values()))
         output_dir = self._work_dir / str(run_id) / f"attempt-{attempt}"
         output_dir.mkdir(parents=True, exist_ok=True)
         started = time.monotonic()

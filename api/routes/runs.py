@@ -21,6 +21,7 @@ from api.schemas import (
     StepPublic,
 )
 from runner import parse_script
+from runner.variables import substitute
 from storage import ArtifactNotFound, NewRun, RunRecord
 
 log = structlog.get_logger(__name__)
@@ -86,12 +87,16 @@ async def create_run(
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> RunSummary:
     """Queue a run. With an `Idempotency-Key` header, a repeated POST returns the first run (200)."""
-    script = parse_script(body.script)
+    # Validate with stand-ins for the secrets: their values exist only on the workers.
+    stand_ins = {name: "secret" for name in body.secrets}
+    script = parse_script(substitute(body.script, {**body.variables, **stand_ins}))
     options = {
         "video": body.video,
         "screenshots": body.screenshots,
         "timeoutMs": body.timeout_ms,
         "stepTimeoutMs": body.step_timeout_ms,
+        "variables": body.variables,
+        "secrets": body.secrets,
     }
     new_run = NewRun(
         name=body.name or script.name,
