@@ -62,3 +62,13 @@ async def test_redis_down_is_503_and_a_posted_run_is_marked_not_lost(settings: S
             assert posted.status_code == 503 and "redis" in posted.json()["message"]
             [run] = (await client.get("/api/runs")).json()["items"]
             assert run["status"] == "error" and "could not enqueue" in run["error"]
+
+
+async def test_native_script_schema_is_served(api_client: httpx.AsyncClient) -> None:
+    import json
+    from pathlib import Path
+
+    response = await api_client.get("/api/schema/script")
+    assert response.status_code == 200
+    documented = json.loads((Path(__file__).resolve().parent.parent / "docs/native-script.schema.json").read_text())
+    assert response.json() == documented
