@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
+from zoneinfo import available_timezones
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 from pydantic.alias_generators import to_camel
 
 from runner.options import DEFAULT_RUN_TIMEOUT_MS, DEFAULT_STEP_TIMEOUT_MS
@@ -17,6 +18,19 @@ VARIABLE_NAME = f"^{NAME_PATTERN}$"
 
 class CamelModel(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+
+class ViewportSize(CamelModel):
+    model_config = ConfigDict(extra="forbid")
+
+    width: int = Field(ge=100, le=7680)
+    height: int = Field(ge=100, le=4320)
+
+
+def _known_timezone(value: str | None) -> str | None:
+    if value is not None and value not in available_timezones():
+        raise ValueError(f"unknown time zone {value!r} (expected an IANA name such as Europe/Paris)")
+    return value
 
 
 class RunCreate(CamelModel):
@@ -36,6 +50,18 @@ class RunCreate(CamelModel):
         default_factory=list, max_length=50,
         description="Names of `${NAME}` variables whose values each worker reads from its environment "
                     "variable REPRISE_SECRET_<NAME>; never stored, masked as *** in results, logs and artifacts")
+
+    browser: Literal["chromium"] = Field(
+        default="chromium", description="Only Chromium is installed on the workers for now")
+    viewport: ViewportSize | None = Field(default=None, description="Overrides the recording's setViewport")
+    locale: str | None = Field(default=None, pattern=r"^[a-zA-Z]{2,3}(-[A-Za-z0-9]{2,8})*$", examples=["de-DE"])
+    timezone_id: Annotated[str | None, AfterValidator(_known_timezone)] = Field(
+        default=None, examples=["Europe/Paris"])
+    base_url: str | None = Field(default=None, pattern=r"^https?://[^/\s]+", max_length=2000,
+                                 description="Replay against this origin instead of the recorded one")
+    extra_http_headers: dict[str, str] | None = Field(default=None, description="Sent with every request")
+    storage_state: dict[str, Any] | None = Field(
+        default=None, description="Playwright storage state (cookies, origins) to start logged in")
 
     @model_validator(mode="after")
     def _secret_names_are_not_variables(self) -> RunCreate:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 VideoMode = Literal["on", "off", "retain-on-failure"]
 ScreenshotMode = Literal["off", "on-failure", "every-step"]
@@ -27,3 +27,12 @@ class RunOptions:
     # Values to mask as `***` in every error and text artifact. A run with secrets records no trace: its DOM
     # snapshots would hold typed values.
     secret_values: tuple[str, ...] = field(default=(), repr=False)
+    # The browser context: these override what the recording sets (its setViewport).
+    viewport: tuple[int, int] | None = None
+    locale: str | None = None
+    timezone_id: str | None = None
+    extra_http_headers: dict[str, str] | None = None
+    # Playwright storage state (cookies, localStorage): start the run logged in.
+    storage_state: dict[str, Any] | None = field(default=None, repr=False)
+    # Replay against another host: URLs on the recording's origin move here (runner.rebase).
+    base_url: str | None = None

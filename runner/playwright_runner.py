@@ -24,6 +24,7 @@ import shutil
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import suppress
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -35,9 +36,10 @@ from runner.actions import StepExecutor
 from runner.categories import categorize
 from runner.errors import StepFailed
 from runner.options import RunOptions
+from runner.rebase import rebase_script
 from runner.results import ArtifactFile, FailureCategory, RunResult, RunStatus, StepResult
 from runner.selectors import first_line
-from runner.steps import Script, Step, Viewport
+from runner.steps import Script, SetViewport, Step, Viewport
 from runner.variables import SecretMasker
 
 log = structlog.get_logger(__name__)
@@ -72,6 +74,10 @@ class PlaywrightRunner:
         *,
         on_step: StepCallback | None = None,
     ) -> RunResult:
+        if options.base_url:
+            script = rebase_script(script, options.base_url)
+        if options.viewport is not None:
+            script = _with_viewport(script, Viewport(width=options.viewport[0], height=options.viewport[1]))
         return await _Run(self._browser, script, options, output_dir, on_step).execute()
 
 
@@ -136,6 +142,10 @@ class _Run:
         viewport = self.script.viewport or DEFAULT_VIEWPORT
         context = await self.browser.new_context(
             viewport={"width": viewport.width, "height": viewport.height},
+            locale=self.options.locale,
+            timezone_id=self.options.timezone_id,
+            extra_http_headers=self.options.extra_http_headers,
+            storage_state=self.options.storage_state,  # type: ignore[arg-type]
             device_scale_factor=viewport.device_scale_factor,
             is_mobile=viewport.is_mobile,
             has_touch=viewport.has_touch,
@@ -300,3 +310,9 @@ def _location(location: Mapping[str, Any] | None) -> str:
     if not location or not location.get("url"):
         return ""
     return f" ({location['url']}:{location.get('lineNumber', 0)})"
+
+
+def _with_viewport(script: Script, viewport: Viewport) -> Script:
+    """The run's viewport wins over the recording's, including its setViewport steps."""
+    steps = [replace(step, viewport=viewport) if isinstance(step, SetViewport) else step for step in script.steps]
+    return replace(script, viewport=viewport, steps=steps)

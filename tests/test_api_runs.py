@@ -155,3 +155,21 @@ async def test_variables_and_secrets_are_checked_at_post(api_client: httpx.Async
                                                    "secrets": ["PASSWORD"]})
     assert ok.status_code == 201, ok.text
     assert ok.json()["options"]["secrets"] == ["PASSWORD"] and ok.json()["options"]["variables"] == {"BASE": "http://h"}
+
+
+async def test_context_options_are_validated_and_stored(api_client: httpx.AsyncClient) -> None:
+    cases = [({"timezoneId": "Mars/Olympus"}, "timezoneId"), ({"browser": "firefox"}, "browser"),
+             ({"viewport": {"width": 5, "height": 600}}, "viewport.width"), ({"locale": "not a locale"}, "locale"),
+             ({"baseUrl": "ftp://x"}, "baseUrl")]
+    for extra, field in cases:
+        response = await api_client.post("/api/runs", json={"script": RECORDING, **extra})
+        assert response.status_code == 422, (extra, response.text)
+        assert field in [item["field"] for item in response.json()["fields"]], (extra, response.json())
+    ok = await api_client.post("/api/runs", json={
+        "script": RECORDING, "timezoneId": "Europe/Paris", "locale": "fr-FR", "baseUrl": "https://ci.test",
+        "viewport": {"width": 800, "height": 600}, "extraHttpHeaders": {"X-A": "1"}})
+    assert ok.status_code == 201, ok.text
+    options = ok.json()["options"]
+    assert options["timezoneId"] == "Europe/Paris" and options["viewport"] == {"width": 800, "height": 600}
+    assert options["baseUrl"] == "https://ci.test" and options["extraHttpHeaders"] == {"X-A": "1"}
+    assert "storageState" not in options

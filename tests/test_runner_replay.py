@@ -351,3 +351,33 @@ async def test_a_passing_run_keeps_no_failure_artifacts(browser: Browser, site_u
     assert result.artifacts == [] and file_names(tmp_path) == []
     traced = await replay(browser, data, tmp_path / "traced", video="off", screenshots="off", trace="on")
     assert [artifact.kind for artifact in traced.artifacts] == ["trace"]
+
+
+async def test_run_options_shape_the_browser_context(browser: Browser, site_url: str, tmp_path: Path) -> None:
+    import json
+
+    host = site_url.split("//", 1)[1].split(":")[0]
+    recorded = {"title": "recorded on another host", "steps": [
+        {"type": "setViewport", "width": 1024, "height": 768, "deviceScaleFactor": 1, "isMobile": False,
+         "hasTouch": False, "isLandscape": False},
+        {"type": "navigate", "url": "http://recorded-here.invalid/index.html"},
+        {"type": "waitForExpression", "expression": "window.innerWidth === 900 && window.innerHeight === 650"},
+        {"type": "waitForExpression", "expression": "navigator.language === 'de-DE'"},
+        {"type": "waitForExpression",
+         "expression": "Intl.DateTimeFormat().resolvedOptions().timeZone === 'Asia/Tokyo'"},
+        {"type": "waitForExpression", "expression": "document.cookie.includes('session=logged-in')"},
+        {"type": "waitForElement", "selectors": [["#never-there"]], "timeout": 300},
+    ]}
+    result = await replay(
+        browser, recorded, tmp_path, video="off", screenshots="off", viewport=(900, 650), locale="de-DE",
+        timezone_id="Asia/Tokyo", base_url=site_url, extra_http_headers={"X-Reprise-Run": "42"},
+        storage_state={"cookies": [{"name": "session", "value": "logged-in", "domain": host, "path": "/",
+                                    "expires": -1, "httpOnly": False, "secure": False, "sameSite": "Lax"}],
+                       "origins": []},
+    )
+    # Everything up to the deliberate last failure held: viewport, locale, time zone, cookie, new host.
+    assert [step.status for step in result.steps] == ["passed"] * 6 + ["failed"], result.error
+    har = json.loads((tmp_path / "network.har").read_text())
+    [page_request] = [entry["request"] for entry in har["log"]["entries"]
+                      if entry["request"]["url"] == f"{site_url}/index.html"]
+    assert {"name": "X-Reprise-Run", "value": "42"} in page_request["headers"]

@@ -52,11 +52,18 @@ def _step_write(step: StepResult) -> StepWrite:
 
 def options_from_stored(options: dict[str, Any]) -> RunOptions:
     defaults = RunOptions()
+    viewport = options.get("viewport")
     return RunOptions(
         video=options.get("video", defaults.video),
         screenshots=options.get("screenshots", defaults.screenshots),
         timeout_ms=int(options.get("timeoutMs", defaults.timeout_ms)),
         step_timeout_ms=int(options.get("stepTimeoutMs", defaults.step_timeout_ms)),
+        viewport=(int(viewport["width"]), int(viewport["height"])) if viewport else None,
+        locale=options.get("locale"),
+        timezone_id=options.get("timezoneId"),
+        extra_http_headers=options.get("extraHttpHeaders"),
+        storage_state=options.get("storageState"),
+        base_url=options.get("baseUrl"),
     )
 
 

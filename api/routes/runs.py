@@ -97,6 +97,11 @@ async def create_run(
         "stepTimeoutMs": body.step_timeout_ms,
         "variables": body.variables,
         "secrets": body.secrets,
+        **body.model_dump(
+            by_alias=True, exclude_none=True,
+            include={"browser", "viewport", "locale", "timezone_id", "base_url", "extra_http_headers",
+                     "storage_state"},
+        ),
     }
     new_run = NewRun(
         name=body.name or script.name,
