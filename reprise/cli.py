@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "reprise.commands.api",
     "reprise.commands.worker",
     "reprise.run_command",
+    "reprise.convert_command",
     "reprise.dev",
 )
 

@@ -11,11 +11,14 @@ from runner.native import native_json_schema
 from runner.options import RunOptions
 from runner.playwright_runner import PlaywrightRunner
 from runner.results import ArtifactFile, RunResult, StepResult
+from runner.saveaction import parse_saveaction
 from runner.script import Script, detect_format, load_script_file, parse_script
+from runner.steps import ImportNote
 
 __all__ = [
     "ArtifactFile",
     "BrowserError",
+    "ImportNote",
     "InvalidScript",
     "PlaywrightRunner",
     "RunOptions",
@@ -27,6 +30,7 @@ __all__ = [
     "launch_chromium",
     "load_script_file",
     "native_json_schema",
+    "parse_saveaction",
     "parse_script",
     "prepare_playwright_env",
 ]

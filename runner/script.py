@@ -1,6 +1,7 @@
-"""One entry for both recording formats: detect which one a document is, and parse it into a `Script`.
+"""One entry for every recording format: detect which one a document is, and parse it into a `Script`.
 
-Detection: a native script has `version` or steps with an `action`; a Chrome Recorder recording has a
+Detection: a SaveAction recording has `testName` and `actions` (checked first: it also carries a `version`,
+"1.0.0"); a native script has `version` or steps with an `action`; a Chrome Recorder recording has a
 `title` or steps with a `type`. Anything else is refused with a message saying what was expected.
 """
 
@@ -8,22 +9,25 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Literal
 
 from runner.errors import InvalidScript
 from runner.native import parse_native
 from runner.recorder import parse_recording
+from runner.saveaction import parse_saveaction
 from runner.steps import Script, ScriptFormat
 
 __all__ = ["Script", "detect_format", "load_script_file", "parse_script"]
 
 _EXPECTED = ('expected a native script ({"version": 1, "name", "steps": [{"action": ...}]}) or a Chrome '
-             'Recorder recording ({"title", "steps": [{"type": ...}]})')
+             'Recorder recording ({"title", "steps": [{"type": ...}]}) or a SaveAction recording '
+             '({"testName", "url", "actions": [{"type": ...}]})')
 
 
 def detect_format(data: object) -> ScriptFormat:
     if not isinstance(data, dict):
         raise InvalidScript("", f"the script must be a JSON object, not {type(data).__name__}; {_EXPECTED}")
+    if "testName" in data and "actions" in data:
+        return "saveaction"
     if "version" in data:
         return "native"
     if "title" in data:
@@ -39,10 +43,12 @@ def detect_format(data: object) -> ScriptFormat:
 
 
 def parse_script(data: object) -> Script:
-    """A `Script` from decoded JSON in either format; InvalidScript names the first problem's field."""
-    kind: Literal["native", "chrome-recorder"] = detect_format(data)
+    """A `Script` from decoded JSON in any format; InvalidScript names the first problem's field."""
+    kind = detect_format(data)
     if kind == "native":
         return parse_native(data)
+    if kind == "saveaction":
+        return parse_saveaction(data)
     return parse_recording(data)
 
 

@@ -166,7 +166,23 @@ class AssertUrl(Step):
     match: MatchMode = "equals"
 
 
-ScriptFormat = Literal["native", "chrome-recorder"]
+ScriptFormat = Literal["native", "chrome-recorder", "saveaction"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ImportNote:
+    """Something in a recording the import could not replay as recorded, reported rather than dropped:
+    `index` is the recording's own action index, `action` its type, `reason` what happened instead."""
+
+    index: int
+    action: str
+    reason: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"index": self.index, "action": self.action, "reason": self.reason}
+
+    def __str__(self) -> str:
+        return f"actions[{self.index}] ({self.action}): {self.reason}"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -176,6 +192,7 @@ class Script:
     steps: list[Step] = field(default_factory=list)
     viewport: Viewport | None = None  # the browser context's viewport, when the recording sets one first
     timeout_ms: int | None = None  # the recording's default step timeout (Recorder `timeout`)
+    warnings: tuple[ImportNote, ...] = ()  # what the import skipped or approximated (SaveAction)
 
 
 def describe_selectors(selectors: Selectors) -> str:
