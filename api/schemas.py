@@ -119,6 +119,7 @@ class RunSummary(CamelModel):
     started_at: datetime | None
     finished_at: datetime | None
     retry_of: UUID | None
+    import_warnings: list[dict[str, Any]]
     url: str
 
 

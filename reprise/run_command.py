@@ -29,9 +29,11 @@ from runner import (
     RunResult,
     Script,
     launch_chromium,
-    load_script_file,
+    parse_script,
 )
 from runner.options import DEFAULT_RUN_TIMEOUT_MS, DEFAULT_STEP_TIMEOUT_MS
+from runner.script import read_script_json
+from runner.variables import VALID_NAME, SecretMasker, resolve_secrets, substitute
 
 EXIT_PASSED = 0
 EXIT_FAILED = 1
@@ -69,9 +71,37 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--step-timeout", metavar="MS", type=_positive_ms, default=DEFAULT_STEP_TIMEOUT_MS,
                         help="default wait per step, unless the recording sets its own "
                              f"(default {DEFAULT_STEP_TIMEOUT_MS})")
+    parser.add_argument("--var", metavar="NAME=VALUE", type=_variable, action="append",
+                        help="a value for ${NAME} in the recording (repeatable)")
+    parser.add_argument("--secret", metavar="NAME", type=_name, action="append",
+                        help="${NAME} read from the environment variable REPRISE_SECRET_NAME, masked in output")
+    parser.add_argument("--base-url", metavar="URL", help="replay against this origin instead of the recorded one")
+    parser.add_argument("--viewport", metavar="WxH", type=_viewport, help="e.g. 1280x720; overrides the recording")
+    parser.add_argument("--locale", metavar="LOCALE", help="e.g. de-DE")
+    parser.add_argument("--timezone", metavar="TZ", help="e.g. Europe/Berlin")
     parser.add_argument("--chromium", metavar="PATH",
                         help="the Chromium executable (default: CHROMIUM_PATH, else /usr/bin/chromium)")
     parser.set_defaults(handler=handle)
+
+
+def _name(text: str) -> str:
+    if not VALID_NAME.match(text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a variable name (letters, digits, _)")
+    return text
+
+
+def _variable(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition("=")
+    if not sep:
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
+    return _name(name), value
+
+
+def _viewport(text: str) -> tuple[int, int]:
+    width, sep, height = text.lower().partition("x")
+    if not sep or not width.isdigit() or not height.isdigit():
+        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT such as 1280x720, got {text!r}")
+    return int(width), int(height)
 
 
 def _default_output_dir() -> Path:
@@ -95,14 +125,23 @@ def handle(args: argparse.Namespace) -> int:
     except ValidationError as error:
         return _fail(f"invalid settings: {error}")
     configure_logging(settings.log_level if "LOG_LEVEL" in os.environ else "WARNING", "console")
+    variables = dict(args.var or [])
     try:
-        script = load_script_file(args.file)
+        secrets = resolve_secrets(args.secret or [])
+    except LookupError as error:
+        return _fail(str(error))
+    try:
+        script = parse_script(substitute(read_script_json(args.file), {**variables, **secrets}))
     except InvalidScript as error:
-        return _fail(f"invalid script: {error}")
+        return _fail(SecretMasker(secrets.values()).mask(f"invalid script: {error}"))
     except OSError as error:
         return _fail(f"cannot read {args.file}: {error.strerror or error}")
+    for note in script.warnings:
+        sys.stderr.write(f"reprise run: import note: {note}\n")
     options = RunOptions(video=args.video, screenshots=args.screenshots, timeout_ms=args.timeout,
-                         step_timeout_ms=args.step_timeout)
+                         step_timeout_ms=args.step_timeout, secret_values=tuple(secrets.values()),
+                         base_url=args.base_url, locale=args.locale, timezone_id=args.timezone,
+                         viewport=args.viewport)
     output_dir: Path = args.out if args.out is not None else _default_output_dir()
     chromium = args.chromium or settings.chromium_path
     try:

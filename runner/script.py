@@ -16,7 +16,7 @@ from runner.recorder import parse_recording
 from runner.saveaction import parse_saveaction
 from runner.steps import Script, ScriptFormat
 
-__all__ = ["Script", "detect_format", "load_script_file", "parse_script"]
+__all__ = ["Script", "detect_format", "load_script_file", "parse_script", "read_script_json"]
 
 _EXPECTED = ('expected a native script ({"version": 1, "name", "steps": [{"action": ...}]}) or a Chrome '
              'Recorder recording ({"title", "steps": [{"type": ...}]}) or a SaveAction recording '
@@ -55,6 +55,11 @@ def parse_script(data: object) -> Script:
 def load_script_file(path: Path | str) -> Script:
     """Read, decode and parse a recording file. A missing file raises OSError (FileNotFoundError);
     undecodable JSON raises InvalidScript with field "" and the line and column."""
+    return parse_script(read_script_json(path))
+
+
+def read_script_json(path: Path | str) -> object:
+    """The decoded JSON of a recording file, not yet parsed (to substitute variables first)."""
     raw = Path(path).read_bytes()
     try:
         data = json.loads(raw.decode("utf-8-sig"))
@@ -62,4 +67,4 @@ def load_script_file(path: Path | str) -> Script:
         raise InvalidScript("", f"not UTF-8 text: byte {error.start} cannot be decoded") from None
     except json.JSONDecodeError as error:
         raise InvalidScript("", f"not valid JSON: {error.msg} at line {error.lineno} column {error.colno}") from None
-    return parse_script(data)
+    return data

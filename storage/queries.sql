@@ -2,8 +2,8 @@
 -- stale writer can never overwrite a final status.
 
 -- name: insert_run
-INSERT INTO runs (id, name, script_format, script, options, idempotency_key, retry_of)
-VALUES ($1, $2, $3, $4, $5, $6, $7)
+INSERT INTO runs (id, name, script_format, script, options, idempotency_key, retry_of, import_warnings)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 ON CONFLICT (idempotency_key) DO NOTHING
 RETURNING *;
 

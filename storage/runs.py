@@ -7,7 +7,7 @@ empty result.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -26,6 +26,7 @@ class NewRun:
     options: dict[str, Any]
     idempotency_key: str | None = None
     retry_of: UUID | None = None
+    import_warnings: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,7 @@ class RunRepository:
             new_run.options,
             new_run.idempotency_key,
             new_run.retry_of,
+            new_run.import_warnings,
         )
         if row is not None:
             return RunRecord.from_row(row), True

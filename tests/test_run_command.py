@@ -16,10 +16,12 @@ from recordings import write_recording
 REPRISE = Path(sys.executable).with_name("reprise")
 
 
-def reprise_run(*args: str | Path, cwd: Path, chromium: str | None = None) -> subprocess.CompletedProcess[str]:
+def reprise_run(*args: str | Path, cwd: Path, chromium: str | None = None,
+                extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     if not REPRISE.exists():
         pytest.fail(f"the reprise console script is missing at {REPRISE}: pip install -e . first")
     env = {key: value for key, value in os.environ.items() if key not in ("LOG_LEVEL", "CHROMIUM_PATH")}
+    env.update(extra_env or {})
     if chromium:
         env["CHROMIUM_PATH"] = chromium
     return subprocess.run([str(REPRISE), "run", *map(str, args)], cwd=cwd, env=env, capture_output=True,
@@ -127,3 +129,30 @@ def test_bad_option_is_a_usage_error(tmp_path: Path) -> None:
 
     assert completed.returncode == 2
     assert "--video" in completed.stderr
+
+
+def test_variables_and_secrets_on_the_command_line(site_url: str, chromium_path: str, tmp_path: Path) -> None:
+    secret = "pa55-Word-xyz"
+    recording = tmp_path / "login.json"
+    recording.write_text(json.dumps({"version": 1, "name": "login", "steps": [
+        {"action": "navigate", "url": "${BASE}/index.html"},
+        {"action": "fill", "selector": "#name", "value": "${PASSWORD}"},
+        {"action": "click", "selector": "#submit"},
+        {"action": "assertText", "selector": "#result", "text": "Hello ${WHO}", "match": "contains",
+         "timeoutMs": 500},
+    ]}))
+    out = tmp_path / "out"
+    completed = reprise_run(recording, "--json", "--out", out, "--var", f"BASE={site_url}", "--var", "WHO=Bob",
+                            "--secret", "PASSWORD", "--video", "off", cwd=tmp_path, chromium=chromium_path,
+                            extra_env={"REPRISE_SECRET_PASSWORD": secret})
+    assert completed.returncode == 1, completed.stderr
+    result = json_output(completed)
+    assert 'but it was "Hello ***, plan free' in result["error"]
+    assert secret not in completed.stdout + completed.stderr
+    assert all(secret not in path.read_text(errors="replace") for path in out.iterdir()
+               if path.suffix in (".log", ".html", ".har"))
+
+    missing = reprise_run(recording, "--var", f"BASE={site_url}", cwd=tmp_path, chromium=chromium_path)
+    assert missing.returncode == 2 and "steps[1].value" in missing.stderr and "${PASSWORD}" in missing.stderr
+    unset = reprise_run(recording, "--secret", "PASSWORD", cwd=tmp_path, chromium=chromium_path)
+    assert unset.returncode == 2 and "REPRISE_SECRET_PASSWORD" in unset.stderr

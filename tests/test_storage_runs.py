@@ -56,7 +56,7 @@ async def test_migrations_are_idempotent_and_safe_concurrently(database_url: str
     connection = await asyncpg.connect(database_url)
     try:
         versions = await connection.fetch("SELECT version FROM schema_migrations ORDER BY version")
-        assert [row["version"] for row in versions] == [1, 2]
+        assert [row["version"] for row in versions] == [1, 2, 3]
         assert await apply_migrations(connection) == []
     finally:
         await connection.close()

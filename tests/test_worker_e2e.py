@@ -257,3 +257,19 @@ async def test_a_secret_missing_on_the_worker_is_an_error_naming_it(
     run = await wait_for_final(api_client, created.json()["id"], timeout=60)
     assert run["status"] == "error" and "REPRISE_SECRET_TOKEN" in run["error"] and "worker-1" in run["error"]
     assert run["steps"] == []
+
+
+async def test_a_saveaction_recording_replays_through_the_queue(
+    api_client: httpx.AsyncClient, site_url: str, start_worker: Callable[..., WorkerProcess],
+) -> None:
+    from runner import parse_script
+
+    start_worker("worker-1")
+    recording = load_recording("saveaction/signup.json", site_url)
+    notes = [note.to_json() for note in parse_script(recording).warnings]
+    created = await api_client.post("/api/runs", json={"script": recording, "video": "off"})
+    assert created.status_code == 201, created.text
+    assert created.json()["format"] == "saveaction" and created.json()["importWarnings"] == notes
+    run = await wait_for_final(api_client, created.json()["id"], timeout=90)
+    assert run["status"] == "passed", run["error"]
+    assert run["name"] == recording["testName"] and run["importWarnings"] == notes

@@ -50,6 +50,7 @@ def _summary_fields(run: RunRecord, request: Request) -> dict[str, Any]:
         "started_at": run.started_at,
         "finished_at": run.finished_at,
         "retry_of": run.retry_of,
+        "import_warnings": run.import_warnings,
         "url": str(request.url_for("get_run", run_id=run.id)),
     }
 
@@ -109,6 +110,7 @@ async def create_run(
         script=body.script,
         options=options,
         idempotency_key=idempotency_key,
+        import_warnings=[note.to_json() for note in script.warnings],
     )
     return await _create_and_enqueue(services, new_run, request, response)
 
@@ -203,6 +205,7 @@ async def retry_run(run_id: UUID, services: ServicesDep, request: Request, respo
         script=original.script,
         options=original.options,
         retry_of=original.id,
+        import_warnings=original.import_warnings,
     )
     return await _create_and_enqueue(services, new_run, request, response)
 
