@@ -5,6 +5,7 @@ Body of every error: `{"error": <code>, "message": <one line>, "fields": [{"fiel
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import asyncpg
@@ -77,30 +78,25 @@ def install_error_handlers(app: FastAPI) -> None:
         log.error("storage error", error=str(error))
         return JSONResponse(error_body("storage_error", str(error)), status_code=500)
 
+    def unavailable_handler(dependency: str) -> Callable[[Request, Exception], Awaitable[JSONResponse]]:
+        async def handle(_: Request, error: Exception) -> JSONResponse:
+            log.warning("dependency unavailable", dependency=dependency, error=str(error))
+            return _unavailable(f"{dependency} is unavailable: {error}")
+
+        return handle
+
     @app.exception_handler(ServiceUnavailable)
     async def unavailable(_: Request, error: ServiceUnavailable) -> JSONResponse:
-        return JSONResponse(error_body("unavailable", str(error)), status_code=503,
-                            headers={"Retry-After": "5"})
-
-    async def database_down(_: Request, error: Exception) -> JSONResponse:
-        log.warning("database unavailable", error=str(error))
-        return JSONResponse(error_body("unavailable", f"database is unavailable: {error}"), status_code=503,
-                            headers={"Retry-After": "5"})
-
-    async def redis_down(_: Request, error: Exception) -> JSONResponse:
-        log.warning("redis unavailable", error=str(error))
-        return JSONResponse(error_body("unavailable", f"redis is unavailable: {error}"), status_code=503,
-                            headers={"Retry-After": "5"})
-
-    async def connection_refused(_: Request, error: Exception) -> JSONResponse:
-        log.warning("dependency unavailable", error=str(error))
-        return JSONResponse(error_body("unavailable", f"a dependency is unavailable: {error}"), status_code=503,
-                            headers={"Retry-After": "5"})
+        return _unavailable(str(error))
 
     for database_error in (asyncpg.CannotConnectNowError, asyncpg.ConnectionDoesNotExistError,
                            asyncpg.InterfaceError, asyncpg.PostgresConnectionError):
-        app.add_exception_handler(database_error, database_down)
+        app.add_exception_handler(database_error, unavailable_handler("database"))
     # asyncpg raises the builtin ConnectionError (refused, reset) when the server is gone.
-    app.add_exception_handler(ConnectionError, connection_refused)
+    app.add_exception_handler(ConnectionError, unavailable_handler("a dependency"))
     for redis_error in (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
-        app.add_exception_handler(redis_error, redis_down)
+        app.add_exception_handler(redis_error, unavailable_handler("redis"))
+
+
+def _unavailable(message: str) -> JSONResponse:
+    return JSONResponse(error_body("unavailable", message), status_code=503, headers={"Retry-After": "5"})

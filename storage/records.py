@@ -11,7 +11,6 @@ import asyncpg
 
 RunStatus = Literal["queued", "running", "passed", "failed", "error", "cancelled"]
 FINAL_STATUSES: frozenset[str] = frozenset({"passed", "failed", "error", "cancelled"})
-ACTIVE_STATUSES: frozenset[str] = frozenset({"queued", "running"})
 
 
 class _FromRow:
