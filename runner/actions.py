@@ -20,6 +20,7 @@ from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
 from runner.errors import StepFailed
+from runner.extra_actions import dispatch_extra
 from runner.selectors import API_PREFIX, find_element, first_line, first_matching, is_closed_error, poll
 from runner.steps import (
     AssertText,
@@ -65,7 +66,27 @@ _DEEP_MATCH_JS = """(elements, [attributes, properties]) => {
   return true;
 }"""
 
+# What `change`/`fill` does with an element, as @puppeteer/replay's `Locator.fill` decides it.
+_FILL_KIND_JS = """element => {
+  if (element instanceof HTMLSelectElement) return 'select';
+  if (element instanceof HTMLTextAreaElement) return 'typeable';
+  if (element instanceof HTMLInputElement) {
+    if (element.type === 'checkbox' || element.type === 'radio') return 'checkable';
+    return ['text', 'url', 'tel', 'search', 'password', 'number', 'email'].includes(element.type)
+      ? 'typeable' : 'other-input';
+  }
+  if (['checkbox', 'radio', 'switch'].includes(element.getAttribute('role'))) return 'checkable';
+  if (element.isContentEditable) return 'typeable';
+  return 'unknown';
+}"""
+
+# Checked state of a checkbox, radio or switch: true, false, or "mixed".
+_CHECKED_JS = """element => (element.indeterminate || element.getAttribute('aria-checked') === 'mixed') ? 'mixed'
+  : Boolean(element.checked || element.getAttribute('aria-checked') === 'true')"""
+
 _SET_VALUE_JS = """(element, value) => {
+  element.focus();
+  if (element.value === value) return;
   element.value = value;
   element.dispatchEvent(new Event('input', { bubbles: true }));
   element.dispatchEvent(new Event('change', { bubbles: true }));
@@ -246,7 +267,7 @@ class StepExecutor:
             case AssertUrl():
                 await self._assert_url(page, step, timeout_ms, deadline)
                 return None
-        raise StepFailed(f"the runner cannot replay steps of type {step.type!r}")
+        return await dispatch_extra(self, step, page, frame, timeout_ms, deadline)
 
     async def _navigate(self, frame: Frame, step: Navigate, timeout_ms: int) -> None:
         try:
@@ -262,18 +283,25 @@ class StepExecutor:
             raise StepFailed(f"navigation to {step.url} answered HTTP {status}")
 
     async def _fill(self, locator: Locator, selector: str, value: str, timeout_ms: int, deadline: float) -> None:
-        kind = await locator.evaluate("e => [e.localName, (e.getAttribute('type') || '').toLowerCase(), "
-                                      "e.isContentEditable]")
-        tag, input_type, editable = kind
-        if tag == "select":
+        """As @puppeteer/replay's `change`: a <select> picks the option, a checkbox, radio or switch is clicked
+        when its checked state differs from the value's truthiness (any non-empty value checks it), text
+        fields and contenteditable elements are filled, other inputs (range, color, date, ...) get the value
+        set with input and change events, and any other element cannot be filled."""
+        kind = await locator.evaluate(_FILL_KIND_JS)
+        if kind == "select":
             await self._act(f"set to option {value!r}", selector, timeout_ms,
                             locator.select_option(value, timeout=_left_ms(deadline)))
-        elif editable or tag == "textarea" or (tag == "input" and input_type not in ("range", "color", "checkbox",
-                                                                                     "radio", "file")):
+        elif kind == "checkable":
+            if await locator.evaluate(_CHECKED_JS) != bool(value):
+                await self._act("clicked", selector, timeout_ms, locator.click(timeout=_left_ms(deadline)))
+        elif kind == "typeable":
             await self._act("filled", selector, timeout_ms, locator.fill(value, timeout=_left_ms(deadline)))
-        else:
-            # Inputs Playwright cannot fill (range, color, ...): set the value as the Recorder's `change` did.
+        elif kind == "other-input":
             await locator.evaluate(_SET_VALUE_JS, value)
+        else:
+            tag = await locator.evaluate("element => element.localName")
+            raise StepFailed(f'element matched selector "{selector}" is a <{tag}>, which cannot be filled (expected '
+                             "an input, textarea, select or contenteditable element)", category="script_error")
 
     async def _wait_for_element(self, frame: Frame, step: WaitForElement, timeout_ms: int, deadline: float) -> str:
         seen = {"count": 0, "selector": ""}

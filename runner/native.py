@@ -6,16 +6,26 @@
                {"action": "assertText", "selector": "#result", "text": "Thanks", "match": "contains",
                 "timeoutMs": 2000}]}
 
-Actions: navigate(url), click(selector), fill(selector, value), press(key, selector?),
-select(selector, value), waitForSelector(selector, state), assertText(selector, text, match),
-assertVisible(selector), assertUrl(url, match). Every step may carry `timeoutMs`. A selector is CSS, or
-one of the Recorder's prefixed kinds (`aria/`, `text/`, `xpath/`, `pierce/`; see `runner.selectors`).
-Assertions retry until they hold or the step's timeout ends, like waits do. Unknown fields are refused,
-so a typo is an error rather than a silently ignored option.
+Actions (docs/native-format.md has the table): navigate; click, dblclick, hover; fill, type; press,
+keyDown, keyUp; select, check, uncheck; upload; scroll; dragAndDrop; waitForSelector, waitForUrl,
+waitForLoadState, wait, waitForFunction; assertVisible, assertHidden, assertText, assertValue,
+assertAttribute, assertCount, assertUrl, assertTitle; screenshot; switchToFrame, switchToMainFrame,
+switchToPage; handleDialog. Every step may carry `timeoutMs`. A selector is CSS, or one of the Recorder's
+prefixed kinds (`aria/`, `text/`, `xpath/`, `pierce/`; see `runner.selectors`). Assertions retry until they
+hold or the step's timeout ends, like waits do. Unknown fields are refused, so a typo is an error rather
+than a silently ignored option.
+
+Frames: `switchToFrame` is resolved here, not at replay: the selectors of later element steps (and the
+frame of `waitForFunction`) are prefixed with the iframe's selector, a chain `runner.selectors` follows
+into the frame's document, until `switchToMainFrame` or `switchToPage`. Pages: `switchToPage` changes the
+executor's page at replay (see `runner.extra_actions`).
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -23,25 +33,56 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 from runner.errors import InvalidScript
 from runner.selectors import selector_problem
 from runner.steps import (
+    AssertCount,
+    AssertElement,
+    AssertHidden,
     AssertText,
+    AssertTitle,
     AssertUrl,
     AssertVisible,
     Click,
+    CountOperator,
+    DragAndDrop,
     ElementState,
     Fill,
-    MatchMode,
+    HandleDialog,
+    Hover,
+    KeyDown,
+    KeyUp,
+    LoadState,
+    Modifier,
+    ModifierClick,
+    MouseButton,
     Navigate,
     Press,
+    Screenshot,
     Script,
+    Scroll,
+    ScrollIntoView,
     SelectOption,
+    SelectorChain,
+    SetChecked,
+    Sleep,
     Step,
+    SwitchToFrame,
+    SwitchToPage,
+    TextMatch,
+    TypeText,
+    Upload,
+    UploadFile,
     Viewport,
+    WaitForFunction,
+    WaitForLoadState,
     WaitForState,
+    WaitForUrl,
     url_problem,
 )
 
 NATIVE_VERSION = 1
 MAX_STEP_TIMEOUT_MS = 600_000
+MAX_WAIT_MS = 60_000
+MAX_UPLOAD_BYTES = 5 * 1024 * 1024  # all the files of one upload step, decoded
+SCREENSHOT_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 
 
 def _check_selector(value: str) -> str:
@@ -78,8 +119,27 @@ class NavigateAction(_Action):
     url: NavigableUrl
 
 
+class Offset(_Model):
+    x: float
+    y: float
+
+
 class ClickAction(_Action):
     action: Literal["click"]
+    selector: SelectorText
+    button: MouseButton = "left"
+    click_count: int = Field(default=1, alias="clickCount", ge=1, le=3)
+    modifiers: list[Modifier] = Field(default_factory=list, description="keys held during the click")
+    offset: Offset | None = Field(default=None, description="from the element's top-left corner, in CSS px")
+
+
+class DblclickAction(_Action):
+    action: Literal["dblclick"]
+    selector: SelectorText
+
+
+class HoverAction(_Action):
+    action: Literal["hover"]
     selector: SelectorText
 
 
@@ -89,10 +149,30 @@ class FillAction(_Action):
     value: str
 
 
+class TypeAction(_Action):
+    action: Literal["type"]
+    selector: SelectorText
+    value: str
+    delay_ms: int | None = Field(default=None, alias="delayMs", ge=0, le=1_000, description="between keys")
+
+
+Key = Annotated[str, Field(min_length=1, description="a key name (Enter, Tab, ArrowDown, Control+A) or a character")]
+
+
 class PressAction(_Action):
     action: Literal["press"]
-    key: str = Field(min_length=1, description="a key name (Enter, Tab, ArrowDown, Control+A) or a character")
+    key: Key
     selector: SelectorText | None = Field(default=None, description="focus this element first")
+
+
+class KeyDownAction(_Action):
+    action: Literal["keyDown"]
+    key: Key
+
+
+class KeyUpAction(_Action):
+    action: Literal["keyUp"]
+    key: Key
 
 
 class SelectAction(_Action):
@@ -101,17 +181,76 @@ class SelectAction(_Action):
     value: str = Field(description="the option's value, else its label")
 
 
+class CheckAction(_Action):
+    action: Literal["check"]
+    selector: SelectorText
+
+
+class UncheckAction(_Action):
+    action: Literal["uncheck"]
+    selector: SelectorText
+
+
+class InlineFile(_Model):
+    name: str = Field(min_length=1, max_length=255)
+    mime_type: str = Field(default="application/octet-stream", alias="mimeType", min_length=1)
+    content_base64: str = Field(alias="contentBase64", max_length=MAX_UPLOAD_BYTES * 4 // 3 + 4)
+
+    @field_validator("content_base64")
+    @classmethod
+    def _base64(cls, value: str) -> str:
+        try:
+            base64.b64decode(value, validate=True)
+        except (binascii.Error, ValueError):
+            raise ValueError("is not valid base64") from None
+        return value
+
+
+class UploadAction(_Action):
+    action: Literal["upload"]
+    selector: SelectorText = Field(description='an <input type="file">')
+    files: list[InlineFile] = Field(description=f"inline files, at most {MAX_UPLOAD_BYTES} bytes in all; "
+                                                "an empty list clears the input")
+
+
+class ScrollAction(_Action):
+    action: Literal["scroll"]
+    selector: SelectorText | None = Field(default=None, description="without x/y: scroll it into view")
+    x: float | None = Field(default=None, description="the page's (or the element's) horizontal scroll position")
+    y: float | None = Field(default=None, description="the page's (or the element's) vertical scroll position")
+
+
+class DragAndDropAction(_Action):
+    action: Literal["dragAndDrop"]
+    selector: SelectorText = Field(description="the element to drag")
+    target: SelectorText = Field(description="the element to drop it on")
+
+
 class WaitForSelectorAction(_Action):
     action: Literal["waitForSelector"]
     selector: SelectorText
     state: ElementState = "visible"
 
 
-class AssertTextAction(_Action):
-    action: Literal["assertText"]
-    selector: SelectorText
-    text: str
-    match: MatchMode = "equals"
+class WaitForUrlAction(_Action):
+    action: Literal["waitForUrl"]
+    url: str = Field(min_length=1)
+    match: TextMatch = "equals"
+
+
+class WaitForLoadStateAction(_Action):
+    action: Literal["waitForLoadState"]
+    state: LoadState = "load"
+
+
+class WaitAction(_Action):
+    action: Literal["wait"]
+    ms: int = Field(ge=0, le=MAX_WAIT_MS)
+
+
+class WaitForFunctionAction(_Action):
+    action: Literal["waitForFunction"]
+    expression: str = Field(min_length=1, description="a JavaScript expression, polled until truthy")
 
 
 class AssertVisibleAction(_Action):
@@ -119,19 +258,94 @@ class AssertVisibleAction(_Action):
     selector: SelectorText
 
 
+class AssertHiddenAction(_Action):
+    action: Literal["assertHidden"]
+    selector: SelectorText
+
+
+class AssertTextAction(_Action):
+    action: Literal["assertText"]
+    selector: SelectorText
+    text: str
+    match: TextMatch = "equals"
+
+
+class AssertValueAction(_Action):
+    action: Literal["assertValue"]
+    selector: SelectorText
+    value: str
+    match: TextMatch = "equals"
+
+
+class AssertAttributeAction(_Action):
+    action: Literal["assertAttribute"]
+    selector: SelectorText
+    name: str = Field(min_length=1)
+    value: str
+    match: TextMatch = "equals"
+
+
+class AssertCountAction(_Action):
+    action: Literal["assertCount"]
+    selector: SelectorText
+    count: int = Field(ge=0)
+    operator: CountOperator = "=="
+
+
 class AssertUrlAction(_Action):
     action: Literal["assertUrl"]
     url: str = Field(min_length=1)
-    match: MatchMode = "equals"
+    match: TextMatch = "equals"
+
+
+class AssertTitleAction(_Action):
+    action: Literal["assertTitle"]
+    text: str
+    match: TextMatch = "equals"
+
+
+class ScreenshotAction(_Action):
+    action: Literal["screenshot"]
+    name: str = Field(pattern=SCREENSHOT_NAME, description="unique in the script; the file is <name>.png")
+    selector: SelectorText | None = Field(default=None, description="this element only; else the viewport")
+    full_page: bool = Field(default=False, alias="fullPage")
+
+
+class SwitchToFrameAction(_Action):
+    action: Literal["switchToFrame"]
+    selector: SelectorText = Field(description="the <iframe>")
+
+
+class SwitchToMainFrameAction(_Action):
+    action: Literal["switchToMainFrame"]
+
+
+class SwitchToPageAction(_Action):
+    action: Literal["switchToPage"]
+    index: int | None = Field(default=None, ge=0, description="0 = the first page, in opening order")
+    url_contains: str | None = Field(default=None, alias="urlContains", min_length=1)
+
+
+class HandleDialogAction(_Action):
+    action: Literal["handleDialog"]
+    accept: bool = True
+    prompt_text: str | None = Field(default=None, alias="promptText")
 
 
 NativeStep = Annotated[
-    NavigateAction | ClickAction | FillAction | PressAction | SelectAction | WaitForSelectorAction
-    | AssertTextAction | AssertVisibleAction | AssertUrlAction,
+    NavigateAction | ClickAction | DblclickAction | HoverAction | FillAction | TypeAction | PressAction
+    | KeyDownAction | KeyUpAction | SelectAction | CheckAction | UncheckAction | UploadAction | ScrollAction
+    | DragAndDropAction | WaitForSelectorAction | WaitForUrlAction | WaitForLoadStateAction | WaitAction
+    | WaitForFunctionAction | AssertVisibleAction | AssertHiddenAction | AssertTextAction | AssertValueAction
+    | AssertAttributeAction | AssertCountAction | AssertUrlAction | AssertTitleAction | ScreenshotAction
+    | SwitchToFrameAction | SwitchToMainFrameAction | SwitchToPageAction | HandleDialogAction,
     Field(discriminator="action"),
 ]
-ACTIONS = ("navigate", "click", "fill", "press", "select", "waitForSelector", "assertText", "assertVisible",
-           "assertUrl")
+ACTIONS = ("navigate", "click", "dblclick", "hover", "fill", "type", "press", "keyDown", "keyUp", "select", "check",
+           "uncheck", "upload", "scroll", "dragAndDrop", "waitForSelector", "waitForUrl", "waitForLoadState", "wait",
+           "waitForFunction", "assertVisible", "assertHidden", "assertText", "assertValue", "assertAttribute",
+           "assertCount", "assertUrl", "assertTitle", "screenshot", "switchToFrame", "switchToMainFrame",
+           "switchToPage", "handleDialog")
 
 
 class NativeViewport(_Model):
@@ -198,31 +412,146 @@ def _invalid(error: ValidationError) -> InvalidScript:
     return InvalidScript(path, message)
 
 
-def _one(selector: str) -> tuple[tuple[str, ...], ...]:
-    return ((selector,),)
+class _Context:
+    """Where the steps parsed so far leave later ones: the chain of iframe selectors they run inside."""
+
+    def __init__(self) -> None:
+        self.frame: SelectorChain = ()
+        self.screenshots: set[str] = set()
+
+    def one(self, selector: str) -> tuple[SelectorChain, ...]:
+        return ((*self.frame, selector),)
 
 
-def _to_step(action: Any) -> Step:
+def _check_pattern(action: Any, field: str, index: int) -> None:
+    if getattr(action, "match", None) != "matches":
+        return
+    try:
+        re.compile(getattr(action, field))
+    except re.error as error:
+        raise InvalidScript(f"steps[{index}].{field}", f"is not a valid regular expression: {error}") from None
+
+
+def _check_step(action: Any, index: int, context: _Context) -> None:
+    """What the models cannot say about one field alone, named by field."""
+    match action:
+        case AssertTextAction() | AssertTitleAction():
+            _check_pattern(action, "text", index)
+        case AssertValueAction() | AssertAttributeAction():
+            _check_pattern(action, "value", index)
+        case AssertUrlAction() | WaitForUrlAction():
+            _check_pattern(action, "url", index)
+        case UploadAction():
+            size = sum(len(base64.b64decode(file.content_base64)) for file in action.files)
+            if size > MAX_UPLOAD_BYTES:
+                raise InvalidScript(f"steps[{index}].files",
+                                    f"the files hold {size} bytes, more than the {MAX_UPLOAD_BYTES} allowed")
+        case ScrollAction():
+            if action.selector is None and action.x is None and action.y is None:
+                raise InvalidScript(f"steps[{index}].x", "x or y is required to scroll the page (or a selector)")
+        case SwitchToPageAction():
+            if (action.index is None) == (action.url_contains is None):
+                raise InvalidScript(f"steps[{index}].index", "exactly one of index and urlContains is required")
+        case ScreenshotAction():
+            if action.name in context.screenshots:
+                raise InvalidScript(f"steps[{index}].name", f"screenshot {action.name!r} is already taken earlier")
+            context.screenshots.add(action.name)
+        case HandleDialogAction():
+            if action.prompt_text is not None and not action.accept:
+                raise InvalidScript(f"steps[{index}].promptText", "is only used when accept is true")
+
+
+def _to_step(action: Any, context: _Context) -> Step:
     common: dict[str, Any] = {"type": action.action, "timeout_ms": action.timeout_ms}
+    one = context.one
     match action:
         case NavigateAction():
             return Navigate(url=action.url, **common)
         case ClickAction():
-            return Click(selectors=_one(action.selector), **common)
+            offset = (action.offset.x, action.offset.y) if action.offset else None
+            if action.modifiers:
+                return ModifierClick(selectors=one(action.selector), modifiers=tuple(action.modifiers),
+                                     button=action.button, click_count=action.click_count, offset=offset, **common)
+            return Click(selectors=one(action.selector), button=action.button, click_count=action.click_count,
+                         offset=offset, **common)
+        case DblclickAction():
+            return Click(selectors=one(action.selector), click_count=2, **common)
+        case HoverAction():
+            return Hover(selectors=one(action.selector), **common)
         case FillAction():
-            return Fill(selectors=_one(action.selector), value=action.value, **common)
+            return Fill(selectors=one(action.selector), value=action.value, **common)
+        case TypeAction():
+            return TypeText(selectors=one(action.selector), value=action.value, delay_ms=action.delay_ms, **common)
         case PressAction():
-            return Press(key=action.key, selectors=_one(action.selector) if action.selector else None, **common)
+            return Press(key=action.key, selectors=one(action.selector) if action.selector else None, **common)
+        case KeyDownAction():
+            return KeyDown(key=action.key, **common)
+        case KeyUpAction():
+            return KeyUp(key=action.key, **common)
         case SelectAction():
-            return SelectOption(selectors=_one(action.selector), value=action.value, **common)
+            return SelectOption(selectors=one(action.selector), value=action.value, **common)
+        case CheckAction() | UncheckAction():
+            return SetChecked(selectors=one(action.selector), checked=action.action == "check", **common)
+        case UploadAction():
+            files = tuple(UploadFile(name=file.name, mime_type=file.mime_type,
+                                     content=base64.b64decode(file.content_base64)) for file in action.files)
+            return Upload(selectors=one(action.selector), files=files, **common)
+        case ScrollAction():
+            if action.selector is not None and action.x is None and action.y is None:
+                return ScrollIntoView(selectors=one(action.selector), **common)
+            return Scroll(x=action.x or 0, y=action.y or 0,
+                          selectors=one(action.selector) if action.selector else None, **common)
+        case DragAndDropAction():
+            return DragAndDrop(selectors=one(action.selector), target_selectors=one(action.target), **common)
         case WaitForSelectorAction():
-            return WaitForState(selectors=_one(action.selector), state=action.state, **common)
-        case AssertTextAction():
-            return AssertText(selectors=_one(action.selector), text=action.text, match=action.match, **common)
+            return WaitForState(selectors=one(action.selector), state=action.state, **common)
+        case WaitForUrlAction():
+            return WaitForUrl(url=action.url, match=action.match, **common)
+        case WaitForLoadStateAction():
+            return WaitForLoadState(state=action.state, **common)
+        case WaitAction():
+            return Sleep(ms=action.ms, **common)
+        case WaitForFunctionAction():
+            return WaitForFunction(expression=action.expression, frame_selectors=context.frame, **common)
         case AssertVisibleAction():
-            return AssertVisible(selectors=_one(action.selector), **common)
+            return AssertVisible(selectors=one(action.selector), **common)
+        case AssertHiddenAction():
+            return AssertHidden(selectors=one(action.selector), **common)
+        case AssertTextAction():
+            if action.match == "matches":
+                return AssertElement(selectors=one(action.selector), what="text", expected=action.text,
+                                     match=action.match, **common)
+            return AssertText(selectors=one(action.selector), text=action.text, match=action.match, **common)
+        case AssertValueAction():
+            return AssertElement(selectors=one(action.selector), what="value", expected=action.value,
+                                 match=action.match, **common)
+        case AssertAttributeAction():
+            return AssertElement(selectors=one(action.selector), what="attribute", name=action.name,
+                                 expected=action.value, match=action.match, **common)
+        case AssertCountAction():
+            return AssertCount(selectors=one(action.selector), count=action.count, operator=action.operator,
+                               **common)
         case AssertUrlAction():
+            if action.match == "matches":
+                return WaitForUrl(url=action.url, match=action.match, assertion=True, **common)
             return AssertUrl(url=action.url, match=action.match, **common)
+        case AssertTitleAction():
+            return AssertTitle(text=action.text, match=action.match, **common)
+        case ScreenshotAction():
+            return Screenshot(name=action.name, selectors=one(action.selector) if action.selector else None,
+                              full_page=action.full_page, **common)
+        case SwitchToFrameAction():
+            step = SwitchToFrame(selectors=one(action.selector), **common)
+            context.frame = (*context.frame, action.selector)
+            return step
+        case SwitchToMainFrameAction():
+            context.frame = ()
+            return SwitchToFrame(selectors=None, **common)
+        case SwitchToPageAction():
+            context.frame = ()
+            return SwitchToPage(index=action.index, url_contains=action.url_contains, **common)
+        case HandleDialogAction():
+            return HandleDialog(accept=action.accept, prompt_text=action.prompt_text, **common)
     raise AssertionError(f"unhandled native action {action!r}")
 
 
@@ -235,5 +564,9 @@ def parse_native(data: object) -> Script:
     except ValidationError as error:
         raise _invalid(error) from None
     viewport = Viewport(width=parsed.viewport.width, height=parsed.viewport.height) if parsed.viewport else None
-    return Script(name=parsed.name, format="native", steps=[_to_step(step) for step in parsed.steps],
-                  viewport=viewport)
+    context = _Context()
+    steps: list[Step] = []
+    for index, action in enumerate(parsed.steps):
+        _check_step(action, index, context)
+        steps.append(_to_step(action, context))
+    return Script(name=parsed.name, format="native", steps=steps, viewport=viewport)

@@ -35,6 +35,7 @@ from playwright.async_api import Error as PlaywrightError
 from runner.actions import StepExecutor
 from runner.categories import categorize
 from runner.errors import StepFailed
+from runner.extra_actions import keep_screenshots
 from runner.options import RunOptions
 from runner.rebase import rebase_script
 from runner.results import ArtifactFile, FailureCategory, RunResult, RunStatus, StepResult
@@ -124,6 +125,7 @@ class _Run:
                 await self.report(StepResult(index=index, type=step.type, status="skipped", duration_ms=0))
             return self.result()
         executor = StepExecutor(context, page)
+        keep_screenshots(executor, self.output_dir, self.artifacts)  # `screenshot` steps become artifacts
         try:
             await self.replay(executor)
             if self.status != "passed":

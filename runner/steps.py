@@ -215,3 +215,147 @@ def url_problem(url: str) -> str | None:
     if not parsed.hostname:
         return f"URL {url!r} has no host"
     return None
+
+
+# Steps of the native format's later actions; `runner.extra_actions` replays them.
+
+TextMatch = Literal["equals", "contains", "matches"]  # `matches`: a regular expression, searched (re.search)
+LoadState = Literal["load", "domcontentloaded", "networkidle"]
+Modifier = Literal["Alt", "Control", "Meta", "Shift"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModifierClick(ElementStep):
+    """A click with modifier keys held (a plain click is `Click`)."""
+
+    modifiers: tuple[Modifier, ...]
+    button: MouseButton = "left"
+    click_count: int = 1
+    offset: tuple[float, float] | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class TypeText(ElementStep):
+    """Focus the element and press the keys of `value` one by one (`delay_ms` between them)."""
+
+    value: str
+    delay_ms: float | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class SetChecked(ElementStep):
+    checked: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class UploadFile:
+    name: str
+    mime_type: str
+    content: bytes
+
+
+@dataclass(frozen=True, kw_only=True)
+class Upload(ElementStep):
+    files: tuple[UploadFile, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ScrollIntoView(ElementStep):
+    pass
+
+
+@dataclass(frozen=True, kw_only=True)
+class DragAndDrop(ElementStep):
+    """Drag the element of `selectors` onto the element of `target_selectors`."""
+
+    target_selectors: Selectors
+
+
+@dataclass(frozen=True, kw_only=True)
+class WaitForUrl(Step):
+    """The page's URL matches; `assertion` says whether a mismatch is an assertion failure or a timeout."""
+
+    url: str
+    match: TextMatch = "equals"
+    assertion: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class WaitForLoadState(Step):
+    state: LoadState = "load"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Sleep(Step):
+    ms: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class WaitForFunction(Step):
+    """A JavaScript expression becomes truthy, evaluated in the frame reached through `frame_selectors`
+    (iframe selectors from the page's main frame; empty = the main frame)."""
+
+    expression: str
+    frame_selectors: SelectorChain = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class AssertHidden(ElementStep):
+    """No element matches, or none of those that match is visible."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class AssertElement(ElementStep):
+    """An element's text, value or attribute `name` compared with `expected`."""
+
+    what: Literal["text", "value", "attribute"]
+    expected: str
+    match: TextMatch = "equals"
+    name: str | None = None  # the attribute's name
+
+
+@dataclass(frozen=True, kw_only=True)
+class AssertCount(ElementStep):
+    """The number of matching elements (visible or not) compared with `count` by `operator`."""
+
+    count: int
+    operator: CountOperator = "=="
+
+
+@dataclass(frozen=True, kw_only=True)
+class AssertTitle(Step):
+    text: str
+    match: TextMatch = "equals"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Screenshot(Step):
+    """A named PNG of the page, or of one element when `selectors` is given."""
+
+    name: str
+    selectors: Selectors | None = None
+    full_page: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class SwitchToFrame(Step):
+    """Later steps run inside this iframe (the native parser prefixes their selectors with `selectors`);
+    at replay it checks that the iframe is there. `selectors=None` is `switchToMainFrame`."""
+
+    selectors: Selectors | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class SwitchToPage(Step):
+    """Later steps run in another page of the context (a tab or popup), found by index or URL part."""
+
+    index: int | None = None
+    url_contains: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class HandleDialog(Step):
+    """Answer the next dialog (alert, confirm, prompt) the page opens: accept (with `prompt_text`) or dismiss."""
+
+    accept: bool = True
+    prompt_text: str | None = None

@@ -104,7 +104,9 @@ def test_native_script_is_normalised() -> None:
     assert script.name == "Native tour of every action"
     assert script.viewport is not None and (script.viewport.width, script.viewport.height) == (1024, 700)
     types = {step.type for step in script.steps}
-    assert types == set(ACTIONS)
+    assert types == {"navigate", "assertUrl", "waitForSelector", "fill", "select", "click", "press",
+                     "assertText", "assertVisible"}
+    assert types < set(ACTIONS)
     select = script.steps[4]
     assert isinstance(select, SelectOption) and select.selectors == (("#plan",),) and select.value == "Team"
     press_focused, press_anywhere = script.steps[6], script.steps[12]
