@@ -44,6 +44,9 @@ class RunCreate(CamelModel):
                             description="Budget for the whole replay")
     step_timeout_ms: int = Field(default=DEFAULT_STEP_TIMEOUT_MS, ge=100, le=600_000,
                                  description="Default wait for each step's selector, navigation or assertion")
+    navigation_timeout_ms: int | None = Field(
+        default=None, ge=100, le=600_000,
+        description="Default wait for page loads (navigate steps and steps that navigate); default: stepTimeoutMs")
     variables: dict[Annotated[str, StringConstraints(pattern=VARIABLE_NAME)], str] = Field(
         default_factory=dict, description="Values for `${NAME}` in the recording (stored with the run)")
     secrets: list[Annotated[str, StringConstraints(pattern=VARIABLE_NAME)]] = Field(

@@ -21,6 +21,9 @@ class RunOptions:
     timeout_ms: int = DEFAULT_RUN_TIMEOUT_MS
     # Default wait for a selector, navigation or assertion, unless the recording sets its own.
     step_timeout_ms: int = DEFAULT_STEP_TIMEOUT_MS
+    # Default wait for steps that load a page (navigate, and steps the recording says navigate);
+    # None = the step timeout.
+    navigation_timeout_ms: int | None = None
     # A Playwright trace (trace.zip, for `playwright show-trace`). The page HTML, console log and network
     # log (HAR) are kept whenever the run does not pass.
     trace: TraceMode = "on-failure"

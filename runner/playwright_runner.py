@@ -40,7 +40,7 @@ from runner.options import RunOptions
 from runner.rebase import rebase_script
 from runner.results import ArtifactFile, FailureCategory, RunResult, RunStatus, StepResult
 from runner.selectors import first_line
-from runner.steps import Script, SetViewport, Step, Viewport
+from runner.steps import Navigate, Script, SetViewport, Step, Viewport
 from runner.variables import SecretMasker
 
 log = structlog.get_logger(__name__)
@@ -205,7 +205,10 @@ class _Run:
         self, executor: StepExecutor, step: Step, run_deadline: float
     ) -> tuple[str | None, str | None, FailureCategory | None]:
         """(the selector that matched, the error, its category) for one step, bounded by the run's deadline."""
-        timeout_ms = step.timeout_ms or self.script.timeout_ms or self.options.step_timeout_ms
+        default_ms = self.options.step_timeout_ms
+        if self.options.navigation_timeout_ms and (isinstance(step, Navigate) or step.expect_navigation is not None):
+            default_ms = self.options.navigation_timeout_ms
+        timeout_ms = step.timeout_ms or self.script.timeout_ms or default_ms
         loop = asyncio.get_running_loop()
         budget = asyncio.timeout_at(loop.time() + max(0.0, run_deadline - time.monotonic()))
         try:

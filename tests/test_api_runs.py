@@ -167,9 +167,9 @@ async def test_context_options_are_validated_and_stored(api_client: httpx.AsyncC
         assert field in [item["field"] for item in response.json()["fields"]], (extra, response.json())
     ok = await api_client.post("/api/runs", json={
         "script": RECORDING, "timezoneId": "Europe/Paris", "locale": "fr-FR", "baseUrl": "https://ci.test",
-        "viewport": {"width": 800, "height": 600}, "extraHttpHeaders": {"X-A": "1"}})
+        "viewport": {"width": 800, "height": 600}, "extraHttpHeaders": {"X-A": "1"}, "navigationTimeoutMs": 20000})
     assert ok.status_code == 201, ok.text
     options = ok.json()["options"]
     assert options["timezoneId"] == "Europe/Paris" and options["viewport"] == {"width": 800, "height": 600}
     assert options["baseUrl"] == "https://ci.test" and options["extraHttpHeaders"] == {"X-A": "1"}
-    assert "storageState" not in options
+    assert "storageState" not in options and options["navigationTimeoutMs"] == 20000

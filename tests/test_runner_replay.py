@@ -381,3 +381,17 @@ async def test_run_options_shape_the_browser_context(browser: Browser, site_url:
     [page_request] = [entry["request"] for entry in har["log"]["entries"]
                       if entry["request"]["url"] == f"{site_url}/index.html"]
     assert {"name": "X-Reprise-Run", "value": "42"} in page_request["headers"]
+
+
+async def test_navigation_timeout_applies_to_page_loads_only(browser: Browser, site_url: str, tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as silent:  # accepts connections (backlog) and never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        port = silent.getsockname()[1]
+        data = native({"action": "navigate", "url": f"http://127.0.0.1:{port}/never"})
+        result = await replay(browser, data, tmp_path, video="off", screenshots="off",
+                              step_timeout_ms=30_000, navigation_timeout_ms=800)
+    assert result.status == "failed" and result.category == "navigation_error"
+    assert result.error is not None and "within 800 ms" in result.error

@@ -64,6 +64,7 @@ def options_from_stored(options: dict[str, Any]) -> RunOptions:
         extra_http_headers=options.get("extraHttpHeaders"),
         storage_state=options.get("storageState"),
         base_url=options.get("baseUrl"),
+        navigation_timeout_ms=options.get("navigationTimeoutMs"),
     )
 
 

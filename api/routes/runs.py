@@ -100,8 +100,8 @@ async def create_run(
         "secrets": body.secrets,
         **body.model_dump(
             by_alias=True, exclude_none=True,
-            include={"browser", "viewport", "locale", "timezone_id", "base_url", "extra_http_headers",
-                     "storage_state"},
+            include={"navigation_timeout_ms", "browser", "viewport", "locale", "timezone_id", "base_url",
+                     "extra_http_headers", "storage_state"},
         ),
     }
     new_run = NewRun(
