@@ -15,6 +15,7 @@ from api.routes import health, runs, schema
 from reprise.queue import RunQueue
 from reprise.registry import WorkerRegistry
 from reprise.settings import Settings
+from runner.devices import DeviceCatalogue
 from storage import LocalArtifactStore, RunRepository, create_pool, migrate
 
 log = structlog.get_logger(__name__)
@@ -40,6 +41,7 @@ def create_app(settings: Settings) -> FastAPI:
                 settings.video_storage_path, settings.screenshot_storage_path, settings.artifact_storage_path
             ),
             registry=WorkerRegistry(redis, settings.queue_name),
+            devices=DeviceCatalogue(),
         )
         log.info("api started", queue=settings.queue_name)
         try:

@@ -12,6 +12,7 @@ from redis.asyncio import Redis
 from reprise.queue import RunQueue
 from reprise.registry import WorkerRegistry
 from reprise.settings import Settings
+from runner.devices import DeviceCatalogue
 from storage import ArtifactStore, RunRepository
 
 
@@ -24,6 +25,7 @@ class Services:
     runs: RunRepository
     artifacts: ArtifactStore
     registry: WorkerRegistry
+    devices: DeviceCatalogue
 
 
 def get_services(request: Request) -> Services:

@@ -56,6 +56,8 @@ class RunCreate(CamelModel):
 
     browser: Literal["chromium"] = Field(
         default="chromium", description="Only Chromium is installed on the workers for now")
+    device: str | None = Field(default=None, max_length=100, examples=["iPhone 13"],
+                               description="Emulate a device from Playwright's catalogue (viewport, user agent, touch)")
     viewport: ViewportSize | None = Field(default=None, description="Overrides the recording's setViewport")
     locale: str | None = Field(default=None, pattern=r"^[a-zA-Z]{2,3}(-[A-Za-z0-9]{2,8})*$", examples=["de-DE"])
     timezone_id: Annotated[str | None, AfterValidator(_known_timezone)] = Field(

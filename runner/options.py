@@ -32,6 +32,8 @@ class RunOptions:
     secret_values: tuple[str, ...] = field(default=(), repr=False)
     # The browser context: these override what the recording sets (its setViewport).
     viewport: tuple[int, int] | None = None
+    # A Playwright device descriptor (runner.devices): viewport, user agent, scale, touch, mobile.
+    device: dict[str, Any] | None = None
     locale: str | None = None
     timezone_id: str | None = None
     extra_http_headers: dict[str, str] | None = None

@@ -34,6 +34,7 @@ from playwright.async_api import Error as PlaywrightError
 
 from runner.actions import StepExecutor
 from runner.categories import categorize
+from runner.devices import device_identity, device_viewport
 from runner.errors import StepFailed
 from runner.extra_actions import keep_screenshots
 from runner.options import RunOptions
@@ -79,6 +80,8 @@ class PlaywrightRunner:
             script = rebase_script(script, options.base_url)
         if options.viewport is not None:
             script = _with_viewport(script, Viewport(width=options.viewport[0], height=options.viewport[1]))
+        elif options.device is not None:
+            script = _with_viewport(script, device_viewport(options.device))
         return await _Run(self._browser, script, options, output_dir, on_step).execute()
 
 
@@ -142,15 +145,20 @@ class _Run:
 
     async def new_context(self) -> tuple[BrowserContext, Page]:
         viewport = self.script.viewport or DEFAULT_VIEWPORT
+        emulation: dict[str, Any] = {
+            "viewport": {"width": viewport.width, "height": viewport.height},
+            "device_scale_factor": viewport.device_scale_factor,
+            "is_mobile": viewport.is_mobile,
+            "has_touch": viewport.has_touch,
+        }
+        if self.options.device is not None:
+            emulation.update(device_identity(self.options.device))
         context = await self.browser.new_context(
-            viewport={"width": viewport.width, "height": viewport.height},
+            **emulation,
             locale=self.options.locale,
             timezone_id=self.options.timezone_id,
             extra_http_headers=self.options.extra_http_headers,
             storage_state=self.options.storage_state,  # type: ignore[arg-type]
-            device_scale_factor=viewport.device_scale_factor,
-            is_mobile=viewport.is_mobile,
-            has_touch=viewport.has_touch,
             record_video_dir=self.video_dir,
             # Written when the context closes; deleted again if the run passes.
             record_har_path=self.output_dir / HAR_NAME,

@@ -173,3 +173,11 @@ async def test_context_options_are_validated_and_stored(api_client: httpx.AsyncC
     assert options["timezoneId"] == "Europe/Paris" and options["viewport"] == {"width": 800, "height": 600}
     assert options["baseUrl"] == "https://ci.test" and options["extraHttpHeaders"] == {"X-A": "1"}
     assert "storageState" not in options and options["navigationTimeoutMs"] == 20000
+
+
+async def test_device_names_are_checked(api_client: httpx.AsyncClient) -> None:
+    unknown = await api_client.post("/api/runs", json={"script": RECORDING, "device": "Nokia 3310"})
+    assert unknown.status_code == 422 and unknown.json()["fields"] == [
+        {"field": "device", "message": "unknown device 'Nokia 3310' (Playwright's device names, e.g. 'iPhone 13')"}]
+    known = await api_client.post("/api/runs", json={"script": RECORDING, "device": "iPhone 13"})
+    assert known.status_code == 201 and known.json()["options"]["device"] == "iPhone 13"

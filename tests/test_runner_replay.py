@@ -395,3 +395,20 @@ async def test_navigation_timeout_applies_to_page_loads_only(browser: Browser, s
                               step_timeout_ms=30_000, navigation_timeout_ms=800)
     assert result.status == "failed" and result.category == "navigation_error"
     assert result.error is not None and "within 800 ms" in result.error
+
+
+async def test_device_emulation(browser: Browser, site_url: str, tmp_path: Path) -> None:
+    from runner.devices import load_device_descriptors
+
+    iphone = (await load_device_descriptors())["iPhone 13"]
+    data = {"title": "mobile", "steps": [
+        {"type": "setViewport", "width": 1024, "height": 768, "deviceScaleFactor": 1, "isMobile": False,
+         "hasTouch": False, "isLandscape": False},
+        {"type": "navigate", "url": f"{site_url}/index.html"},
+        {"type": "waitForExpression", "expression":
+            # A mobile layout viewport is 980 px wide without a meta viewport tag; the screen is the device's.
+            f"screen.width === {iphone['screen']['width']} && navigator.userAgent.includes('iPhone')"
+            " && navigator.maxTouchPoints > 0 && window.devicePixelRatio === 3"},
+    ]}
+    result = await replay(browser, data, tmp_path, video="off", screenshots="off", device=iphone)
+    assert result.status == "passed", result.error

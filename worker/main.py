@@ -24,6 +24,7 @@ from reprise.queue import bullmq_connection
 from reprise.registry import WorkerBeat, WorkerRegistry
 from reprise.settings import Settings
 from runner import PlaywrightRunner, launch_chromium
+from runner.devices import DeviceCatalogue
 from storage import LocalArtifactStore, RunRepository, create_pool, migrate
 from worker.cancellation import cancel_listener
 from worker.heartbeat import heartbeat_loop
@@ -124,6 +125,7 @@ async def _serve(
         replay=runner.run,
         worker_name=settings.worker_name,
         work_dir=work_dir,
+        devices=DeviceCatalogue(),
     )
     beat = WorkerBeat(name=settings.worker_name, concurrency=settings.worker_concurrency)
 

@@ -20,6 +20,7 @@ from bullmq import Job
 from bullmq.custom_errors import UnrecoverableError
 
 from runner import InvalidScript, RunOptions, RunResult, StepResult, parse_script
+from runner.devices import DeviceCatalogue
 from runner.variables import SecretMasker, resolve_secrets, substitute
 from storage import ArtifactStore, ArtifactWrite, RunNotFound, RunRepository, StepWrite, artifact_key
 
@@ -77,7 +78,9 @@ class RunProcessor:
         replay: ReplayFunction,
         worker_name: str,
         work_dir: Path,
+        devices: DeviceCatalogue,
     ) -> None:
+        self._devices = devices
         self._runs = runs
         self._artifacts = artifacts
         self._replay = replay
@@ -127,6 +130,13 @@ class RunProcessor:
             reason = f"worker {self._worker_name} cannot run it: {error}"
             await self._runs.fail_unstarted(run_id, reason)
             raise UnrecoverableError(reason) from error
+        device = None
+        if run.options.get("device"):
+            device = await self._devices.get(run.options["device"])
+            if device is None:
+                reason = f"worker {self._worker_name} does not know device {run.options['device']!r}"
+                await self._runs.fail_unstarted(run_id, reason)
+                raise UnrecoverableError(reason)
         try:
             script = parse_script(substitute(run.script, {**run.options.get("variables", {}), **secrets}))
         except InvalidScript as error:
@@ -141,6 +151,8 @@ class RunProcessor:
         structlog.contextvars.bind_contextvars(attempt=attempt)
         log.info("run started", name=run.name, status="running")
         options = replace(options_from_stored(run.options), secret_values=tuple(secrets.values()))
+        if device is not None:
+            options = replace(options, device=device)
         output_dir = self._work_dir / str(run_id) / f"attempt-{attempt}"
         output_dir.mkdir(parents=True, exist_ok=True)
         started = time.monotonic()

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import FileResponse
 
 from api.deps import Services, ServicesDep
-from api.errors import ServiceUnavailable
+from api.errors import InvalidField, ServiceUnavailable
 from api.schemas import (
     ArtifactPublic,
     AttemptPublic,
@@ -88,6 +88,8 @@ async def create_run(
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> RunSummary:
     """Queue a run. With an `Idempotency-Key` header, a repeated POST returns the first run (200)."""
+    if body.device is not None and await services.devices.get(body.device) is None:
+        raise InvalidField("device", f"unknown device {body.device!r} (Playwright's device names, e.g. 'iPhone 13')")
     # Validate with stand-ins for the secrets: their values exist only on the workers.
     stand_ins = {name: "secret" for name in body.secrets}
     script = parse_script(substitute(body.script, {**body.variables, **stand_ins}))
@@ -100,7 +102,7 @@ async def create_run(
         "secrets": body.secrets,
         **body.model_dump(
             by_alias=True, exclude_none=True,
-            include={"navigation_timeout_ms", "browser", "viewport", "locale", "timezone_id", "base_url",
+            include={"navigation_timeout_ms", "browser", "device", "viewport", "locale", "timezone_id", "base_url",
                      "extra_http_headers", "storage_state"},
         ),
     }
