@@ -181,9 +181,10 @@ async def test_failure_messages(browser: Browser, site_url: str, tmp_path: Path)
          "found 0"),
         ({"title": "t", "steps": [
             {"type": "navigate", "url": index},
-            {"type": "click", "selectors": [["#reveal"]], "offsetX": 2, "offsetY": 2, "timeout": 500,
+            # The click itself must succeed first, even on a loaded machine: a roomier timeout.
+            {"type": "click", "selectors": [["#reveal"]], "offsetX": 2, "offsetY": 2, "timeout": 3000,
              "assertedEvents": [{"type": "navigation", "url": f"{site_url}/page2.html", "title": ""}]}]},
-         f"step 2 (click) [navigation_error]: expected a navigation to {site_url}/page2.html within 500 ms, "
+         f"step 2 (click) [navigation_error]: expected a navigation to {site_url}/page2.html within 3000 ms, "
          "but none happened "
          f"(the page is at {index})"),
         ({"title": "t", "steps": [
