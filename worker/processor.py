@@ -19,10 +19,10 @@ import structlog
 from bullmq import Job
 from bullmq.custom_errors import UnrecoverableError
 
-from runner import InvalidScript, RunOptions, RunResult, StepResult, parse_script
+from runner import InvalidScript, RunOptions, RunResult, Script, StepResult, parse_script
 from runner.devices import DeviceCatalogue
 from runner.variables import SecretMasker, resolve_secrets, substitute
-from storage import ArtifactStore, ArtifactWrite, RunNotFound, RunRepository, StepWrite, artifact_key
+from storage import ArtifactStore, ArtifactWrite, RunNotFound, RunRecord, RunRepository, StepWrite, artifact_key
 
 log = structlog.get_logger(__name__)
 
@@ -123,26 +123,7 @@ class RunProcessor:
         if run.is_final:
             log.info("run already final, nothing to do", status=run.status)
             return {"runId": str(run_id), "status": run.status, "skipped": True}
-        try:
-            secrets = resolve_secrets(run.options.get("secrets", []))
-        except LookupError as error:
-            # Configuration of this worker, not the recording: say so, and don't replay half a script.
-            reason = f"worker {self._worker_name} cannot run it: {error}"
-            await self._runs.fail_unstarted(run_id, reason)
-            raise UnrecoverableError(reason) from error
-        device = None
-        if run.options.get("device"):
-            device = await self._devices.get(run.options["device"])
-            if device is None:
-                reason = f"worker {self._worker_name} does not know device {run.options['device']!r}"
-                await self._runs.fail_unstarted(run_id, reason)
-                raise UnrecoverableError(reason)
-        try:
-            script = parse_script(substitute(run.script, {**run.options.get("variables", {}), **secrets}))
-        except InvalidScript as error:
-            message = SecretMasker(secrets.values()).mask(f"invalid script: {error}")
-            await self._runs.fail_unstarted(run_id, message, "invalid_script")
-            raise UnrecoverableError(message) from error
+        script, options = await self._prepare(run)
 
         attempt = await self._runs.start_attempt(run_id, self._worker_name, token)
         if attempt is None:
@@ -150,9 +131,6 @@ class RunProcessor:
             return {"runId": str(run_id), "status": "cancelled", "skipped": True}
         structlog.contextvars.bind_contextvars(attempt=attempt)
         log.info("run started", name=run.name, status="running")
-        options = replace(options_from_stored(run.options), secret_values=tuple(secrets.values()))
-        if device is not None:
-            options = replace(options, device=device)
         output_dir = self._work_dir / str(run_id) / f"attempt-{attempt}"
         output_dir.mkdir(parents=True, exist_ok=True)
         started = time.monotonic()
@@ -217,6 +195,33 @@ class RunProcessor:
             "actionsExecuted": result.actions_executed,
             "durationMs": duration_ms,
         }
+
+    async def _prepare(self, run: RunRecord) -> tuple[Script, RunOptions]:
+        """The script with its variables and secrets filled in, and the replay options; a run that cannot
+        be replayed here ends `error` (UnrecoverableError: retrying would not help)."""
+        try:
+            secrets = resolve_secrets(run.options.get("secrets", []))
+        except LookupError as error:
+            # Configuration of this worker, not the recording: say so, and don't replay half a script.
+            reason = f"worker {self._worker_name} cannot run it: {error}"
+            await self._runs.fail_unstarted(run.id, reason)
+            raise UnrecoverableError(reason) from error
+        device = None
+        if run.options.get("device"):
+            device = await self._devices.get(run.options["device"])
+            if device is None:
+                reason = f"worker {self._worker_name} does not know device {run.options['device']!r}"
+                await self._runs.fail_unstarted(run.id, reason)
+                raise UnrecoverableError(reason)
+        try:
+            script = parse_script(substitute(run.script, {**run.options.get("variables", {}), **secrets}))
+        except InvalidScript as error:
+            message = SecretMasker(secrets.values()).mask(f"invalid script: {error}")
+            await self._runs.fail_unstarted(run.id, message, "invalid_script")
+            raise UnrecoverableError(message) from error
+
+        options = replace(options_from_stored(run.options), secret_values=tuple(secrets.values()), device=device)
+        return script, options
 
     async def _store_artifacts(
         self, run_id: UUID, attempt: int, output_dir: Path, result: RunResult
