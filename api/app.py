@@ -11,7 +11,7 @@ from redis.asyncio import Redis
 
 from api.deps import Services
 from api.errors import install_error_handlers
-from api.routes import health, runs, schema
+from api.routes import health, queue, runs, schema
 from reprise.queue import RunQueue
 from reprise.registry import WorkerRegistry
 from reprise.settings import Settings
@@ -61,4 +61,5 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(runs.router)
     app.include_router(health.router)
     app.include_router(schema.router)
+    app.include_router(queue.router)
     return app

@@ -75,6 +75,14 @@ class RunQueue:
             counts = await self._queue.getJobCounts(*JOB_COUNT_STATES)
         return {state: int(counts.get(state, 0)) for state in JOB_COUNT_STATES}
 
+    async def pause(self) -> None:
+        async with asyncio.timeout(QUEUE_CALL_TIMEOUT_S):
+            await self._queue.pause()
+
+    async def resume(self) -> None:
+        async with asyncio.timeout(QUEUE_CALL_TIMEOUT_S):
+            await self._queue.resume()
+
     async def is_paused(self) -> bool:
         async with asyncio.timeout(QUEUE_CALL_TIMEOUT_S):
             return bool(await self._queue.isPaused())

@@ -273,3 +273,31 @@ async def test_a_saveaction_recording_replays_through_the_queue(
     run = await wait_for_final(api_client, created.json()["id"], timeout=90)
     assert run["status"] == "passed", run["error"]
     assert run["name"] == recording["testName"] and run["importWarnings"] == notes
+
+
+async def test_pause_holds_runs_in_the_queue_and_resume_releases_them(
+    api_client: httpx.AsyncClient, site_url: str, start_worker: Callable[..., WorkerProcess],
+) -> None:
+    start_worker("worker-1")
+    await wait_for_workers(api_client, {"worker-1"})
+    paused = await api_client.post("/api/queue/pause")
+    assert paused.status_code == 200 and paused.json()["paused"] is True
+    script = {"version": 1, "name": "held", "steps": [{"action": "navigate", "url": f"{site_url}/page2.html"}]}
+    run_id = (await api_client.post("/api/runs", json={"script": script, "video": "off"})).json()["id"]
+    # An idle worker claims a waiting job within milliseconds; give it two heartbeats' time to prove it won't.
+    first_beat = (await wait_for_workers(api_client, {"worker-1"}))[0]["lastHeartbeat"]
+
+    async def two_beats_later() -> bool:
+        workers = (await api_client.get("/api/health/detailed")).json()["workers"]
+        return bool(workers) and workers[0]["lastHeartbeat"] >= first_beat + 1.0
+
+    await wait_for(two_beats_later, timeout=15, what="two more heartbeats of worker-1")
+    state = (await api_client.get("/api/queue")).json()
+    assert state["paused"] is True and state["counts"]["waiting"] == 1 and state["counts"]["active"] == 0
+    assert (await api_client.get("/api/health/detailed")).json()["queue"]["paused"] is True
+    assert (await api_client.get(f"/api/runs/{run_id}")).json()["status"] == "queued"
+
+    resumed = await api_client.post("/api/queue/resume")
+    assert resumed.status_code == 200 and resumed.json()["paused"] is False
+    run = await wait_for_final(api_client, run_id, timeout=60)
+    assert run["status"] == "passed", run["error"]
