@@ -93,19 +93,8 @@ async def create_run(
     # Validate with stand-ins for the secrets: their values exist only on the workers.
     stand_ins = {name: "secret" for name in body.secrets}
     script = parse_script(substitute(body.script, {**body.variables, **stand_ins}))
-    options = {
-        "video": body.video,
-        "screenshots": body.screenshots,
-        "timeoutMs": body.timeout_ms,
-        "stepTimeoutMs": body.step_timeout_ms,
-        "variables": body.variables,
-        "secrets": body.secrets,
-        **body.model_dump(
-            by_alias=True, exclude_none=True,
-            include={"navigation_timeout_ms", "browser", "device", "viewport", "locale", "timezone_id", "base_url",
-                     "extra_http_headers", "storage_state"},
-        ),
-    }
+    # Everything but the recording and its name is a replay option, stored as sent (camelCase).
+    options = body.model_dump(by_alias=True, exclude_none=True, exclude={"script", "name"})
     new_run = NewRun(
         name=body.name or script.name,
         script_format=script.format,
