@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import os
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
+from media import video_seconds
 from playwright.async_api import Browser
 
 from runner import BrowserError, PlaywrightRunner, RunOptions, RunResult, StepResult, launch_chromium, parse_script
@@ -32,13 +32,6 @@ def native(*steps: dict[str, Any]) -> dict[str, Any]:
 def file_names(directory: Path) -> list[str]:
     return sorted(path.name for path in directory.iterdir())
 
-
-def video_seconds(path: Path) -> float:
-    probe = subprocess.run(
-        ["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", str(path)],
-        capture_output=True, text=True, check=True, timeout=30,
-    )
-    return float(probe.stdout.strip())
 
 
 async def test_recorder_flow_passes_with_video(browser: Browser, site_url: str, tmp_path: Path) -> None:

@@ -6,13 +6,13 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
-import subprocess
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
+from media import video_seconds
 
 from reprise.settings import Settings
 
@@ -42,13 +42,6 @@ def log_events(worker: WorkerProcess) -> list[dict[str, Any]]:
             events.append(json.loads(line))
     return events
 
-
-def video_seconds(path: Path) -> float:
-    probe = subprocess.run(
-        ["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", str(path)],
-        capture_output=True, text=True, check=True, timeout=30,
-    )
-    return float(probe.stdout.strip())
 
 
 async def test_recorder_run_passes_with_video_screenshots_and_steps(
