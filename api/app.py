@@ -12,7 +12,7 @@ from redis.asyncio import Redis
 from api.deps import Services
 from api.errors import install_error_handlers
 from api.routes import health, queue, runs, schema
-from reprise.queue import RunQueue
+from reprise.queue import RetryPolicy, RunQueue
 from reprise.registry import WorkerRegistry
 from reprise.settings import Settings
 from runner.devices import DeviceCatalogue
@@ -30,7 +30,8 @@ def create_app(settings: Settings) -> FastAPI:
         pool = await create_pool(settings.database_url)
         redis = Redis.from_url(settings.redis_url, decode_responses=True, socket_timeout=5,
                                socket_connect_timeout=5)
-        queue = RunQueue(settings.queue_name, settings.redis_url, redis)
+        queue = RunQueue(settings.queue_name, settings.redis_url, redis,
+                         RetryPolicy(settings.job_max_attempts, settings.job_backoff_ms))
         app.state.services = Services(
             settings=settings,
             pool=pool,

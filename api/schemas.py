@@ -44,6 +44,9 @@ class RunCreate(CamelModel):
                             description="Budget for the whole replay")
     step_timeout_ms: int = Field(default=DEFAULT_STEP_TIMEOUT_MS, ge=100, le=600_000,
                                  description="Default wait for each step's selector, navigation or assertion")
+    retries: int = Field(default=0, ge=0, le=10,
+                         description="Replay a failed test (assertion, selector) again up to this many times; "
+                                     "each attempt is kept. Infrastructure failures are retried regardless.")
     navigation_timeout_ms: int | None = Field(
         default=None, ge=100, le=600_000,
         description="Default wait for page loads (navigate steps and steps that navigate); default: stepTimeoutMs")

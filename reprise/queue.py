@@ -8,6 +8,7 @@ the same run twice never makes two jobs.
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
@@ -24,6 +25,24 @@ DEFAULT_JOB_OPTIONS: dict[str, Any] = {
     "removeOnComplete": {"age": 7 * 24 * 3600, "count": 10_000},
     "removeOnFail": {"age": 30 * 24 * 3600, "count": 50_000},
 }
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """BullMQ `attempts` and exponential `backoff` for a run's job (JOB_MAX_ATTEMPTS, JOB_BACKOFF_MS).
+
+    The job gets `max_attempts + retries` attempts; the worker decides per failure whether one is spent
+    (see worker.outcomes): infrastructure failures use the first budget, failed tests the run's `retries`.
+    """
+
+    max_attempts: int = 3
+    backoff_ms: int = 2_000
+
+    def job_options(self, retries: int = 0) -> dict[str, Any]:
+        return {
+            "attempts": self.max_attempts + max(0, retries),
+            "backoff": {"type": "exponential", "delay": self.backoff_ms},
+        }
 
 
 def bullmq_connection(redis_url: str) -> dict[str, Any]:
@@ -45,17 +64,45 @@ def cancel_channel(queue_name: str) -> str:
 
 
 class RunQueue:
-    def __init__(self, queue_name: str, redis_url: str, redis: Redis) -> None:
+    def __init__(self, queue_name: str, redis_url: str, redis: Redis, retry_policy: RetryPolicy | None = None) -> None:
         self.name = queue_name
         self._queue = Queue(queue_name, {"connection": bullmq_connection(redis_url)})
         self._redis = redis
+        self.retry_policy = retry_policy or RetryPolicy()
 
-    async def enqueue(self, run_id: UUID) -> str:
+    async def enqueue(self, run_id: UUID, retries: int = 0) -> str:
+        """Add the run's job; a job with this id that already exists is left as it is (BullMQ's rule)."""
+        options = {"jobId": str(run_id), **DEFAULT_JOB_OPTIONS, **self.retry_policy.job_options(retries)}
         async with asyncio.timeout(QUEUE_CALL_TIMEOUT_S):
-            job = await self._queue.add(
-                JOB_NAME, {"runId": str(run_id)}, {"jobId": str(run_id), **DEFAULT_JOB_OPTIONS}
-            )
+            job = await self._queue.add(JOB_NAME, {"runId": str(run_id)}, options)
         return str(job.id)
+
+    async def job_state(self, run_id: UUID) -> str:
+        """BullMQ's state of the run's job: waiting, active, delayed, completed, failed, ... or `unknown`."""
+        async with asyncio.timeout(QUEUE_CALL_TIMEOUT_S):
+            return str(await self._queue.getJobState(str(run_id)))
+
+    async def failed_reason(self, run_id: UUID) -> str | None:
+        async with asyncio.timeout(QUEUE_CALL_TIMEOUT_S):
+            reason = await self._redis.hget(f"{self._queue.prefix}:{self.name}:{run_id}", "failedReason")
+        return str(reason) if reason is not None else None
+
+    async def dead_jobs(self, start: int, end: int) -> tuple[list[dict[str, Any]], int]:
+        """Permanently failed jobs, newest first: (page of {id, failedReason, attemptsMade, finishedOn}, total)."""
+        async with asyncio.timeout(QUEUE_CALL_TIMEOUT_S):
+            jobs = await self._queue.getFailed(start, end)
+            total = int((await self._queue.getJobCounts("failed")).get("failed", 0))
+        page = [
+            {"id": str(job.id), "name": job.name, "data": job.data, "failedReason": job.failedReason,
+             "attemptsMade": int(job.attemptsMade or 0), "finishedOn": job.finishedOn}
+            for job in jobs if job is not None
+        ]
+        return page, total
+
+    async def remove_job(self, run_id: UUID) -> bool:
+        """Remove the run's job whatever its state (not one a worker holds: BullMQ refuses locked jobs)."""
+        async with asyncio.timeout(QUEUE_CALL_TIMEOUT_S):
+            return bool(await self._queue.remove(str(run_id)))
 
     async def remove(self, run_id: UUID) -> bool:
         """Remove a job that is not being processed; True when it was removed."""

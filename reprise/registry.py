@@ -33,6 +33,8 @@ class WorkerBeat:
     started_at: float = field(default_factory=time.time)
     last_heartbeat: float = 0.0
     state: str = "running"
+    active_runs: list[str] = field(default_factory=list)
+    browser: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -47,6 +49,8 @@ class WorkerBeat:
             "startedAt": data["started_at"],
             "lastHeartbeat": data["last_heartbeat"],
             "state": data["state"],
+            "activeRuns": data["active_runs"],
+            "browser": data["browser"],
         }
 
 

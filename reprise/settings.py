@@ -33,6 +33,19 @@ class Settings(BaseSettings):
     max_stalled_count: int = Field(default=1, ge=0, validation_alias="WORKER_MAX_STALLED_COUNT")
     heartbeat_interval_s: float = Field(default=5.0, gt=0, validation_alias="WORKER_HEARTBEAT_INTERVAL")
     shutdown_grace_s: float = Field(default=60.0, ge=0, validation_alias="WORKER_SHUTDOWN_GRACE_SECONDS")
+    # Attempts a job gets for infrastructure failures (browser crash, network error, lost worker); a run's
+    # own `retries` (for flaky tests) come on top. Backoff between attempts doubles from JOB_BACKOFF_MS.
+    job_max_attempts: int = Field(default=3, ge=1, le=20, validation_alias="JOB_MAX_ATTEMPTS")
+    job_backoff_ms: int = Field(default=2_000, ge=0, validation_alias="JOB_BACKOFF_MS")
+    # Orphan sweep: runs left queued/running whose job is gone or dead, checked on start and every interval.
+    sweep_interval_s: float = Field(default=60.0, gt=0, validation_alias="WORKER_SWEEP_INTERVAL_SECONDS")
+    orphan_grace_s: float = Field(default=30.0, ge=0, validation_alias="WORKER_ORPHAN_GRACE_SECONDS")
+    # How long a worker keeps retrying a status write while Postgres is unreachable.
+    database_retry_s: float = Field(default=300.0, ge=0, validation_alias="DATABASE_RETRY_SECONDS")
+    # Circuit breaker: after this many failed Chromium launches in a row the worker stops claiming jobs,
+    # and tries a launch again every BROWSER_RETRY_SECONDS.
+    browser_failures_to_open: int = Field(default=3, ge=1, validation_alias="BROWSER_CIRCUIT_FAILURES")
+    browser_retry_s: float = Field(default=30.0, gt=0, validation_alias="BROWSER_RETRY_SECONDS")
     video_storage_path: Path = Field(default=Path("artifacts/videos"), validation_alias="VIDEO_STORAGE_PATH")
     screenshot_storage_path: Path = Field(
         default=Path("artifacts/screenshots"), validation_alias="SCREENSHOT_STORAGE_PATH"

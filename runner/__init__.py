@@ -5,7 +5,7 @@
         result = await PlaywrightRunner(browser).run(script, RunOptions(), Path("out"))
 """
 
-from runner.browser import launch_chromium, prepare_playwright_env
+from runner.browser import ChromiumLauncher, launch_chromium, prepare_playwright_env
 from runner.errors import BrowserError, InvalidScript, RunnerError
 from runner.native import native_json_schema
 from runner.options import RunOptions
@@ -18,6 +18,7 @@ from runner.steps import ImportNote
 __all__ = [
     "ArtifactFile",
     "BrowserError",
+    "ChromiumLauncher",
     "ImportNote",
     "InvalidScript",
     "PlaywrightRunner",

@@ -15,10 +15,11 @@ import shutil
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from pathlib import Path
+from typing import Any
 
 import playwright
 import structlog
-from playwright.async_api import Browser, async_playwright
+from playwright.async_api import Browser, Playwright, async_playwright
 from playwright.async_api import Error as PlaywrightError
 
 from runner.errors import BrowserError
@@ -98,6 +99,42 @@ def _check_executable(executable_path: str) -> Path:
     return executable
 
 
+class ChromiumLauncher:
+    """The Playwright driver, started once, launching Chromium as often as needed (a worker relaunches it
+    after a crash). `launch` raises BrowserError; a launch that fails restarts the driver before the next."""
+
+    def __init__(self, executable_path: str = DEFAULT_CHROMIUM_PATH, headless: bool = True, *,
+                 browsers_path: Path | None = None) -> None:
+        self.executable_path = executable_path
+        self.headless = headless
+        self._browsers_path = browsers_path
+        self._manager: Any = None
+        self._driver: Playwright | None = None
+
+    async def _ensure_driver(self) -> Playwright:
+        if self._driver is None:
+            prepare_playwright_env(self._browsers_path)
+            self._manager = async_playwright()
+            self._driver = await self._manager.start()
+        return self._driver
+
+    async def launch(self) -> Browser:
+        executable = _check_executable(self.executable_path)
+        driver = await self._ensure_driver()
+        try:
+            return await driver.chromium.launch(executable_path=str(executable), headless=self.headless,
+                                                args=list(CHROMIUM_ARGS))
+        except PlaywrightError as error:
+            await self.stop()  # a driver that lost its browser badly is not trusted with the next launch
+            raise BrowserError(f"chromium at {self.executable_path} failed to start: {error.message}") from error
+
+    async def stop(self) -> None:
+        manager, self._manager, self._driver = self._manager, None, None
+        if manager is not None:
+            with suppress(Exception):
+                await manager.__aexit__(None, None, None)
+
+
 @asynccontextmanager
 async def launch_chromium(
     executable_path: str = DEFAULT_CHROMIUM_PATH,
@@ -109,16 +146,13 @@ async def launch_chromium(
 
     BrowserError when the executable is missing or Chromium does not start.
     """
-    executable = _check_executable(executable_path)
-    prepare_playwright_env(browsers_path)
-    async with async_playwright() as driver:
-        try:
-            browser = await driver.chromium.launch(executable_path=str(executable), headless=headless,
-                                                   args=list(CHROMIUM_ARGS))
-        except PlaywrightError as error:
-            raise BrowserError(f"chromium at {executable_path} failed to start: {error.message}") from error
+    launcher = ChromiumLauncher(executable_path, headless, browsers_path=browsers_path)
+    try:
+        browser = await launcher.launch()
         try:
             yield browser
         finally:
             with suppress(PlaywrightError):
                 await browser.close()
+    finally:
+        await launcher.stop()

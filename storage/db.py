@@ -16,7 +16,8 @@ async def _init_connection(connection: asyncpg.Connection) -> None:
 
 async def create_pool(database_url: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
     pool = await asyncpg.create_pool(
-        database_url, min_size=min_size, max_size=max_size, init=_init_connection, command_timeout=30
+        database_url, min_size=min_size, max_size=max_size, init=_init_connection, command_timeout=30,
+        timeout=10,  # connecting; asyncpg waits 60 s by default, too long while Postgres restarts
     )
     assert pool is not None
     return pool

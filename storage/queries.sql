@@ -87,3 +87,31 @@ SELECT * FROM run_artifacts WHERE run_id = $1 ORDER BY attempt, kind, step_index
 
 -- name: get_artifact
 SELECT * FROM run_artifacts WHERE run_id = $1 AND id = $2;
+
+-- name: requeue_run
+-- The attempt ended in a way that is retried: the run waits in the queue again (BullMQ delays its job).
+UPDATE runs SET status = 'queued', error = $3, error_category = $4
+WHERE id = $1 AND attempts = $2 AND status = 'running'
+RETURNING *;
+
+-- name: list_unfinished_runs
+-- Orphan sweep candidates: queued or running, with nothing new (no creation, no attempt) for $1 seconds.
+SELECT r.* FROM runs r
+WHERE r.status IN ('queued', 'running')
+  AND r.created_at < now() - make_interval(secs => $1)
+  AND NOT EXISTS (SELECT 1 FROM run_attempts a
+                  WHERE a.run_id = r.id AND a.started_at >= now() - make_interval(secs => $1))
+ORDER BY r.created_at
+LIMIT $2;
+
+-- name: abandon_run_attempts
+UPDATE run_attempts SET status = 'abandoned', finished_at = now(), error = coalesce(error, $2)
+WHERE run_id = $1 AND status = 'running';
+
+-- name: requeue_orphan_run
+UPDATE runs SET status = 'queued', error = $2
+WHERE id = $1 AND status IN ('queued', 'running')
+RETURNING *;
+
+-- name: count_attempts_by_status
+SELECT status, count(*) AS attempts FROM run_attempts WHERE run_id = $1 GROUP BY status;

@@ -7,8 +7,9 @@ empty result.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
 import asyncpg
@@ -16,6 +17,9 @@ import asyncpg
 from storage.errors import InvalidTransition, RunNotFound
 from storage.queries import load_queries
 from storage.records import ArtifactRecord, AttemptRecord, RunRecord, StepRecord
+from storage.retry import retry_database
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -50,10 +54,31 @@ class ArtifactWrite:
     size_bytes: int
 
 
+@dataclass(frozen=True)
+class _AttemptOutcome:
+    status: str
+    error: str | None
+    category: str | None
+    steps: list[StepWrite]
+    artifacts: list[ArtifactWrite]
+    actions_executed: int
+    duration_ms: int
+    requeue: bool
+    attempt_status: str
+
+
 class RunRepository:
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    """`retry_for_s` > 0 (the worker): calls retry while Postgres is unreachable, for up to that long."""
+
+    def __init__(self, pool: asyncpg.Pool, *, retry_for_s: float = 0.0) -> None:
         self._pool = pool
         self._sql = load_queries()
+        self._retry_for_s = retry_for_s
+
+    async def _retrying(self, what: str, call: Callable[[], Awaitable[T]]) -> T:
+        if self._retry_for_s <= 0:
+            return await call()
+        return await retry_database(call, for_seconds=self._retry_for_s, what=what)
 
     async def create(self, new_run: NewRun) -> tuple[RunRecord, bool]:
         """Insert a run; with an idempotency key already used, return that run. (run, created)."""
@@ -76,7 +101,7 @@ class RunRepository:
         return RunRecord.from_row(existing), False
 
     async def get(self, run_id: UUID) -> RunRecord:
-        row = await self._pool.fetchrow(self._sql["get_run"], run_id)
+        row = await self._retrying("get run", lambda: self._pool.fetchrow(self._sql["get_run"], run_id))
         if row is None:
             raise RunNotFound(f"run {run_id} not found")
         return RunRecord.from_row(row)
@@ -89,6 +114,9 @@ class RunRepository:
 
     async def start_attempt(self, run_id: UUID, worker_name: str, job_token: str | None) -> int | None:
         """Mark the run running for a new attempt; None when the run is final (cancelled, finished)."""
+        return await self._retrying("start attempt", lambda: self._start_attempt(run_id, worker_name, job_token))
+
+    async def _start_attempt(self, run_id: UUID, worker_name: str, job_token: str | None) -> int | None:
         async with self._pool.acquire() as connection, connection.transaction():
             attempt = await connection.fetchval(self._sql["start_attempt"], run_id, worker_name)
             if attempt is None:
@@ -126,12 +154,23 @@ class RunRepository:
         artifacts: list[ArtifactWrite],
         actions_executed: int,
         duration_ms: int,
+        requeue: bool = False,
+        attempt_status: str | None = None,
     ) -> RunRecord | None:
-        """Write the attempt's steps, artifacts and final status at once.
+        """Write the attempt's steps, artifacts and outcome at once.
 
+        `requeue`: the attempt is over but the run is not: it goes back to `queued` (its job is retried) and
+        the attempt keeps `attempt_status` (default: `status`). Otherwise `status` is the run's final status.
         Returns None when the run was no longer this attempt's to finish (cancelled meanwhile, or a newer
         attempt owns it): its steps and artifacts are still kept, under this attempt.
         """
+        outcome = _AttemptOutcome(status, error, category, steps, artifacts, actions_executed, duration_ms,
+                                  requeue, attempt_status or status)
+        return await self._retrying("finish attempt", lambda: self._finish(run_id, attempt, outcome))
+
+    async def _finish(self, run_id: UUID, attempt: int, outcome: _AttemptOutcome) -> RunRecord | None:
+        status, error, category = outcome.status, outcome.error, outcome.category
+        steps, artifacts = outcome.steps, outcome.artifacts
         async with self._pool.acquire() as connection, connection.transaction():
             await connection.executemany(
                 self._sql["upsert_step"],
@@ -148,11 +187,13 @@ class RunRepository:
                     for a in artifacts
                 ],
             )
-            row = await connection.fetchrow(
-                self._sql["finish_run"], run_id, attempt, status, error, actions_executed, duration_ms, category
-            )
+            if outcome.requeue:
+                row = await connection.fetchrow(self._sql["requeue_run"], run_id, attempt, error, category)
+            else:
+                row = await connection.fetchrow(self._sql["finish_run"], run_id, attempt, status, error,
+                                                outcome.actions_executed, outcome.duration_ms, category)
             if row is not None:
-                attempt_status = status
+                attempt_status = outcome.attempt_status
             else:
                 current = await connection.fetchval("SELECT status FROM runs WHERE id = $1", run_id)
                 attempt_status = "cancelled" if current == "cancelled" else "abandoned"
@@ -160,8 +201,44 @@ class RunRepository:
         return RunRecord.from_row(row) if row is not None else None
 
     async def fail_unstarted(self, run_id: UUID, reason: str, category: str | None = None) -> RunRecord | None:
-        row = await self._pool.fetchrow(self._sql["fail_unstarted_run"], run_id, reason, category)
+        row = await self._retrying(
+            "fail run", lambda: self._pool.fetchrow(self._sql["fail_unstarted_run"], run_id, reason, category)
+        )
         return RunRecord.from_row(row) if row is not None else None
+
+    async def end_orphan(self, run_id: UUID, reason: str, category: str) -> RunRecord | None:
+        """A queued/running run nobody will finish: `error` with the reason; open attempts `abandoned`."""
+        async def end() -> asyncpg.Record | None:
+            async with self._pool.acquire() as connection, connection.transaction():
+                await connection.execute(self._sql["abandon_run_attempts"], run_id, reason)
+                return await connection.fetchrow(self._sql["fail_unstarted_run"], run_id, reason, category)
+
+        row = await self._retrying("end orphan", end)
+        return RunRecord.from_row(row) if row is not None else None
+
+    async def requeue_orphan(self, run_id: UUID, reason: str) -> RunRecord | None:
+        """A run whose job vanished goes back to `queued` (the caller adds a new job); open attempts end."""
+        async def requeue() -> asyncpg.Record | None:
+            async with self._pool.acquire() as connection, connection.transaction():
+                await connection.execute(self._sql["abandon_run_attempts"], run_id, reason)
+                return await connection.fetchrow(self._sql["requeue_orphan_run"], run_id, reason)
+
+        row = await self._retrying("requeue orphan", requeue)
+        return RunRecord.from_row(row) if row is not None else None
+
+    async def unfinished(self, *, quiet_for_s: float, limit: int = 500) -> list[RunRecord]:
+        """Queued or running runs with no new attempt for `quiet_for_s` seconds, oldest first."""
+        rows = await self._retrying(
+            "list unfinished", lambda: self._pool.fetch(self._sql["list_unfinished_runs"], quiet_for_s, limit)
+        )
+        return [RunRecord.from_row(row) for row in rows]
+
+    async def attempt_counts(self, run_id: UUID) -> dict[str, int]:
+        """How many of the run's attempts ended in each status (passed, failed, error, abandoned, ...)."""
+        rows = await self._retrying(
+            "count attempts", lambda: self._pool.fetch(self._sql["count_attempts_by_status"], run_id)
+        )
+        return {str(row["status"]): int(row["attempts"]) for row in rows}
 
     async def cancel(self, run_id: UUID, reason: str | None = None) -> RunRecord:
         row = await self._pool.fetchrow(self._sql["cancel_run"], run_id, reason)

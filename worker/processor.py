@@ -17,12 +17,13 @@ from uuid import UUID
 
 import structlog
 from bullmq import Job
-from bullmq.custom_errors import UnrecoverableError
+from bullmq.custom_errors import DelayedError, UnrecoverableError
 
 from runner import InvalidScript, RunOptions, RunResult, Script, StepResult, parse_script
 from runner.devices import DeviceCatalogue
 from runner.variables import SecretMasker, resolve_secrets, substitute
 from storage import ArtifactStore, ArtifactWrite, RunNotFound, RunRecord, RunRepository, StepWrite, artifact_key
+from worker.outcomes import Decision, decide
 
 log = structlog.get_logger(__name__)
 
@@ -30,6 +31,10 @@ log = structlog.get_logger(__name__)
 HARD_TIMEOUT_MARGIN_S = 60
 
 ReplayFunction = Callable[..., Awaitable[RunResult]]
+
+
+class RetryRun(Exception):
+    """Raised to BullMQ so that it retries the job with backoff (the attempt is recorded already)."""
 
 
 @dataclass
@@ -79,6 +84,7 @@ class RunProcessor:
         worker_name: str,
         work_dir: Path,
         devices: DeviceCatalogue,
+        max_attempts: int = 3,
     ) -> None:
         self._devices = devices
         self._runs = runs
@@ -86,8 +92,10 @@ class RunProcessor:
         self._replay = replay
         self._worker_name = worker_name
         self._work_dir = work_dir
-        self._active: dict[UUID, asyncio.Task[RunResult]] = {}
+        self._max_attempts = max_attempts
+        self._active: dict[UUID, asyncio.Future[RunResult]] = {}
         self._cancel_requested: set[UUID] = set()
+        self._handed_back: set[UUID] = set()
         self.stats = WorkerStats()
 
     @property
@@ -103,6 +111,20 @@ class RunProcessor:
         task.cancel()
         return True
 
+    def hand_back_all(self) -> int:
+        """Abort every active replay and return its job to the queue (shutdown after the grace period)."""
+        handed = 0
+        for run_id, task in list(self._active.items()):
+            if not task.done():
+                self._handed_back.add(run_id)
+                task.cancel()
+                handed += 1
+        return handed
+
+    @property
+    def active_run_ids(self) -> list[str]:
+        return sorted(str(run_id) for run_id in self._active)
+
     async def process(self, job: Job, token: str, signal: Any = None) -> dict[str, Any]:
         raw_run_id = (job.data or {}).get("runId")
         try:
@@ -111,11 +133,11 @@ class RunProcessor:
             raise UnrecoverableError(f"job {job.id} has no valid runId in its data: {raw_run_id!r}") from error
         structlog.contextvars.bind_contextvars(jobId=job.id, runId=str(run_id))
         try:
-            return await self._process(run_id, token)
+            return await self._process(job, run_id, token)
         finally:
             structlog.contextvars.unbind_contextvars("jobId", "runId")
 
-    async def _process(self, run_id: UUID, token: str) -> dict[str, Any]:
+    async def _process(self, job: Job, run_id: UUID, token: str) -> dict[str, Any]:
         try:
             run = await self._runs.get(run_id)
         except RunNotFound as error:
@@ -130,39 +152,70 @@ class RunProcessor:
             log.info("run no longer startable (cancelled or finished)")
             return {"runId": str(run_id), "status": "cancelled", "skipped": True}
         structlog.contextvars.bind_contextvars(attempt=attempt)
+        try:
+            return await self._attempt(job, token, run, attempt, script, options)
+        finally:
+            structlog.contextvars.unbind_contextvars("attempt")
+
+    async def _attempt(self, job: Job, token: str, run: RunRecord, attempt: int, script: Script,
+                       options: RunOptions) -> dict[str, Any]:
+        run_id = run.id
         log.info("run started", name=run.name, status="running")
         output_dir = self._work_dir / str(run_id) / f"attempt-{attempt}"
         output_dir.mkdir(parents=True, exist_ok=True)
         started = time.monotonic()
 
         async def on_step(step: StepResult) -> None:
-            await self._runs.record_step(run_id, attempt, _step_write(step))
+            try:
+                await self._runs.record_step(run_id, attempt, _step_write(step))
+            except Exception as error:  # live progress only: finish() writes every step again
+                log.warning("could not record step progress", step=step.index, error=repr(error))
 
         replay = asyncio.ensure_future(self._replay(script, options, output_dir, on_step=on_step))
         self._active[run_id] = replay
+        handed_back = False
         try:
             result = await asyncio.wait_for(
                 asyncio.shield(replay), options.timeout_ms / 1000 + HARD_TIMEOUT_MARGIN_S
             )
         except asyncio.CancelledError:
-            if run_id not in self._cancel_requested:
+            if run_id in self._handed_back:
+                handed_back = True
+                result = RunResult(status="error", error=f"worker {self._worker_name} shut down before the run "
+                                                         "finished; the run went back to the queue")
+                status = "error"
+            elif run_id in self._cancel_requested:
+                result = RunResult(status="failed", error="cancelled by request")
+                status = "cancelled"
+            else:
                 replay.cancel()
-                raise  # the worker itself is being stopped: the job goes back to the queue
-            result = RunResult(status="failed", error="cancelled by request")
-            status = "cancelled"
+                raise  # the worker itself is being stopped: the job comes back through stalled detection
         except TimeoutError:
             replay.cancel()
-            result = RunResult(status="error", error="run exceeded its timeout and was aborted by the worker",
+            result = RunResult(status="failed", error="run exceeded its timeout and was aborted by the worker",
                                category="timeout")
-            status = "error"
+            status = "failed"
         else:
             status = result.status
         finally:
             self._active.pop(run_id, None)
             self._cancel_requested.discard(run_id)
-            structlog.contextvars.unbind_contextvars("attempt")
+            self._handed_back.discard(run_id)
 
         duration_ms = int((time.monotonic() - started) * 1000)
+        if handed_back:
+            decision = Decision(retry=True, attempt_status="abandoned")
+        else:
+            decision = decide(
+                status=status,
+                category=result.category,
+                error=result.error,
+                run_retries=int(run.options.get("retries", 0)),
+                previous_attempts=await self._runs.attempt_counts(run_id),
+                job_attempts_made=int(job.attemptsMade or 0),
+                job_attempts=int(job.opts.get("attempts") or 1),
+                max_attempts=self._max_attempts,
+            )
         artifacts = await self._store_artifacts(run_id, attempt, output_dir, result)
         final = await self._runs.finish(
             run_id,
@@ -174,8 +227,18 @@ class RunProcessor:
             artifacts=artifacts,
             actions_executed=result.actions_executed,
             duration_ms=duration_ms,
+            requeue=decision.retry,
+            attempt_status=decision.attempt_status,
         )
         shutil.rmtree(output_dir, ignore_errors=True)
+        if handed_back:
+            log.warning("run handed back to the queue", attemptStatus="abandoned")
+            await job.moveToDelayed(int(time.time() * 1000), token)
+            raise DelayedError("handed back to the queue at shutdown")
+        if decision.retry and final is not None:
+            log.info("attempt failed, run will be retried", status=status, error=result.error,
+                     category=result.category, attemptsMade=job.attemptsMade)
+            raise RetryRun(result.error or status)
         final_status = final.status if final is not None else (await self._runs.get(run_id)).status
         self.stats.processed += 1
         if final_status != "passed":
@@ -188,6 +251,8 @@ class RunProcessor:
             error=result.error,
             category=result.category,
         )
+        if decision.dead_letter and final is not None:
+            raise UnrecoverableError(result.error or "infrastructure error")
         return {
             "runId": str(run_id),
             "status": final_status,

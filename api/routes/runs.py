@@ -58,7 +58,7 @@ def _summary_fields(run: RunRecord, request: Request) -> dict[str, Any]:
 async def _enqueue(services: Services, run: RunRecord) -> None:
     """Add the job; if Redis refuses, the run is marked `error` with the reason rather than left queued."""
     try:
-        await services.queue.enqueue(run.id)
+        await services.queue.enqueue(run.id, int(run.options.get("retries", 0)))
     except Exception as error:
         reason = f"could not enqueue the run: {error}"
         log.error("enqueue failed", runId=str(run.id), error=str(error))
