@@ -11,7 +11,7 @@ from redis.asyncio import Redis
 
 from api.deps import Services
 from api.errors import install_error_handlers
-from api.routes import health, queue, runs, schema
+from api.routes import dead_letter, health, queue, runs, schema
 from reprise.queue import RetryPolicy, RunQueue
 from reprise.registry import WorkerRegistry
 from reprise.settings import Settings
@@ -63,4 +63,5 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(health.router)
     app.include_router(schema.router)
     app.include_router(queue.router)
+    app.include_router(dead_letter.router)
     return app

@@ -164,3 +164,22 @@ class HealthDetail(CamelModel):
     redis: DependencyHealth
     queue: QueueHealth
     workers: list[dict[str, Any]]
+
+
+class DeadJob(CamelModel):
+    job_id: str
+    run_id: str | None
+    failed_reason: str | None
+    attempts_made: int
+    failed_at: int | None = Field(description="Milliseconds since the epoch, as BullMQ keeps it")
+    run_status: str | None
+    run_error: str | None
+    run_error_category: str | None
+    run_url: str | None
+
+
+class DeadLetterPage(CamelModel):
+    jobs: list[DeadJob]
+    total: int
+    limit: int
+    offset: int

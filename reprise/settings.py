@@ -56,6 +56,8 @@ class Settings(BaseSettings):
     api_host: str = Field(default="127.0.0.1", validation_alias="API_HOST")
     api_port: int = Field(default=8000, ge=0, le=65535, validation_alias="API_PORT")
     chromium_path: str = Field(default="/usr/bin/chromium", validation_alias="CHROMIUM_PATH")
+    # JavaScript heap limit of each page's renderer: a page that allocates without end crashes alone.
+    browser_js_heap_mb: int = Field(default=2048, ge=64, validation_alias="BROWSER_JS_HEAP_MB")
 
     @field_validator("log_level", mode="before")
     @classmethod

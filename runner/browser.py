@@ -104,8 +104,11 @@ class ChromiumLauncher:
     after a crash). `launch` raises BrowserError; a launch that fails restarts the driver before the next."""
 
     def __init__(self, executable_path: str = DEFAULT_CHROMIUM_PATH, headless: bool = True, *,
-                 browsers_path: Path | None = None) -> None:
+                 browsers_path: Path | None = None, js_heap_mb: int | None = None) -> None:
         self.executable_path = executable_path
+        # A runaway page then crashes its own renderer (an `error` run, retried) instead of eating the
+        # worker's memory: V8's default heap limit is about 4 GB per renderer.
+        self.args = [*CHROMIUM_ARGS, *([f"--js-flags=--max-old-space-size={js_heap_mb}"] if js_heap_mb else [])]
         self.headless = headless
         self._browsers_path = browsers_path
         self._manager: Any = None
@@ -123,7 +126,7 @@ class ChromiumLauncher:
         driver = await self._ensure_driver()
         try:
             return await driver.chromium.launch(executable_path=str(executable), headless=self.headless,
-                                                args=list(CHROMIUM_ARGS))
+                                                args=self.args)
         except PlaywrightError as error:
             await self.stop()  # a driver that lost its browser badly is not trusted with the next launch
             raise BrowserError(f"chromium at {self.executable_path} failed to start: {error.message}") from error

@@ -75,22 +75,28 @@ class PlaywrightRunner:
         output_dir: Path,
         *,
         on_step: StepCallback | None = None,
+        stop: asyncio.Event | None = None,
     ) -> RunResult:
+        """`stop`: set it to cancel the run mid-step (its context is closed); the result keeps the steps,
+        screenshots and video made so far, the interrupted step `failed` with "cancelled by request"."""
         if options.base_url:
             script = rebase_script(script, options.base_url)
         if options.viewport is not None:
             script = _with_viewport(script, Viewport(width=options.viewport[0], height=options.viewport[1]))
         elif options.device is not None:
             script = _with_viewport(script, device_viewport(options.device))
-        return await _Run(self._browser, script, options, output_dir, on_step).execute()
+        return await _Run(self._browser, script, options, output_dir, on_step, stop).execute()
 
 
 class _Run:
     """One replay: its context, the results so far, and the verdict."""
 
     def __init__(self, browser: Browser, script: Script, options: RunOptions, output_dir: Path,
-                 on_step: StepCallback | None) -> None:
+                 on_step: StepCallback | None, stop: asyncio.Event | None = None) -> None:
         self.browser = browser
+        self.stop = stop
+        self.stopped = False
+        self.current_step: asyncio.Future[str | None] | None = None
         self.script = script
         self.options = options
         self.output_dir = output_dir
@@ -129,12 +135,16 @@ class _Run:
             return self.result()
         executor = StepExecutor(context, page)
         keep_screenshots(executor, self.output_dir, self.artifacts)  # `screenshot` steps become artifacts
+        stop_watch = asyncio.create_task(self.close_on_stop(context)) if self.stop is not None else None
         try:
             await self.replay(executor)
-            if self.status != "passed":
+            if self.status != "passed" and not self.stopped:
                 await self.keep_failure_state(executor.last_page)
-            await self.stop_tracing(context)
+            if not self.stopped:
+                await self.stop_tracing(context)
         finally:
+            if stop_watch is not None:
+                stop_watch.cancel()
             with suppress(PlaywrightError):
                 await context.close()
             video = await self.keep_video(page)
@@ -142,6 +152,17 @@ class _Run:
             self.artifacts.insert(0, video)
         self.keep_har()
         return self.result()
+
+    async def close_on_stop(self, context: BrowserContext) -> None:
+        """Cancel by request: closing the context ends the step in progress at once."""
+        assert self.stop is not None
+        await self.stop.wait()
+        self.stopped = True
+        log.info("run stopped on request, closing its context")
+        if self.current_step is not None:
+            self.current_step.cancel()  # steps that do not touch the page (`wait`) end too
+        with suppress(PlaywrightError):
+            await context.close()
 
     async def new_context(self) -> tuple[BrowserContext, Page]:
         viewport = self.script.viewport or DEFAULT_VIEWPORT
@@ -186,8 +207,19 @@ class _Run:
             if self.status != "passed":
                 await self.report(StepResult(index=index, type=step.type, status="skipped", duration_ms=0))
                 continue
+            if self.stopped:
+                await self.report(StepResult(index=index, type=step.type, status="skipped", duration_ms=0))
+                continue
             step_start = time.monotonic()
             selector, error, category = await self.run_step(executor, step, run_deadline)
+            if self.stopped:
+                self.status, self.failed_index = "failed", index
+                self.error = f"cancelled by request at step {index + 1}"
+                await self.report(StepResult(index=index, type=step.type, status="failed",
+                                             duration_ms=_ms(time.monotonic() - step_start),
+                                             error="cancelled by request",
+                                             started_offset_ms=max(0, _ms(step_start - video_start))))
+                continue
             if error is not None and (crashed or not self.browser.is_connected()):
                 self.status = "error"
                 category = "browser_crashed"
@@ -219,9 +251,17 @@ class _Run:
         timeout_ms = step.timeout_ms or self.script.timeout_ms or default_ms
         loop = asyncio.get_running_loop()
         budget = asyncio.timeout_at(loop.time() + max(0.0, run_deadline - time.monotonic()))
+        step_task = asyncio.ensure_future(executor.execute(step, timeout_ms))
+        self.current_step = step_task
         try:
             async with budget:
-                return await executor.execute(step, timeout_ms), None, None
+                return await step_task, None, None
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if self.stopped and step_task.cancelled() and (current is None or not current.cancelling()):
+                return None, "cancelled by request", None  # close_on_stop cut the step short
+            step_task.cancel()
+            raise
         except StepFailed as failure:
             return None, str(failure), categorize(step, str(failure), failure.category)
         except TimeoutError:

@@ -16,32 +16,11 @@ from media import video_seconds
 
 from reprise.settings import Settings
 
+from flows import log_events, slow_recording
 from recordings import load_recording
 from services import WorkerProcess, wait_for, wait_for_final, wait_for_workers
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-
-
-def slow_recording(site_url: str, seconds: float) -> dict[str, Any]:
-    """A flow that takes about `seconds` in the page: enough to catch it mid-run."""
-    return {
-        "title": f"slow {seconds}s",
-        "timeout": int(seconds * 1000) + 10_000,
-        "steps": [
-            {"type": "navigate", "url": f"{site_url}/index.html"},
-            {"type": "waitForExpression", "expression": f"performance.now() > {int(seconds * 1000)}"},
-            {"type": "change", "value": "Ada", "selectors": [["#name"]]},
-        ],
-    }
-
-
-def log_events(worker: WorkerProcess) -> list[dict[str, Any]]:
-    events = []
-    for line in worker.log().splitlines():
-        if line.startswith("{"):
-            events.append(json.loads(line))
-    return events
-
 
 
 async def test_recorder_run_passes_with_video_screenshots_and_steps(

@@ -102,7 +102,7 @@ async def run_worker(settings: Settings) -> int:
                      RetryPolicy(settings.job_max_attempts, settings.job_backoff_ms))
     claiming = ClaimControl()
     browser = BrowserSupervisor(
-        ChromiumLauncher(settings.chromium_path),
+        ChromiumLauncher(settings.chromium_path, js_heap_mb=settings.browser_js_heap_mb),
         failures_to_open=settings.browser_failures_to_open,
         retry_s=settings.browser_retry_s,
         on_open=claiming.pause,
@@ -150,12 +150,12 @@ class ClaimControl:
 
 def _replay_with(browser: BrowserSupervisor, browser_wait_s: float) -> ReplayFunction:
     async def replay(script: Script, options: RunOptions, output_dir: Path,
-                     on_step: StepCallback | None = None) -> RunResult:
+                     on_step: StepCallback | None = None, stop: asyncio.Event | None = None) -> RunResult:
         try:
             live = await browser.browser(browser_wait_s)
         except BrowserError as error:
             return RunResult(status="error", error=str(error), category="browser_crashed")
-        return await PlaywrightRunner(live).run(script, options, output_dir, on_step=on_step)
+        return await PlaywrightRunner(live).run(script, options, output_dir, on_step=on_step, stop=stop)
 
     return replay
 

@@ -1,7 +1,8 @@
 """One job -> one replay: mark the run running, replay it, store steps and artifacts, mark the result.
 
-The processor knows nothing of HTTP. A run cancelled through the API is stopped by cancelling the task
-that replays it (see `cancel`); every status write is guarded in SQL, so a late writer changes nothing.
+The processor knows nothing of HTTP. A run cancelled through the API is stopped by closing its browser
+context (see `cancel`); every status write is guarded in SQL, so a late writer changes nothing. Whether a
+failed attempt is final or retried is `worker.outcomes.decide`.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ log = structlog.get_logger(__name__)
 
 # The runner bounds a run by its own timeout; this margin covers browser start and artifact writes.
 HARD_TIMEOUT_MARGIN_S = 60
+CANCEL_FORCE_AFTER_S = 5.0
 
 ReplayFunction = Callable[..., Awaitable[RunResult]]
 
@@ -96,6 +98,7 @@ class RunProcessor:
         self._active: dict[UUID, asyncio.Future[RunResult]] = {}
         self._cancel_requested: set[UUID] = set()
         self._handed_back: set[UUID] = set()
+        self._stops: dict[UUID, asyncio.Event] = {}
         self.stats = WorkerStats()
 
     @property
@@ -103,12 +106,15 @@ class RunProcessor:
         return len(self._active)
 
     def cancel(self, run_id: UUID) -> bool:
-        """Stop a run this worker is replaying; False when it is not here."""
+        """Stop a run this worker is replaying (its browser context is closed, what it made so far is kept);
+        False when it is not here. A replay that does not stop within CANCEL_FORCE_AFTER_S is cancelled."""
         task = self._active.get(run_id)
-        if task is None or task.done():
+        stop = self._stops.get(run_id)
+        if task is None or task.done() or stop is None:
             return False
         self._cancel_requested.add(run_id)
-        task.cancel()
+        stop.set()
+        asyncio.get_running_loop().call_later(CANCEL_FORCE_AFTER_S, task.cancel)
         return True
 
     def hand_back_all(self) -> int:
@@ -171,8 +177,10 @@ class RunProcessor:
             except Exception as error:  # live progress only: finish() writes every step again
                 log.warning("could not record step progress", step=step.index, error=repr(error))
 
-        replay = asyncio.ensure_future(self._replay(script, options, output_dir, on_step=on_step))
+        stop = asyncio.Event()
+        replay = asyncio.ensure_future(self._replay(script, options, output_dir, on_step=on_step, stop=stop))
         self._active[run_id] = replay
+        self._stops[run_id] = stop
         handed_back = False
         try:
             result = await asyncio.wait_for(
@@ -196,9 +204,10 @@ class RunProcessor:
                                category="timeout")
             status = "failed"
         else:
-            status = result.status
+            status = "cancelled" if run_id in self._cancel_requested else result.status
         finally:
             self._active.pop(run_id, None)
+            self._stops.pop(run_id, None)
             self._cancel_requested.discard(run_id)
             self._handed_back.discard(run_id)
 

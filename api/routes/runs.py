@@ -189,7 +189,11 @@ async def cancel_run(run_id: UUID, services: ServicesDep, request: Request) -> R
 @router.post("/{run_id}/retry", status_code=201, response_model=RunSummary)
 async def retry_run(run_id: UUID, services: ServicesDep, request: Request, response: Response) -> RunSummary:
     """Queue a new run with the same recording and options; the new run links back to this one."""
-    original = await services.runs.get(run_id)
+    return await queue_copy(services, await services.runs.get(run_id), request, response)
+
+
+async def queue_copy(services: Services, original: RunRecord, request: Request, response: Response) -> RunSummary:
+    """A new run with `original`'s recording and options, linked back to it, queued."""
     new_run = NewRun(
         name=original.name,
         script_format=original.script_format,
