@@ -27,11 +27,22 @@ class Decision:
     attempt_status: str | None = None
 
 
+# Chromium's net errors for a page that could not be reached at all (not the test's fault, may pass later).
+# Refused ports (ERR_UNSAFE_PORT), bad certificates and blocked URLs are not here: retrying cannot help.
+NETWORK_ERRORS = frozenset({
+    "ERR_CONNECTION_REFUSED", "ERR_CONNECTION_RESET", "ERR_CONNECTION_CLOSED", "ERR_CONNECTION_ABORTED",
+    "ERR_CONNECTION_TIMED_OUT", "ERR_TIMED_OUT", "ERR_NAME_NOT_RESOLVED", "ERR_NAME_RESOLUTION_FAILED",
+    "ERR_ADDRESS_UNREACHABLE", "ERR_INTERNET_DISCONNECTED", "ERR_NETWORK_CHANGED", "ERR_EMPTY_RESPONSE",
+    "ERR_TUNNEL_CONNECTION_FAILED", "ERR_PROXY_CONNECTION_FAILED",
+})
+
+
 def is_infrastructure_failure(status: str, category: str | None, error: str | None) -> bool:
     if status == "error" or category == "browser_crashed":
         return True
-    # The page could not be reached at all (connection refused, DNS, reset): not the test's fault.
-    return category == "navigation_error" and error is not None and "net::ERR_" in error
+    if category != "navigation_error" or error is None:
+        return False
+    return any(f"net::{code}" in error for code in NETWORK_ERRORS)
 
 
 def decide(

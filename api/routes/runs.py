@@ -6,7 +6,7 @@ from typing import Annotated, Any
 from uuid import UUID
 
 import structlog
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import APIRouter, Header, Path, Query, Request, Response
 from fastapi.responses import FileResponse
 
 from api.deps import Services, ServicesDep
@@ -22,7 +22,7 @@ from api.schemas import (
 )
 from runner import parse_script
 from runner.variables import substitute
-from storage import ArtifactNotFound, NewRun, RunRecord
+from storage import ArtifactNotFound, NewRun, RunNotFound, RunRecord, StepRecord
 
 log = structlog.get_logger(__name__)
 router = APIRouter(prefix="/api/runs", tags=["runs"])
@@ -120,6 +120,28 @@ async def list_runs(
     return RunPage(items=items, total=total, limit=limit, offset=offset)
 
 
+def _step_public(step: StepRecord) -> StepPublic:
+    return StepPublic(
+        index=step.step_index,
+        type=step.step_type,
+        status=step.status,
+        duration_ms=step.duration_ms,
+        started_offset_ms=step.started_offset_ms,
+        selector=step.selector,
+        error=step.error,
+        category=step.error_category,
+    )
+
+
+@router.get("/{run_id}/attempts/{attempt}/steps", response_model=list[StepPublic])
+async def attempt_steps(run_id: UUID, attempt: Annotated[int, Path(ge=1)], services: ServicesDep) -> list[StepPublic]:
+    """The steps of one attempt (a run keeps every attempt: retried, stalled, handed back)."""
+    run = await services.runs.get(run_id)
+    if attempt > run.attempts:
+        raise RunNotFound(f"run {run_id} has no attempt {attempt} (it has {run.attempts})")
+    return [_step_public(step) for step in await services.runs.steps(run_id, attempt)]
+
+
 @router.get("/{run_id}", response_model=RunDetail, name="get_run")
 async def get_run(run_id: UUID, services: ServicesDep, request: Request) -> RunDetail:
     """One run: status, attempts, timings, the latest attempt's steps, and links to its artifacts."""
@@ -143,19 +165,7 @@ async def get_run(run_id: UUID, services: ServicesDep, request: Request) -> RunD
     videos = [artifact.url for artifact in latest if artifact.kind == "video"]
     return RunDetail(
         **_summary_fields(run, request),
-        steps=[
-            StepPublic(
-                index=step.step_index,
-                type=step.step_type,
-                status=step.status,
-                duration_ms=step.duration_ms,
-                started_offset_ms=step.started_offset_ms,
-                selector=step.selector,
-                error=step.error,
-                category=step.error_category,
-            )
-            for step in steps
-        ],
+        steps=[_step_public(step) for step in steps],
         attempt_history=[
             AttemptPublic(
                 attempt=attempt.attempt,
