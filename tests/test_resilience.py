@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import os
+import random
 import signal
+import time
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 
@@ -254,3 +258,57 @@ async def test_a_poison_run_ends_error_after_max_attempts_without_blocking_other
     assert (await api_client.get("/api/dead-letter")).json()["jobs"] == []
     cancelled = await api_client.post(f"/api/runs/{retried.json()['id']}/cancel")
     assert cancelled.status_code == 200
+
+
+async def test_200_runs_on_3_workers_with_random_kills_each_end_exactly_once(
+    api_client: httpx.AsyncClient, site_url: str, start_worker: Callable[..., WorkerProcess], tag: str,
+    settings: Settings,
+) -> None:
+    chaos = {**FAST_STALLS, "WORKER_MAX_STALLED_COUNT": "10", "WORKER_CONCURRENCY": "2",
+             "WORKER_SWEEP_INTERVAL_SECONDS": "2", "WORKER_ORPHAN_GRACE_SECONDS": "10", TAG_VARIABLE: tag}
+    generation = iter(range(1, 1000))
+    live = [start_worker(f"worker-{next(generation)}", **chaos) for _ in range(3)]
+    await wait_for_workers(api_client, {worker.name for worker in live}, timeout=60)
+    run_ids = [await post_run(api_client, {"script": quick_script(site_url, f"chaos {index}"), "video": "off",
+                                           "screenshots": "off"}) for index in range(200)]
+    chooser = random.Random(4729)
+
+    async def statuses() -> Counter[str]:
+        page = (await api_client.get("/api/runs", params={"limit": 500})).json()
+        return Counter(run["status"] for run in page["items"])
+
+    kills = 0
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
+        counts = await statuses()
+        if sum(counts[status] for status in FINAL) == 200:
+            break
+        if kills < 8 and counts["running"] > 0:
+            await asyncio.sleep(chooser.uniform(2, 5))
+            victim = live.pop(chooser.randrange(len(live)))
+            victim.process.send_signal(signal.SIGKILL)
+            await asyncio.to_thread(victim.process.wait, 10)
+            kills += 1
+            live.append(start_worker(f"worker-{next(generation)}", **chaos))
+        else:
+            await asyncio.sleep(1)
+    counts = await statuses()
+    assert counts == Counter({"passed": 200}), counts
+    assert kills == 8
+
+    pool = await asyncpg.connect(settings.database_url)
+    try:
+        finals = await pool.fetch("""
+            SELECT run_id, count(*) FILTER (WHERE status IN ('passed', 'failed', 'error')) AS finals,
+                   count(*) FILTER (WHERE status = 'running') AS open
+            FROM run_attempts GROUP BY run_id""")
+    finally:
+        await pool.close()
+    assert {str(row["run_id"]) for row in finals} == set(run_ids)
+    assert {(row["finals"], row["open"]) for row in finals} == {(1, 0)}  # one result each, no attempt left open
+    queue = (await api_client.get("/api/queue")).json()["counts"]
+    assert (queue["completed"], queue["failed"], queue["active"], queue["waiting"]) == (200, 0, 0, 0)
+
+    for worker in live:
+        assert await asyncio.to_thread(worker.stop, signal.SIGTERM, 60) == 0
+    await no_tagged_processes(tag)
