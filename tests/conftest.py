@@ -13,7 +13,7 @@ from runner import launch_chromium
 from site_server import serve_site
 
 # Postgres/Redis/API/worker fixtures live in tests/services.py.
-pytest_plugins = ["services"]
+pytest_plugins = ["services", "private_services"]
 
 
 @pytest.fixture(scope="session")

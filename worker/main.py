@@ -185,7 +185,8 @@ async def _serve(
         max_attempts=settings.job_max_attempts,
     )
     sweeper = OrphanSweeper(runs=runs, queue=queue, registry=registry, redis=redis,
-                            worker_name=settings.worker_name, quiet_for_s=settings.orphan_grace_s)
+                            worker_name=settings.worker_name, quiet_for_s=settings.orphan_grace_s,
+                            replaying_here=lambda: processor.active_run_ids)
     beat = WorkerBeat(name=settings.worker_name, concurrency=settings.worker_concurrency)
 
     def refresh(current: WorkerBeat) -> None:

@@ -13,6 +13,7 @@ Waiting, delayed and active jobs are BullMQ's to handle (locks and stalled-job d
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import structlog
@@ -40,13 +41,15 @@ def sweep_lock_key(queue_name: str) -> str:
 
 class OrphanSweeper:
     def __init__(self, *, runs: RunRepository, queue: RunQueue, registry: WorkerRegistry, redis: Redis,
-                 worker_name: str, quiet_for_s: float) -> None:
+                 worker_name: str, quiet_for_s: float, replaying_here: Callable[[], list[str]] = list) -> None:
         self._runs = runs
         self._queue = queue
         self._registry = registry
         self._redis = redis
         self._worker_name = worker_name
         self._quiet_for_s = quiet_for_s
+        # This worker's own runs: after a Redis restart its heartbeat may not be back yet.
+        self._replaying_here = replaying_here
 
     async def sweep(self) -> SweepReport:
         report = SweepReport()
@@ -54,7 +57,7 @@ class OrphanSweeper:
         if not candidates:
             return report
         replaying = {run_id for worker in await self._registry.live_workers()
-                     for run_id in worker.get("activeRuns", [])}
+                     for run_id in worker.get("activeRuns", [])} | set(self._replaying_here())
         for run in candidates:
             report.checked += 1
             if str(run.id) in replaying:
