@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import signal
 import socket
+import uuid
 from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
+from bullmq import Queue
 from redis.asyncio import Redis
 
+from reprise.queue import bullmq_connection
 from reprise.settings import Settings
 
 from flows import FAST_STALLS, log_events, numbered_slow_script, post_run, quick_script, wait_until_running
@@ -137,3 +140,40 @@ async def test_a_run_left_running_by_a_lost_job_and_worker_is_requeued(
     assert run["status"] == "passed", run
     assert [(a["worker"], a["status"]) for a in run["attemptHistory"]] == [("worker-1", "abandoned"),
                                                                           ("worker-2", "passed")]
+
+
+async def test_a_run_over_its_timeout_is_aborted_failed_timeout_and_not_retried(
+    api_client: httpx.AsyncClient, site_url: str, start_worker: Callable[..., WorkerProcess],
+) -> None:
+    start_worker("worker-1")
+    await wait_for_workers(api_client, {"worker-1"})
+    run_id = await post_run(api_client, {"script": numbered_slow_script(site_url, 30), "timeoutMs": 2000,
+                                         "video": "off"})
+
+    run = await wait_for_final(api_client, run_id, timeout=60)
+
+    assert run["status"] == "failed" and run["errorCategory"] == "timeout", run
+    assert "the run exceeded its timeout of 2000 ms" in run["error"]
+    assert run["attempts"] == 1 and run["durationMs"] < 30_000
+
+
+async def test_a_job_that_names_no_valid_run_fails_at_once_without_retries(
+    api_client: httpx.AsyncClient, start_worker: Callable[..., WorkerProcess], settings: Settings,
+) -> None:
+    # What another producer (Node's bullmq, a script) might add by mistake.
+    queue = Queue(settings.queue_name, {"connection": bullmq_connection(settings.redis_url)})
+    try:
+        await queue.add("run", {"runId": "not-a-uuid"}, {"jobId": "stray-1", "attempts": 3})
+        await queue.add("run", {"runId": str(uuid.uuid4())}, {"jobId": "stray-2", "attempts": 3})
+        start_worker("worker-1")
+
+        async def both_dead() -> dict[str, Any] | None:
+            dead: dict[str, Any] = (await api_client.get("/api/dead-letter")).json()
+            return dead if dead["total"] == 2 else None
+
+        dead = await wait_for(both_dead, timeout=60, what="both stray jobs in the dead-letter list")
+    finally:
+        await queue.close()
+    by_id = {job["jobId"]: job for job in dead["jobs"]}
+    assert by_id["stray-1"]["attemptsMade"] == 1 and "no valid runId" in by_id["stray-1"]["failedReason"]
+    assert by_id["stray-2"]["attemptsMade"] == 1 and "not found" in by_id["stray-2"]["failedReason"]
