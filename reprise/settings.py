@@ -6,6 +6,7 @@ Built once by an entry point (`reprise api`, `reprise worker`, `reprise run`, te
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 from typing import Literal
 
@@ -46,6 +47,9 @@ class Settings(BaseSettings):
     # and tries a launch again every BROWSER_RETRY_SECONDS.
     browser_failures_to_open: int = Field(default=3, ge=1, validation_alias="BROWSER_CIRCUIT_FAILURES")
     browser_retry_s: float = Field(default=30.0, gt=0, validation_alias="BROWSER_RETRY_SECONDS")
+    # Scratch space for replays in progress (`<dir>/<worker name>`), wiped when the worker starts and stops.
+    work_dir: Path = Field(default_factory=lambda: Path(tempfile.gettempdir()) / "reprise-work",
+                           validation_alias="WORKER_WORK_DIR")
     video_storage_path: Path = Field(default=Path("artifacts/videos"), validation_alias="VIDEO_STORAGE_PATH")
     screenshot_storage_path: Path = Field(
         default=Path("artifacts/screenshots"), validation_alias="SCREENSHOT_STORAGE_PATH"

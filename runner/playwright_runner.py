@@ -144,7 +144,11 @@ class _Run:
                 await self.stop_tracing(context)
         finally:
             if stop_watch is not None:
-                stop_watch.cancel()
+                if self.stopped:
+                    # Let its context.close() finish: the video file is complete only then.
+                    await asyncio.gather(stop_watch, return_exceptions=True)
+                else:
+                    stop_watch.cancel()
             with suppress(PlaywrightError):
                 await context.close()
             video = await self.keep_video(page)

@@ -88,6 +88,7 @@ def settings(database_url: str, queue_name: str, tmp_path: Path) -> Settings:
         video_storage_path=tmp_path / "videos",
         screenshot_storage_path=tmp_path / "screenshots",
         artifact_storage_path=tmp_path / "files",
+        work_dir=tmp_path / "work",
         worker_name="test-worker",
         heartbeat_interval_s=0.5,
         log_format="json",
@@ -153,6 +154,7 @@ def worker_env(settings: Settings, name: str, **overrides: str) -> dict[str, str
             "VIDEO_STORAGE_PATH": str(settings.video_storage_path),
             "SCREENSHOT_STORAGE_PATH": str(settings.screenshot_storage_path),
             "ARTIFACT_STORAGE_PATH": str(settings.artifact_storage_path),
+            "WORKER_WORK_DIR": str(settings.work_dir),
             "WORKER_HEARTBEAT_INTERVAL": "0.5",
             "LOG_FORMAT": "json",
         }

@@ -312,3 +312,27 @@ async def test_200_runs_on_3_workers_with_random_kills_each_end_exactly_once(
     for worker in live:
         assert await asyncio.to_thread(worker.stop, signal.SIGTERM, 60) == 0
     await no_tagged_processes(tag)
+
+
+async def test_a_second_sigterm_skips_the_grace_and_hands_the_run_back(
+    api_client: httpx.AsyncClient, site_url: str, start_worker: Callable[..., WorkerProcess], tag: str,
+) -> None:
+    worker = start_worker("worker-1", WORKER_SHUTDOWN_GRACE_SECONDS="600", **{TAG_VARIABLE: tag})
+    await wait_for_workers(api_client, {"worker-1"})
+    script = numbered_slow_script(site_url, 50)
+    run_id = await post_run(api_client, {"script": script, "timeoutMs": 120_000, "video": "off"})
+    await wait_until_running(api_client, [run_id])
+    worker.process.send_signal(signal.SIGTERM)
+
+    async def stopping() -> bool:
+        return any(event.get("event") == "stop signal: no new jobs, finishing active runs"
+                   for event in log_events(worker))
+
+    await wait_for(stopping, timeout=10, what="the worker to take the first SIGTERM")
+    # With a 600 s grace and a 50 s run, only the second signal can make it exit within the wait below.
+    exit_code = await asyncio.to_thread(worker.stop, signal.SIGTERM, 40)
+
+    assert exit_code == 0
+    run = await get_run(api_client, run_id)
+    assert run["status"] == "queued" and [a["status"] for a in run["attemptHistory"]] == ["abandoned"]
+    await no_tagged_processes(tag)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -34,6 +33,7 @@ from worker.cancellation import cancel_listener
 from worker.heartbeat import heartbeat_loop
 from worker.processor import ReplayFunction, RunProcessor
 from worker.sweep import OrphanSweeper, sweep_loop
+from worker.workdir import work_directory
 
 log = structlog.get_logger(__name__)
 
@@ -111,11 +111,11 @@ async def run_worker(settings: Settings) -> int:
     stop = StopSignal()
     exit_code = 0
     try:
-        with tempfile.TemporaryDirectory(prefix=f"reprise-{settings.worker_name}-") as work_dir:
+        with work_directory(settings.work_dir, settings.worker_name) as work_dir:
             await browser.start()
             try:
                 exit_code = await _serve(settings, pool, redis, pubsub_redis, registry, queue, browser, claiming,
-                                         Path(work_dir), stop)
+                                         work_dir, stop)
             finally:
                 await browser.close()
     finally:
