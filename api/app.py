@@ -12,6 +12,7 @@ from redis.asyncio import Redis
 from api.deps import Services
 from api.errors import install_error_handlers
 from api.routes import dead_letter, health, queue, runs, schema
+from api.routes.dashboard import install_dashboard
 from reprise.queue import RetryPolicy, RunQueue
 from reprise.registry import WorkerRegistry
 from reprise.settings import Settings
@@ -64,4 +65,5 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(schema.router)
     app.include_router(queue.router)
     app.include_router(dead_letter.router)
+    install_dashboard(app)
     return app

@@ -1,0 +1,498 @@
+// Reprise dashboard: plain ES module, no build step. Every piece of data reaches the page through
+// textContent or attributes set by `h`, never as HTML: recording names and errors are untrusted input.
+
+const main = document.getElementById("main");
+const FINAL = new Set(["passed", "failed", "error", "cancelled"]);
+const PAGE_SIZE = 50;
+
+// ---- small helpers -------------------------------------------------------------------------------
+
+function h(tag, attrs = {}, ...children) {
+  const element = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (value === undefined || value === null || value === false) continue;
+    if (key.startsWith("on")) element.addEventListener(key.slice(2), value);
+    else if (key === "dataset") Object.assign(element.dataset, value);
+    else element.setAttribute(key, value === true ? "" : String(value));
+  }
+  for (const child of children.flat()) {
+    if (child === undefined || child === null || child === false) continue;
+    element.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return element;
+}
+
+function svg(tag, attrs = {}) {
+  const element = document.createElementNS("http://www.w3.org/2000/svg", tag);
+  for (const [key, value] of Object.entries(attrs)) element.setAttribute(key, String(value));
+  return element;
+}
+
+async function api(path, options = {}) {
+  const response = await fetch(path, {
+    headers: options.body ? { "Content-Type": "application/json" } : {},
+    ...options,
+  });
+  const text = await response.text();
+  const body = text ? JSON.parse(text) : null;
+  if (!response.ok) {
+    const message = body && body.message ? body.message : `${response.status} ${response.statusText}`;
+    throw new Error(message);
+  }
+  return body;
+}
+
+function toast(message) {
+  const box = document.getElementById("toast");
+  box.textContent = message;
+  box.hidden = false;
+  clearTimeout(toast.timer);
+  toast.timer = setTimeout(() => { box.hidden = true; }, 6000);
+}
+
+function badge(status) {
+  return h("span", { class: `badge ${status}`, "data-status": status }, status);
+}
+
+function duration(ms) {
+  if (ms === null || ms === undefined) return "—";
+  if (ms < 1000) return `${ms} ms`;
+  const seconds = ms / 1000;
+  if (seconds < 60) return `${seconds.toFixed(1)} s`;
+  return `${Math.floor(seconds / 60)} min ${Math.round(seconds % 60)} s`;
+}
+
+function when(iso) {
+  if (!iso) return "—";
+  const date = new Date(iso);
+  return h("time", { datetime: iso, title: date.toISOString() }, date.toLocaleString());
+}
+
+function bytes(size) {
+  if (size < 1024) return `${size} B`;
+  if (size < 1024 * 1024) return `${(size / 1024).toFixed(1)} KB`;
+  return `${(size / 1024 / 1024).toFixed(1)} MB`;
+}
+
+// Server-sent events with the browser's own reconnect; `live` shows whether the stream is up.
+function subscribe(query, onEvent) {
+  const source = new EventSource(`/api/events${query}`);
+  const live = document.getElementById("live");
+  source.onopen = () => { live.textContent = "live"; live.classList.add("on"); };
+  source.onerror = () => { live.textContent = "reconnecting…"; live.classList.remove("on"); };
+  for (const kind of ["run", "step"]) {
+    source.addEventListener(kind, (message) => onEvent(kind, JSON.parse(message.data)));
+  }
+  return () => source.close();
+}
+
+function debounce(fn, ms) {
+  let timer;
+  return (...args) => { clearTimeout(timer); timer = setTimeout(() => fn(...args), ms); };
+}
+
+// ---- routing -------------------------------------------------------------------------------------
+
+let cleanup = () => {};
+
+function route() {
+  cleanup();
+  cleanup = () => {};
+  const [path, queryString] = (location.hash.slice(1) || "/runs").split("?");
+  const params = new URLSearchParams(queryString || "");
+  const parts = path.split("/").filter(Boolean);
+  const section = parts[0] || "runs";
+  for (const link of document.querySelectorAll("nav a")) {
+    if (link.dataset.section === section) link.setAttribute("aria-current", "page");
+    else link.removeAttribute("aria-current");
+  }
+  main.replaceChildren();
+  let page;
+  if (section === "runs" && parts[1]) page = runDetail(parts[1]);
+  else if (section === "queue") page = queuePage();
+  else if (section === "recordings") page = recordingsPage();
+  else page = runsList(params);
+  page.catch((error) => main.append(h("p", { class: "error-box", role: "alert" }, error.message)));
+}
+
+window.addEventListener("hashchange", route);
+window.addEventListener("DOMContentLoaded", route);
+
+// ---- runs list -----------------------------------------------------------------------------------
+
+const FILTERS = ["status", "name", "worker", "q", "from", "to"];
+
+async function runsList(params) {
+  document.title = "Runs · Reprise";
+  const form = h("form", { class: "filters panel", role: "search", "aria-label": "Filter runs" },
+    h("label", {}, "Status", h("select", { name: "status" },
+      h("option", { value: "" }, "any"),
+      ...["queued", "running", "passed", "failed", "error", "cancelled"].map((s) => h("option", { value: s }, s)))),
+    h("label", {}, "Recording", h("input", { name: "name", type: "text", placeholder: "name contains" })),
+    h("label", {}, "Worker", h("input", { name: "worker", type: "text", placeholder: "worker-1" })),
+    h("label", {}, "From", h("input", { name: "from", type: "date" })),
+    h("label", {}, "To", h("input", { name: "to", type: "date" })),
+    h("label", {}, "Search", h("input", { name: "q", type: "search", placeholder: "name or error" })),
+    h("button", { type: "submit", class: "primary" }, "Apply"),
+    h("button", { type: "reset" }, "Clear"));
+  for (const key of FILTERS) if (params.get(key)) form.elements[key].value = params.get(key);
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const chosen = new URLSearchParams();
+    for (const key of FILTERS) if (form.elements[key].value) chosen.set(key, form.elements[key].value);
+    location.hash = `#/runs${chosen.toString() ? "?" + chosen : ""}`;
+  });
+  form.addEventListener("reset", () => setTimeout(() => { location.hash = "#/runs"; }, 0));
+  form.elements.status.addEventListener("change", () => form.requestSubmit());
+
+  const body = h("tbody");
+  const summary = h("p", { class: "muted", role: "status", "aria-live": "polite" });
+  const more = h("button", { type: "button", hidden: true }, "Load more");
+  const table = h("table", { "aria-label": "Runs" },
+    h("thead", {}, h("tr", {}, ...["#", "Status", "Recording", "Duration", "Worker", "Attempts", "Started"]
+      .map((title) => h("th", { scope: "col" }, title)))),
+    body);
+  main.append(h("h1", {}, "Runs"), form, summary, table, more);
+
+  const query = new URLSearchParams();
+  for (const key of FILTERS) {
+    const value = params.get(key);
+    if (!value) continue;
+    if (key === "from") query.set("from", new Date(`${value}T00:00:00`).toISOString());
+    else if (key === "to") query.set("to", new Date(`${value}T23:59:59.999`).toISOString());
+    else query.set(key, value);
+  }
+  const rows = new Map();
+  let cursor = null;
+
+  function row(run) {
+    const tr = h("tr", { "data-run-id": run.id, "data-status": run.status },
+      h("td", {}, String(run.number)),
+      h("td", {}, badge(run.status)),
+      h("td", { class: "name" }, h("a", { href: `#/runs/${run.id}` }, run.name)),
+      h("td", {}, duration(run.durationMs)),
+      h("td", {}, run.worker || "—"),
+      h("td", {}, String(run.attempts)),
+      h("td", {}, when(run.startedAt || run.createdAt)));
+    return tr;
+  }
+
+  async function load(append) {
+    const pageQuery = new URLSearchParams(query);
+    pageQuery.set("limit", String(PAGE_SIZE));
+    if (append && cursor !== null) pageQuery.set("before", String(cursor));
+    const page = await api(`/api/runs?${pageQuery}`);
+    if (!append) { body.replaceChildren(); rows.clear(); }
+    for (const run of page.items) {
+      const tr = row(run);
+      rows.set(run.id, tr);
+      body.append(tr);
+    }
+    cursor = page.nextCursor ?? (page.items.length === PAGE_SIZE ? page.items[page.items.length - 1].number : null);
+    more.hidden = cursor === null;
+    const total = page.total ?? null;
+    summary.textContent = total !== null ? `${total} run${total === 1 ? "" : "s"}` : `${rows.size} runs shown`;
+    if (!rows.size) body.append(h("tr", {}, h("td", { colspan: 7, class: "muted" }, "No runs match.")));
+  }
+  more.addEventListener("click", () => load(true).catch((error) => toast(error.message)));
+  await load(false);
+
+  const reload = debounce(() => load(false).catch(() => {}), 400);
+  cleanup = subscribe("", async (kind, event) => {
+    if (kind !== "run") return;
+    const existing = rows.get(event.id);
+    if (!existing) { reload(); return; }  // a new run: the first page changes
+    try {
+      const run = await api(`/api/runs/${event.id}`);
+      const fresh = row(run);
+      fresh.classList.add("fresh");
+      existing.replaceWith(fresh);
+      rows.set(run.id, fresh);
+    } catch { /* gone or API down: the next event retries */ }
+  });
+}
+
+// ---- run detail ----------------------------------------------------------------------------------
+
+async function runDetail(runId) {
+  let run = await api(`/api/runs/${encodeURIComponent(runId)}`);
+  document.title = `Run #${run.number} · Reprise`;
+  const heading = h("h1");
+  const meta = h("dl", { class: "meta" });
+  const errorBox = h("div");
+  const cancel = h("button", { type: "button", class: "danger" }, "Cancel run");
+  const retry = h("button", { type: "button" }, "Retry run");
+  const video = h("video", { controls: true, preload: "metadata", muted: true, playsinline: true,
+                             "aria-label": "Recording of the run" });
+  const noVideo = h("p", { class: "muted" }, "No video for this run.");
+  const stepsList = h("ol", { class: "steps", "aria-label": "Steps" });
+  const shot = h("figure", { class: "shot", "aria-live": "polite" });
+  const artifacts = h("ul", { class: "artifacts" });
+  const attempts = h("tbody");
+  let selected = null;
+
+  cancel.addEventListener("click", async () => {
+    cancel.disabled = true;
+    try { run = await api(`/api/runs/${run.id}/cancel`, { method: "POST" }); await refresh(); }
+    catch (error) { toast(error.message); cancel.disabled = false; }
+  });
+  retry.addEventListener("click", async () => {
+    retry.disabled = true;
+    try {
+      const created = await api(`/api/runs/${run.id}/retry`, { method: "POST" });
+      location.hash = `#/runs/${created.id}`;
+    } catch (error) { toast(error.message); retry.disabled = false; }
+  });
+
+  main.append(
+    h("p", {}, h("a", { href: "#/runs" }, "← All runs")),
+    heading, meta, errorBox,
+    h("div", { class: "actions" }, cancel, retry),
+    h("div", { class: "detail" },
+      h("section", { "aria-label": "Video" }, video, noVideo, shot),
+      h("section", { class: "panel", "aria-label": "Step timeline" },
+        h("h2", {}, "Steps"), h("p", { class: "muted" }, "Select a step to see it in the video."), stepsList)),
+    h("section", { class: "panel" }, h("h2", {}, "Artifacts"), artifacts),
+    h("section", { class: "panel" }, h("h2", {}, "Attempts"),
+      h("table", { "aria-label": "Attempts" },
+        h("thead", {}, h("tr", {}, ...["Attempt", "Worker", "Status", "Error", "Started", "Finished"]
+          .map((title) => h("th", { scope: "col" }, title)))),
+        attempts)));
+
+  function screenshotFor(index) {
+    return run.artifacts.find((a) => a.kind === "screenshot" && a.step === index && a.attempt === run.attempts);
+  }
+
+  function selectStep(step, button) {
+    selected = step.index;
+    for (const other of stepsList.querySelectorAll("button")) other.setAttribute("aria-pressed", "false");
+    button.setAttribute("aria-pressed", "true");
+    if (run.videoUrl) {
+      video.currentTime = step.startedOffsetMs / 1000;
+    }
+    const picture = screenshotFor(step.index);
+    shot.replaceChildren(picture
+      ? h("img", { src: picture.url, alt: `Screenshot after step ${step.index + 1} (${step.type})` })
+      : h("p", { class: "muted" }, `No screenshot for step ${step.index + 1}.`),
+      h("figcaption", { class: "muted" }, `Step ${step.index + 1}: ${step.type}`));
+  }
+
+  function render() {
+    heading.replaceChildren(`#${run.number} `, h("span", { class: "run-name" }, run.name), " ", badge(run.status));
+    meta.replaceChildren(...[
+      ["Worker", run.worker || "—"], ["Attempts", String(run.attempts)], ["Duration", duration(run.durationMs)],
+      ["Created", when(run.createdAt)], ["Started", when(run.startedAt)], ["Finished", when(run.finishedAt)],
+      ["Format", run.format],
+    ].map(([term, value]) => h("div", {}, h("dt", {}, term), h("dd", {}, value))));
+    errorBox.replaceChildren(run.error
+      ? h("p", { class: "error-box", role: "note" },
+          run.errorCategory ? h("strong", {}, `[${run.errorCategory}] `) : null, run.error)
+      : "");
+    cancel.disabled = FINAL.has(run.status);
+    retry.disabled = !FINAL.has(run.status);
+    if (run.videoUrl && video.getAttribute("src") !== run.videoUrl) video.setAttribute("src", run.videoUrl);
+    video.hidden = !run.videoUrl;
+    noVideo.hidden = Boolean(run.videoUrl);
+
+    stepsList.replaceChildren(...run.steps.map((step) => {
+      const button = h("button", { type: "button", "aria-pressed": String(step.index === selected),
+                                   "data-step": step.index },
+        h("span", {}, String(step.index + 1)),
+        h("span", {}, h("strong", {}, step.type), step.selector ? h("div", { class: "selector" }, step.selector) : null),
+        h("span", {}, badge(step.status), " ", h("span", { class: "muted" }, duration(step.durationMs))),
+        step.error ? h("div", { class: "step-error" }, step.error) : null);
+      button.addEventListener("click", () => selectStep(step, button));
+      return h("li", {}, button);
+    }));
+    if (!run.steps.length) stepsList.append(h("li", { class: "muted" }, "No steps yet."));
+
+    const latest = run.artifacts.filter((a) => a.attempt === run.attempts && a.kind !== "screenshot");
+    const names = { video: "video.webm", trace: "trace.zip", html: "page.html", console: "console.log",
+                    har: "network.har" };
+    artifacts.replaceChildren(...latest.map((a) => h("li", {},
+      h("a", { href: a.url, download: a.kind === "html" ? "page.html" : null, rel: "noopener" },
+        names[a.kind] || a.kind),
+      " ", h("span", { class: "muted" }, `${bytes(a.sizeBytes)}${a.step !== null ? ` · step ${a.step + 1}` : ""}`))));
+    const screenshots = run.artifacts.filter((a) => a.kind === "screenshot" && a.attempt === run.attempts).length;
+    if (screenshots) artifacts.append(h("li", { class: "muted" }, `${screenshots} screenshot(s): select a step`));
+    if (!artifacts.children.length) artifacts.append(h("li", { class: "muted" }, "None yet."));
+
+    attempts.replaceChildren(...run.attemptHistory.map((a) => h("tr", {},
+      h("td", {}, String(a.attempt)), h("td", {}, a.worker), h("td", {}, badge(a.status)),
+      h("td", { class: "name" }, a.error ? `${a.category ? `[${a.category}] ` : ""}${a.error}` : "—"),
+      h("td", {}, when(a.startedAt)), h("td", {}, when(a.finishedAt)))));
+  }
+
+  async function refresh() {
+    run = await api(`/api/runs/${run.id}`);
+    render();
+  }
+
+  render();
+  const update = debounce(() => refresh().catch(() => {}), 250);
+  const unsubscribe = subscribe(`?runId=${encodeURIComponent(run.id)}`, () => update());
+  // Events carry the progress; this slow poll only covers a stream that is down (API restarting).
+  const poll = setInterval(() => { if (!FINAL.has(run.status)) update(); }, 5000);
+  cleanup = () => { unsubscribe(); clearInterval(poll); };
+}
+
+// ---- queue and workers ---------------------------------------------------------------------------
+
+const CHART_SERIES = [["passed", "--passed"], ["failed", "--failed"], ["error", "--error"], ["cancelled", "--cancelled"]];
+
+function chart(stats) {
+  const width = 720, height = 180, pad = 24;
+  const totals = stats.buckets.map((b) => CHART_SERIES.reduce((sum, [key]) => sum + (b[key] || 0), 0));
+  const top = Math.max(1, ...totals);
+  const barWidth = (width - pad) / Math.max(1, stats.buckets.length);
+  const all = totals.reduce((a, b) => a + b, 0);
+  const figure = svg("svg", { viewBox: `0 0 ${width} ${height}`, role: "img",
+                              "aria-label": `${all} runs finished in the last ${stats.window}` });
+  const styles = getComputedStyle(document.documentElement);
+  stats.buckets.forEach((bucket, i) => {
+    let y = height - pad;
+    for (const [key, color] of CHART_SERIES) {
+      const value = bucket[key] || 0;
+      if (!value) continue;
+      const barHeight = (value / top) * (height - pad * 2);
+      y -= barHeight;
+      const rect = svg("rect", { x: pad + i * barWidth, y, width: Math.max(1, barWidth - 1), height: barHeight,
+                                 fill: styles.getPropertyValue(color).trim() });
+      const title = svg("title");
+      title.textContent = `${new Date(bucket.start).toLocaleTimeString()}: ${value} ${key}`;
+      rect.append(title);
+      figure.append(rect);
+    }
+  });
+  const axis = svg("text", { x: 0, y: 14, "font-size": 11, fill: "#59636e" });
+  axis.textContent = String(top);
+  figure.append(axis, svg("line", { x1: pad, x2: width, y1: height - pad, y2: height - pad, stroke: "#d8dde3" }));
+  return figure;
+}
+
+async function queuePage() {
+  document.title = "Queue & workers · Reprise";
+  const counts = h("div", { class: "counts", role: "list", "aria-label": "Jobs by state" });
+  const pausedNote = h("p", { role: "status" });
+  const toggle = h("button", { type: "button" });
+  const windowSelect = h("select", { id: "window" }, h("option", { value: "hour" }, "last hour"),
+                         h("option", { value: "day" }, "last 24 hours"));
+  const chartBox = h("div", { class: "chart" });
+  const workersBody = h("tbody");
+  main.append(
+    h("h1", {}, "Queue & workers"),
+    h("section", { class: "panel" }, h("h2", {}, "Queue"), counts, pausedNote, toggle),
+    h("section", { class: "panel" },
+      h("h2", {}, "Throughput"),
+      h("div", { class: "field" }, h("label", { for: "window" }, "Window"), windowSelect),
+      h("div", { class: "legend" }, ...CHART_SERIES.map(([key, color]) =>
+        h("span", { style: `--c: var(${color})` }, key))),
+      chartBox),
+    h("section", { class: "panel" }, h("h2", {}, "Workers"),
+      h("table", { "aria-label": "Workers" },
+        h("thead", {}, h("tr", {}, ...["Name", "Host", "State", "Browser", "Active", "Processed", "Failed",
+          "Last heartbeat"].map((title) => h("th", { scope: "col" }, title)))),
+        workersBody)));
+
+  let paused = false;
+  toggle.addEventListener("click", async () => {
+    toggle.disabled = true;
+    try { await api(`/api/queue/${paused ? "resume" : "pause"}`, { method: "POST" }); await refresh(); }
+    catch (error) { toast(error.message); }
+    toggle.disabled = false;
+  });
+
+  async function refreshChart() {
+    try {
+      const stats = await api(`/api/stats/throughput?window=${windowSelect.value}`);
+      chartBox.replaceChildren(chart(stats));
+    } catch (error) {
+      chartBox.replaceChildren(h("p", { class: "muted" }, `Throughput unavailable: ${error.message}`));
+    }
+  }
+  windowSelect.addEventListener("change", refreshChart);
+
+  async function refresh() {
+    const health = await api("/api/health/detailed");
+    const queue = health.queue || {};
+    paused = Boolean(queue.paused);
+    counts.replaceChildren(...Object.entries(queue.counts || {}).map(([state, n]) =>
+      h("div", { class: "count", role: "listitem", "data-state": state }, h("b", {}, String(n)), state)));
+    pausedNote.textContent = paused ? "The queue is paused: workers claim no new runs." : "The queue is running.";
+    toggle.textContent = paused ? "Resume queue" : "Pause queue";
+    const now = Date.now() / 1000;
+    workersBody.replaceChildren(...(health.workers || []).map((w) => h("tr", { "data-worker": w.name },
+      h("td", {}, w.name), h("td", {}, w.host), h("td", {}, w.state),
+      h("td", {}, (w.browser && w.browser.state) || "—"),
+      h("td", {}, `${w.activeJobs} / ${w.concurrency}`), h("td", {}, String(w.processed)),
+      h("td", {}, String(w.failed)), h("td", {}, `${Math.max(0, Math.round(now - w.lastHeartbeat))} s ago`))));
+    if (!workersBody.children.length) {
+      workersBody.append(h("tr", {}, h("td", { colspan: 8, class: "muted" }, "No worker is alive.")));
+    }
+  }
+  await Promise.all([refresh(), refreshChart()]);
+  const timer = setInterval(() => { refresh().catch(() => {}); refreshChart(); }, 5000);
+  cleanup = () => clearInterval(timer);
+}
+
+// ---- recordings ----------------------------------------------------------------------------------
+
+async function recordingsPage() {
+  document.title = "Recordings · Reprise";
+  const input = h("input", { type: "file", id: "recording-file", accept: "application/json,.json" });
+  const drop = h("div", { class: "drop" },
+    h("p", {}, "Drop a Chrome Recorder (or Reprise, SaveAction) JSON file here, or "),
+    h("label", { for: "recording-file" }, "choose a file: "), input);
+  const status = h("p", { role: "status", "aria-live": "polite" });
+  const body = h("tbody");
+  main.append(h("h1", {}, "Recordings"), drop, status,
+    h("table", { "aria-label": "Recordings" },
+      h("thead", {}, h("tr", {}, ...["Name", "Format", "Steps", "Added", "Last run", ""]
+        .map((title) => h("th", { scope: "col" }, title)))),
+      body));
+
+  async function upload(file) {
+    status.textContent = `Uploading ${file.name}…`;
+    try {
+      const script = JSON.parse(await file.text());
+      const saved = await api("/api/recordings", { method: "POST", body: JSON.stringify({ script }) });
+      status.textContent = `Added “${saved.name}”.`;
+      await load();
+    } catch (error) {
+      status.textContent = `${file.name} was not added: ${error.message}`;
+    }
+  }
+  input.addEventListener("change", () => { if (input.files[0]) upload(input.files[0]); });
+  drop.addEventListener("dragover", (event) => { event.preventDefault(); drop.classList.add("over"); });
+  drop.addEventListener("dragleave", () => drop.classList.remove("over"));
+  drop.addEventListener("drop", (event) => {
+    event.preventDefault();
+    drop.classList.remove("over");
+    if (event.dataTransfer.files[0]) upload(event.dataTransfer.files[0]);
+  });
+
+  async function load() {
+    const page = await api("/api/recordings?limit=200");
+    body.replaceChildren(...page.items.map((recording) => {
+      const runNow = h("button", { type: "button", class: "primary" }, "Run now");
+      runNow.setAttribute("aria-label", `Run ${recording.name} now`);
+      runNow.addEventListener("click", async () => {
+        runNow.disabled = true;
+        try {
+          const run = await api(`/api/recordings/${recording.id}/runs`, { method: "POST", body: "{}" });
+          location.hash = `#/runs/${run.id}`;
+        } catch (error) { toast(error.message); runNow.disabled = false; }
+      });
+      return h("tr", { "data-recording-id": recording.id },
+        h("td", { class: "name" }, recording.name), h("td", {}, recording.format),
+        h("td", {}, String(recording.stepCount)), h("td", {}, when(recording.createdAt)),
+        h("td", {}, recording.lastRun
+          ? h("a", { href: `#/runs/${recording.lastRun.id}` }, `#${recording.lastRun.number} `,
+              badge(recording.lastRun.status))
+          : "—"),
+        h("td", {}, runNow));
+    }));
+    if (!page.items.length) body.append(h("tr", {}, h("td", { colspan: 6, class: "muted" }, "No recordings yet.")));
+  }
+  await load();
+}
