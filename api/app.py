@@ -11,13 +11,14 @@ from redis.asyncio import Redis
 
 from api.deps import Services
 from api.errors import install_error_handlers
-from api.routes import dead_letter, health, queue, runs, schema
+from api.events import EventHub
+from api.routes import dead_letter, events, health, queue, recordings, runs, schema, stats
 from api.routes.dashboard import install_dashboard
 from reprise.queue import RetryPolicy, RunQueue
 from reprise.registry import WorkerRegistry
 from reprise.settings import Settings
 from runner.devices import DeviceCatalogue
-from storage import LocalArtifactStore, RunRepository, create_pool, migrate
+from storage import LocalArtifactStore, RecordingRepository, RunRepository, create_pool, migrate
 
 log = structlog.get_logger(__name__)
 
@@ -31,6 +32,8 @@ def create_app(settings: Settings) -> FastAPI:
         pool = await create_pool(settings.database_url)
         redis = Redis.from_url(settings.redis_url, decode_responses=True, socket_timeout=5,
                                socket_connect_timeout=5)
+        event_hub = EventHub(settings.database_url)
+        event_hub.start()
         queue = RunQueue(settings.queue_name, settings.redis_url, redis,
                          RetryPolicy(settings.job_max_attempts, settings.job_backoff_ms))
         app.state.services = Services(
@@ -44,11 +47,14 @@ def create_app(settings: Settings) -> FastAPI:
             ),
             registry=WorkerRegistry(redis, settings.queue_name),
             devices=DeviceCatalogue(),
+            recordings=RecordingRepository(pool),
+            events=event_hub,
         )
         log.info("api started", queue=settings.queue_name)
         try:
             yield
         finally:
+            await event_hub.close()
             await queue.close()
             await redis.aclose()
             await pool.close()
@@ -65,5 +71,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(schema.router)
     app.include_router(queue.router)
     app.include_router(dead_letter.router)
+    app.include_router(events.router)
+    app.include_router(stats.router)
+    app.include_router(recordings.router)
     install_dashboard(app)
     return app

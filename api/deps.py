@@ -9,11 +9,12 @@ import asyncpg
 from fastapi import Depends, Request
 from redis.asyncio import Redis
 
+from api.events import EventHub
 from reprise.queue import RunQueue
 from reprise.registry import WorkerRegistry
 from reprise.settings import Settings
 from runner.devices import DeviceCatalogue
-from storage import ArtifactStore, RunRepository
+from storage import ArtifactStore, RecordingRepository, RunRepository
 
 
 @dataclass
@@ -26,6 +27,8 @@ class Services:
     artifacts: ArtifactStore
     registry: WorkerRegistry
     devices: DeviceCatalogue
+    recordings: RecordingRepository
+    events: EventHub
 
 
 def get_services(request: Request) -> Services:

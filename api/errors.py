@@ -16,7 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from runner.errors import InvalidScript
-from storage.errors import ArtifactNotFound, InvalidTransition, RunNotFound, StorageError
+from storage.errors import ArtifactNotFound, InvalidTransition, RecordingNotFound, RunNotFound, StorageError
 
 log = structlog.get_logger(__name__)
 
@@ -81,6 +81,10 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(ArtifactNotFound)
     async def artifact_not_found(_: Request, error: ArtifactNotFound) -> JSONResponse:
+        return JSONResponse(error_body("not_found", str(error)), status_code=404)
+
+    @app.exception_handler(RecordingNotFound)
+    async def recording_not_found(_: Request, error: RecordingNotFound) -> JSONResponse:
         return JSONResponse(error_body("not_found", str(error)), status_code=404)
 
     @app.exception_handler(InvalidTransition)

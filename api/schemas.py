@@ -33,11 +33,12 @@ def _known_timezone(value: str | None) -> str | None:
     return value
 
 
-class RunCreate(CamelModel):
+class RunOptionsBody(CamelModel):
+    """How to replay: every field of a run request but the recording itself (also `POST
+    /api/recordings/{id}/runs`)."""
+
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
 
-    script: dict[str, Any] = Field(description="The recording: Reprise native script or Chrome Recorder JSON")
-    name: str | None = Field(default=None, max_length=300, description="Defaults to the recording's title")
     video: Literal["on", "off", "retain-on-failure"] = "on"
     screenshots: Literal["off", "on-failure", "every-step"] = "on-failure"
     timeout_ms: int = Field(default=DEFAULT_RUN_TIMEOUT_MS, ge=1_000, le=3_600_000,
@@ -72,11 +73,16 @@ class RunCreate(CamelModel):
         default=None, description="Playwright storage state (cookies, origins) to start logged in")
 
     @model_validator(mode="after")
-    def _secret_names_are_not_variables(self) -> RunCreate:
+    def _secret_names_are_not_variables(self) -> RunOptionsBody:
         both = sorted(set(self.variables) & set(self.secrets))
         if both:
             raise ValueError(f"{', '.join(both)} given both as a variable and as a secret")
         return self
+
+
+class RunCreate(RunOptionsBody):
+    script: dict[str, Any] = Field(description="The recording: Reprise native script or Chrome Recorder JSON")
+    name: str | None = Field(default=None, max_length=300, description="Defaults to the recording's title")
 
 
 class StepPublic(CamelModel):
@@ -127,6 +133,7 @@ class RunSummary(CamelModel):
     started_at: datetime | None
     finished_at: datetime | None
     retry_of: UUID | None
+    recording_id: UUID | None = None
     import_warnings: list[dict[str, Any]]
     url: str
 
@@ -141,6 +148,52 @@ class RunDetail(RunSummary):
 
 class RunPage(CamelModel):
     items: list[RunSummary]
+    total: int | None = Field(description="Runs matching the filters; null on pages fetched with `before`")
+    limit: int
+    offset: int
+    next_cursor: int | None = Field(description="Pass as `before` for the next page; null on the last page")
+
+
+class ThroughputBucket(CamelModel):
+    start: datetime
+    passed: int
+    failed: int
+    error: int
+    cancelled: int
+
+
+class Throughput(CamelModel):
+    window: str
+    bucket_seconds: int
+    buckets: list[ThroughputBucket]
+
+
+class RecordingCreate(CamelModel):
+    script: dict[str, Any] = Field(description="Chrome Recorder JSON, a Reprise native script or SaveAction")
+    name: str | None = Field(default=None, max_length=300, description="Defaults to the recording's title")
+
+
+class LastRun(CamelModel):
+    id: UUID
+    status: str
+    number: int
+
+
+class RecordingPublic(CamelModel):
+    id: UUID
+    name: str
+    format: str
+    step_count: int
+    created_at: datetime
+    last_run: LastRun | None
+
+
+class RecordingDetail(RecordingPublic):
+    script: dict[str, Any]
+
+
+class RecordingPage(CamelModel):
+    items: list[RecordingPublic]
     total: int
     limit: int
     offset: int

@@ -2,10 +2,18 @@
 
 from storage.artifacts import ArtifactStore, LocalArtifactStore, StoredFile, artifact_key
 from storage.db import create_pool
-from storage.errors import ArtifactNotFound, InvalidTransition, MigrationError, RunNotFound, StorageError
+from storage.errors import (
+    ArtifactNotFound,
+    InvalidTransition,
+    MigrationError,
+    RecordingNotFound,
+    RunNotFound,
+    StorageError,
+)
 from storage.migrations import apply_migrations, migrate
+from storage.recordings import RecordingRecord, RecordingRepository
 from storage.records import FINAL_STATUSES, ArtifactRecord, AttemptRecord, RunRecord, StepRecord
-from storage.runs import ArtifactWrite, NewRun, RunRepository, StepWrite
+from storage.runs import ArtifactWrite, NewRun, RunFilters, RunRepository, StepWrite
 
 __all__ = [
     "FINAL_STATUSES",
@@ -18,6 +26,10 @@ __all__ = [
     "LocalArtifactStore",
     "MigrationError",
     "NewRun",
+    "RecordingNotFound",
+    "RecordingRecord",
+    "RecordingRepository",
+    "RunFilters",
     "RunNotFound",
     "RunRecord",
     "RunRepository",

@@ -3,6 +3,7 @@
     StorageError
     ├── RunNotFound          no run with that id
     ├── ArtifactNotFound     no artifact with that id for the run, or its file is gone
+    ├── RecordingNotFound    no saved recording with that id
     ├── InvalidTransition    the run's status does not allow the change (e.g. cancelling a passed run)
     └── MigrationError       a migration file is malformed or failed to apply
 """
@@ -23,6 +24,10 @@ class RunNotFound(StorageError):
 
 class ArtifactNotFound(StorageError):
     """No artifact with that id for this run."""
+
+
+class RecordingNotFound(StorageError):
+    """No saved recording with that id."""
 
 
 class InvalidTransition(StorageError):

@@ -2,8 +2,9 @@
 -- stale writer can never overwrite a final status.
 
 -- name: insert_run
-INSERT INTO runs (id, name, script_format, script, options, idempotency_key, retry_of, import_warnings)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+INSERT INTO runs (id, name, script_format, script, options, idempotency_key, retry_of, import_warnings,
+                  recording_id)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
 ON CONFLICT (idempotency_key) DO NOTHING
 RETURNING *;
 
@@ -14,13 +15,27 @@ SELECT * FROM runs WHERE idempotency_key = $1;
 SELECT * FROM runs WHERE id = $1;
 
 -- name: list_runs
+-- Newest first by number (creation order), keyset-paged with $7 (number < $7). Text filters are
+-- case-insensitive substrings; the caller escapes LIKE wildcards.
 SELECT * FROM runs
 WHERE ($1::text IS NULL OR status = $1)
-ORDER BY created_at DESC, number DESC
-LIMIT $2 OFFSET $3;
+  AND ($2::text IS NULL OR name ILIKE '%' || $2 || '%')
+  AND ($3::text IS NULL OR worker_name = $3)
+  AND ($4::text IS NULL OR name ILIKE '%' || $4 || '%' OR error ILIKE '%' || $4 || '%')
+  AND ($5::timestamptz IS NULL OR created_at >= $5)
+  AND ($6::timestamptz IS NULL OR created_at <= $6)
+  AND ($7::bigint IS NULL OR number < $7)
+ORDER BY number DESC
+LIMIT $8 OFFSET $9;
 
 -- name: count_runs
-SELECT count(*) FROM runs WHERE ($1::text IS NULL OR status = $1);
+SELECT count(*) FROM runs
+WHERE ($1::text IS NULL OR status = $1)
+  AND ($2::text IS NULL OR name ILIKE '%' || $2 || '%')
+  AND ($3::text IS NULL OR worker_name = $3)
+  AND ($4::text IS NULL OR name ILIKE '%' || $4 || '%' OR error ILIKE '%' || $4 || '%')
+  AND ($5::timestamptz IS NULL OR created_at >= $5)
+  AND ($6::timestamptz IS NULL OR created_at <= $6);
 
 -- name: start_attempt
 -- A run may be started again while `running`: BullMQ hands a stalled job to another worker.
@@ -115,3 +130,46 @@ RETURNING *;
 
 -- name: count_attempts_by_status
 SELECT status, count(*) AS attempts FROM run_attempts WHERE run_id = $1 GROUP BY status;
+
+-- name: throughput
+-- Finished runs per bucket of $2 seconds over the last $1 seconds, every bucket present, oldest first.
+WITH buckets AS (
+    SELECT generate_series(
+        to_timestamp(floor(extract(epoch FROM now() - make_interval(secs => $1)) / $2) * $2 + $2),
+        to_timestamp(floor(extract(epoch FROM now()) / $2) * $2),
+        make_interval(secs => $2)) AS start
+)
+SELECT b.start,
+       count(r.id) FILTER (WHERE r.status = 'passed') AS passed,
+       count(r.id) FILTER (WHERE r.status = 'failed') AS failed,
+       count(r.id) FILTER (WHERE r.status = 'error') AS error,
+       count(r.id) FILTER (WHERE r.status = 'cancelled') AS cancelled
+FROM buckets b
+LEFT JOIN runs r ON r.finished_at >= b.start AND r.finished_at < b.start + make_interval(secs => $2)
+GROUP BY b.start
+ORDER BY b.start;
+
+-- name: insert_recording
+INSERT INTO recordings (id, name, format, script, step_count) VALUES ($1, $2, $3, $4, $5)
+RETURNING *, NULL::uuid AS last_run_id, NULL::text AS last_run_status, NULL::bigint AS last_run_number;
+
+-- name: list_recordings
+SELECT rec.*, last.id AS last_run_id, last.status AS last_run_status, last.number AS last_run_number
+FROM recordings rec
+LEFT JOIN LATERAL (SELECT id, status, number FROM runs WHERE recording_id = rec.id
+                   ORDER BY number DESC LIMIT 1) last ON true
+ORDER BY rec.created_at DESC, rec.id
+LIMIT $1 OFFSET $2;
+
+-- name: count_recordings
+SELECT count(*) FROM recordings;
+
+-- name: get_recording
+SELECT rec.*, last.id AS last_run_id, last.status AS last_run_status, last.number AS last_run_number
+FROM recordings rec
+LEFT JOIN LATERAL (SELECT id, status, number FROM runs WHERE recording_id = rec.id
+                   ORDER BY number DESC LIMIT 1) last ON true
+WHERE rec.id = $1;
+
+-- name: delete_recording
+DELETE FROM recordings WHERE id = $1 RETURNING id;

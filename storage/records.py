@@ -35,6 +35,7 @@ class RunRecord(_FromRow):
     error_category: str | None
     idempotency_key: str | None
     retry_of: UUID | None
+    recording_id: UUID | None
     import_warnings: list[dict[str, Any]]
     actions_executed: int | None
     duration_ms: int | None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
@@ -30,7 +31,25 @@ class NewRun:
     options: dict[str, Any]
     idempotency_key: str | None = None
     retry_of: UUID | None = None
+    recording_id: UUID | None = None
     import_warnings: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class RunFilters:
+    status: str | None = None
+    name: str | None = None  # substring of the run's name, any case
+    worker: str | None = None
+    search: str | None = None  # substring of the name or the error, any case
+    created_from: datetime | None = None
+    created_to: datetime | None = None
+
+
+def _like(text: str | None) -> str | None:
+    """`text` for `ILIKE '%' || text || '%'`: its own % and _ match themselves."""
+    if not text:
+        return None
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 @dataclass(frozen=True)
@@ -92,6 +111,7 @@ class RunRepository:
             new_run.idempotency_key,
             new_run.retry_of,
             new_run.import_warnings,
+            new_run.recording_id,
         )
         if row is not None:
             return RunRecord.from_row(row), True
@@ -106,11 +126,22 @@ class RunRepository:
             raise RunNotFound(f"run {run_id} not found")
         return RunRecord.from_row(row)
 
-    async def list_page(self, *, status: str | None, limit: int, offset: int) -> tuple[list[RunRecord], int]:
+    async def list_page(self, *, status: str | None = None, limit: int, offset: int = 0,
+                        filters: RunFilters | None = None, before: int | None = None,
+                        ) -> tuple[list[RunRecord], int | None]:
+        """A page of runs, newest first, and the total that match (None when paging by `before`: counting a
+        million rows for every page is what keyset paging avoids)."""
+        chosen = filters or RunFilters()
+        where = (status or chosen.status, _like(chosen.name), chosen.worker, _like(chosen.search),
+                 chosen.created_from, chosen.created_to)
         async with self._pool.acquire() as connection:
-            rows = await connection.fetch(self._sql["list_runs"], status, limit, offset)
-            total = await connection.fetchval(self._sql["count_runs"], status)
-        return [RunRecord.from_row(row) for row in rows], int(total)
+            rows = await connection.fetch(self._sql["list_runs"], *where, before, limit, offset)
+            total = None if before is not None else await connection.fetchval(self._sql["count_runs"], *where)
+        return [RunRecord.from_row(row) for row in rows], (int(total) if total is not None else None)
+
+    async def throughput(self, *, window_s: int, bucket_s: int) -> list[dict[str, Any]]:
+        rows = await self._pool.fetch(self._sql["throughput"], window_s, bucket_s)
+        return [dict(row) for row in rows]
 
     async def start_attempt(self, run_id: UUID, worker_name: str, job_token: str | None) -> int | None:
         """Mark the run running for a new attempt; None when the run is final (cancelled, finished)."""

@@ -98,6 +98,9 @@ let cleanup = () => {};
 function route() {
   cleanup();
   cleanup = () => {};
+  const live = document.getElementById("live");
+  live.textContent = "";
+  live.classList.remove("on");
   const [path, queryString] = (location.hash.slice(1) || "/runs").split("?");
   const params = new URLSearchParams(queryString || "");
   const parts = path.split("/").filter(Boolean);
@@ -346,7 +349,7 @@ function chart(stats) {
   const top = Math.max(1, ...totals);
   const barWidth = (width - pad) / Math.max(1, stats.buckets.length);
   const all = totals.reduce((a, b) => a + b, 0);
-  const figure = svg("svg", { viewBox: `0 0 ${width} ${height}`, role: "img",
+  const figure = svg("svg", { viewBox: `0 0 ${width} ${height}`, preserveAspectRatio: "none", role: "img",
                               "aria-label": `${all} runs finished in the last ${stats.window}` });
   const styles = getComputedStyle(document.documentElement);
   stats.buckets.forEach((bucket, i) => {
@@ -443,7 +446,7 @@ async function recordingsPage() {
   const drop = h("div", { class: "drop" },
     h("p", {}, "Drop a Chrome Recorder (or Reprise, SaveAction) JSON file here, or "),
     h("label", { for: "recording-file" }, "choose a file: "), input);
-  const status = h("p", { role: "status", "aria-live": "polite" });
+  const status = h("p", { id: "upload-status", role: "status", "aria-live": "polite" });
   const body = h("tbody");
   main.append(h("h1", {}, "Recordings"), drop, status,
     h("table", { "aria-label": "Recordings" },

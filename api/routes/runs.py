@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -16,13 +17,14 @@ from api.schemas import (
     AttemptPublic,
     RunCreate,
     RunDetail,
+    RunOptionsBody,
     RunPage,
     RunSummary,
     StepPublic,
 )
 from runner import parse_script
 from runner.variables import substitute
-from storage import ArtifactNotFound, NewRun, RunNotFound, RunRecord, StepRecord
+from storage import ArtifactNotFound, NewRun, RunFilters, RunNotFound, RunRecord, StepRecord
 
 log = structlog.get_logger(__name__)
 router = APIRouter(prefix="/api/runs", tags=["runs"])
@@ -50,6 +52,7 @@ def _summary_fields(run: RunRecord, request: Request) -> dict[str, Any]:
         "started_at": run.started_at,
         "finished_at": run.finished_at,
         "retry_of": run.retry_of,
+        "recording_id": run.recording_id,
         "import_warnings": run.import_warnings,
         "url": str(request.url_for("get_run", run_id=run.id)),
     }
@@ -66,7 +69,7 @@ async def _enqueue(services: Services, run: RunRecord) -> None:
         raise ServiceUnavailable("redis", str(error)) from error
 
 
-async def _create_and_enqueue(services: Services, new_run: NewRun, request: Request,
+async def create_and_enqueue(services: Services, new_run: NewRun, request: Request,
                               response: Response) -> RunSummary:
     run, created = await services.runs.create(new_run)
     if created:
@@ -79,6 +82,27 @@ async def _create_and_enqueue(services: Services, new_run: NewRun, request: Requ
     return RunSummary(**_summary_fields(run, request))
 
 
+async def new_run_from(services: Services, options: RunOptionsBody, script_data: dict[str, Any], name: str | None,
+                       *, idempotency_key: str | None = None, recording_id: UUID | None = None) -> NewRun:
+    """A run to create from a validated request: the script parsed (422 naming the field), options as sent."""
+    if options.device is not None and await services.devices.get(options.device) is None:
+        raise InvalidField("device", f"unknown device {options.device!r} (Playwright's device names, e.g. 'iPhone 13')")
+    # Validate with stand-ins for the secrets: their values exist only on the workers.
+    stand_ins = {secret: "secret" for secret in options.secrets}
+    script = parse_script(substitute(script_data, {**options.variables, **stand_ins}))
+    # Everything but the recording and its name is a replay option, stored as sent (camelCase).
+    stored_options = options.model_dump(by_alias=True, exclude_none=True, exclude={"script", "name"})
+    return NewRun(
+        name=name or script.name,
+        script_format=script.format,
+        script=script_data,
+        options=stored_options,
+        idempotency_key=idempotency_key,
+        recording_id=recording_id,
+        import_warnings=[note.to_json() for note in script.warnings],
+    )
+
+
 @router.post("", status_code=201, response_model=RunSummary)
 async def create_run(
     body: RunCreate,
@@ -88,22 +112,8 @@ async def create_run(
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> RunSummary:
     """Queue a run. With an `Idempotency-Key` header, a repeated POST returns the first run (200)."""
-    if body.device is not None and await services.devices.get(body.device) is None:
-        raise InvalidField("device", f"unknown device {body.device!r} (Playwright's device names, e.g. 'iPhone 13')")
-    # Validate with stand-ins for the secrets: their values exist only on the workers.
-    stand_ins = {name: "secret" for name in body.secrets}
-    script = parse_script(substitute(body.script, {**body.variables, **stand_ins}))
-    # Everything but the recording and its name is a replay option, stored as sent (camelCase).
-    options = body.model_dump(by_alias=True, exclude_none=True, exclude={"script", "name"})
-    new_run = NewRun(
-        name=body.name or script.name,
-        script_format=script.format,
-        script=body.script,
-        options=options,
-        idempotency_key=idempotency_key,
-        import_warnings=[note.to_json() for note in script.warnings],
-    )
-    return await _create_and_enqueue(services, new_run, request, response)
+    new_run = await new_run_from(services, body, body.script, body.name, idempotency_key=idempotency_key)
+    return await create_and_enqueue(services, new_run, request, response)
 
 
 @router.get("", response_model=RunPage)
@@ -113,11 +123,20 @@ async def list_runs(
     status: str | None = RunStatusFilter,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
+    name: Annotated[str | None, Query(max_length=300, description="Recording name contains (any case)")] = None,
+    worker: Annotated[str | None, Query(max_length=200, description="Run by this worker")] = None,
+    q: Annotated[str | None, Query(max_length=300, description="Name or error contains (any case)")] = None,
+    created_from: Annotated[datetime | None, Query(alias="from", description="Created at or after")] = None,
+    created_to: Annotated[datetime | None, Query(alias="to", description="Created at or before")] = None,
+    before: Annotated[int | None, Query(ge=1, description="Keyset cursor: runs numbered below this")] = None,
 ) -> RunPage:
-    """Runs, newest first."""
-    runs, total = await services.runs.list_page(status=status, limit=limit, offset=offset)
+    """Runs, newest first. Page with `before=<nextCursor>` (fast at any depth) or `offset`."""
+    filters = RunFilters(name=name, worker=worker, search=q, created_from=created_from, created_to=created_to)
+    runs, total = await services.runs.list_page(status=status, limit=limit, offset=offset, filters=filters,
+                                                before=before)
     items = [RunSummary(**_summary_fields(run, request)) for run in runs]
-    return RunPage(items=items, total=total, limit=limit, offset=offset)
+    next_cursor = runs[-1].number if len(runs) == limit else None
+    return RunPage(items=items, total=total, limit=limit, offset=offset, next_cursor=next_cursor)
 
 
 def _step_public(step: StepRecord) -> StepPublic:
@@ -212,7 +231,7 @@ async def queue_copy(services: Services, original: RunRecord, request: Request, 
         retry_of=original.id,
         import_warnings=original.import_warnings,
     )
-    return await _create_and_enqueue(services, new_run, request, response)
+    return await create_and_enqueue(services, new_run, request, response)
 
 
 @router.get("/{run_id}/artifacts/{artifact_id}", name="download_artifact")

@@ -1,0 +1,98 @@
+"""Live events for the dashboard: Postgres NOTIFY (triggers on runs and run_steps, migration 0004) fanned
+out to every open event stream of this API process.
+
+One LISTEN connection per process, reconnected with backoff when Postgres restarts. Each subscriber gets a
+bounded queue; one that falls behind is dropped (its stream ends and the browser reconnects) instead of
+slowing the others. `None` in a queue means: the stream is over.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
+from typing import Any
+
+import asyncpg
+import structlog
+
+log = structlog.get_logger(__name__)
+
+CHANNEL = "reprise_events"
+QUEUE_SIZE = 512
+RECONNECT_MAX_S = 5.0
+Event = dict[str, Any]
+
+
+class EventHub:
+    def __init__(self, database_url: str) -> None:
+        self._database_url = database_url
+        self._subscribers: set[asyncio.Queue[Event | None]] = set()
+        self._task: asyncio.Task[None] | None = None
+        self.connected = asyncio.Event()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._listen_forever(), name="event-listener")
+
+    async def _listen_forever(self) -> None:
+        delay = 0.2
+        while True:
+            connection: asyncpg.Connection | None = None
+            try:
+                connection = await asyncpg.connect(self._database_url, timeout=10)
+                lost = asyncio.Event()
+                connection.add_termination_listener(lambda _, lost=lost: lost.set())
+                await connection.add_listener(CHANNEL, self._notified)
+                self.connected.set()
+                delay = 0.2
+                log.info("listening for run events")
+                while not lost.is_set() and not connection.is_closed():
+                    with suppress(TimeoutError):
+                        await asyncio.wait_for(lost.wait(), 5)
+                    if not lost.is_set():
+                        await connection.execute("SELECT 1")  # notices a dead socket the server never closed
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:
+                log.warning("event listener lost the database, reconnecting", error=repr(error), retryInS=delay)
+            finally:
+                self.connected.clear()
+                if connection is not None and not connection.is_closed():
+                    with suppress(Exception):
+                        await connection.close(timeout=2)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, RECONNECT_MAX_S)
+
+    def _notified(self, _connection: object, _pid: int, _channel: str, payload: object) -> None:
+        try:
+            event: Event = json.loads(str(payload))
+        except ValueError:
+            return
+        for queue in list(self._subscribers):
+            try:
+                queue.put_nowait(event)
+            except asyncio.QueueFull:
+                self._subscribers.discard(queue)
+                with suppress(asyncio.QueueEmpty):
+                    queue.get_nowait()
+                queue.put_nowait(None)
+
+    @asynccontextmanager
+    async def subscribe(self) -> AsyncIterator[asyncio.Queue[Event | None]]:
+        queue: asyncio.Queue[Event | None] = asyncio.Queue(QUEUE_SIZE)
+        self._subscribers.add(queue)
+        try:
+            yield queue
+        finally:
+            self._subscribers.discard(queue)
+
+    async def close(self) -> None:
+        for queue in list(self._subscribers):
+            with suppress(asyncio.QueueFull):
+                queue.put_nowait(None)
+        self._subscribers.clear()
+        if self._task is not None:
+            self._task.cancel()
+            with suppress(asyncio.CancelledError):
+                await self._task

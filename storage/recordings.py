@@ -1,0 +1,58 @@
+"""Saved recordings: a script people can run again and again from the dashboard (`POST .../runs`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID, uuid4
+
+import asyncpg
+
+from storage.errors import RecordingNotFound
+from storage.queries import load_queries
+from storage.records import _FromRow
+
+
+@dataclass(frozen=True)
+class RecordingRecord(_FromRow):
+    id: UUID
+    name: str
+    format: str
+    script: dict[str, Any]
+    step_count: int
+    created_at: datetime
+    last_run_id: UUID | None
+    last_run_status: str | None
+    last_run_number: int | None
+
+
+class RecordingRepository:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+        self._sql = load_queries()
+
+    async def create(
+        self, *, name: str, script_format: str, script: dict[str, Any], step_count: int
+    ) -> RecordingRecord:
+        row = await self._pool.fetchrow(
+            self._sql["insert_recording"], uuid4(), name, script_format, script, step_count
+        )
+        assert row is not None  # INSERT ... RETURNING
+        return RecordingRecord.from_row(row)
+
+    async def get(self, recording_id: UUID) -> RecordingRecord:
+        row = await self._pool.fetchrow(self._sql["get_recording"], recording_id)
+        if row is None:
+            raise RecordingNotFound(f"recording {recording_id} not found")
+        return RecordingRecord.from_row(row)
+
+    async def list_page(self, *, limit: int, offset: int) -> tuple[list[RecordingRecord], int]:
+        async with self._pool.acquire() as connection:
+            rows = await connection.fetch(self._sql["list_recordings"], limit, offset)
+            total = await connection.fetchval(self._sql["count_recordings"])
+        return [RecordingRecord.from_row(row) for row in rows], int(total)
+
+    async def delete(self, recording_id: UUID) -> None:
+        if await self._pool.fetchval(self._sql["delete_recording"], recording_id) is None:
+            raise RecordingNotFound(f"recording {recording_id} not found")
