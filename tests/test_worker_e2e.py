@@ -59,6 +59,8 @@ async def test_recorder_run_passes_with_video_screenshots_and_steps(
 
     ranged = await api_client.get(run["videoUrl"], headers={"Range": "bytes=0-99"})
     assert ranged.status_code == 206 and len(ranged.content) == 100
+    assert ranged.headers["content-range"] == f"bytes 0-99/{len(video.content)}"
+    assert ranged.content == video.content[:100]
 
     # The worker's JSON log line names the run with the fields operators search by.
     done = [event for worker in (first, second) for event in log_events(worker)

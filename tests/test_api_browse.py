@@ -1,0 +1,160 @@
+"""What the dashboard reads: the filtered, keyset-paged run list, throughput, saved recordings, and the
+event stream; on the real Postgres and Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+import httpx
+import uvicorn
+from redis.asyncio import Redis
+
+from reprise.settings import Settings
+
+from flows import numbered_slow_script, post_run
+from private_services import free_port
+from services import wait_for
+
+SCRIPT = numbered_slow_script("http://127.0.0.1:9", 0)
+
+
+async def sql(settings: Settings, statement: str, *args: Any) -> None:
+    connection = await asyncpg.connect(settings.database_url)
+    try:
+        await connection.execute(statement, *args)
+    finally:
+        await connection.close()
+
+
+async def test_filters_and_keyset_pages(api_client: httpx.AsyncClient, settings: Settings) -> None:
+    ids = [await post_run(api_client, {"script": SCRIPT, "name": f"{'checkout' if i % 3 else 'login'} 100%_{i}"})
+           for i in range(12)]
+    await sql(settings, "UPDATE runs SET status = 'failed', worker_name = 'worker-2', error = 'boom at step 2' "
+                        "WHERE id = ANY($1::uuid[])", ids[:4])
+    await sql(settings, "UPDATE runs SET created_at = now() - interval '3 days' WHERE id = $1::uuid", ids[0])
+
+    async def names(**params: Any) -> list[str]:
+        body = (await api_client.get("/api/runs", params=params)).json()
+        return [item["name"] for item in body["items"]]
+
+    assert len(await names(name="LOGIN")) == 4
+    assert len(await names(name="100%_1")) == 3  # % and _ match themselves: 100%_1, 100%_10, 100%_11
+    assert len(await names(worker="worker-2")) == 4
+    assert len(await names(q="boom")) == 4
+    assert len(await names(q="boom", status="failed", worker="worker-2")) == 4
+    two_days_ago = (datetime.now(UTC) - timedelta(days=2)).isoformat()
+    assert len(await names(**{"from": two_days_ago})) == 11
+    assert len(await names(to=two_days_ago)) == 1
+
+    first = (await api_client.get("/api/runs", params={"limit": 5})).json()
+    assert first["total"] == 12 and len(first["items"]) == 5
+    seen = [item["number"] for item in first["items"]]
+    cursor = first["nextCursor"]
+    while cursor is not None:
+        page = (await api_client.get("/api/runs", params={"limit": 5, "before": cursor})).json()
+        assert page["total"] is None
+        seen += [item["number"] for item in page["items"]]
+        cursor = page["nextCursor"]
+    assert seen == sorted(seen, reverse=True) and len(set(seen)) == 12
+
+
+async def test_bad_list_parameters_are_422_naming_them(api_client: httpx.AsyncClient) -> None:
+    for params, field in (({"before": "x"}, "before"), ({"from": "yesterday"}, "from"), ({"status": "lost"}, "status"),
+                          ({"limit": 0}, "limit")):
+        response = await api_client.get("/api/runs", params=params)
+        assert response.status_code == 422, (params, response.text)
+        assert response.json()["fields"][0]["field"] == field
+
+
+async def test_throughput_buckets_cover_the_window(api_client: httpx.AsyncClient, settings: Settings) -> None:
+    ids = [await post_run(api_client, {"script": SCRIPT}) for _ in range(3)]
+    await sql(settings, "UPDATE runs SET status = 'passed', finished_at = now() - interval '10 minutes' "
+                        "WHERE id = ANY($1::uuid[])", ids[:2])
+    await sql(settings, "UPDATE runs SET status = 'error', finished_at = now() - interval '5 hours' "
+                        "WHERE id = $1::uuid", ids[2])
+
+    hour = (await api_client.get("/api/stats/throughput", params={"window": "hour"})).json()
+    day = (await api_client.get("/api/stats/throughput", params={"window": "day"})).json()
+
+    assert hour["bucketSeconds"] == 60 and len(hour["buckets"]) == 60
+    assert sum(b["passed"] for b in hour["buckets"]) == 2 and sum(b["error"] for b in hour["buckets"]) == 0
+    assert day["bucketSeconds"] == 3600 and len(day["buckets"]) == 24
+    assert (sum(b["passed"] for b in day["buckets"]), sum(b["error"] for b in day["buckets"])) == (2, 1)
+    starts = [b["start"] for b in day["buckets"]]
+    assert starts == sorted(starts)
+    assert (await api_client.get("/api/stats/throughput", params={"window": "week"})).status_code == 422
+
+
+async def test_recordings_are_saved_listed_run_and_deleted(api_client: httpx.AsyncClient, settings: Settings) -> None:
+    invalid = await api_client.post("/api/recordings", json={"script": {"title": "x", "steps": [{"type": "hover"}]}})
+    assert invalid.status_code == 422 and invalid.json()["fields"][0]["field"].startswith("script.steps[0]")
+
+    saved = await api_client.post("/api/recordings", json={"script": SCRIPT})
+    assert saved.status_code == 201, saved.text
+    recording = saved.json()
+    assert (recording["name"], recording["stepCount"], recording["lastRun"]) == (SCRIPT["name"], 4, None)
+
+    run = await api_client.post(f"/api/recordings/{recording['id']}/runs", json={"video": "off", "retries": 1})
+    assert run.status_code == 201, run.text
+    assert run.json()["recordingId"] == recording["id"] and run.json()["options"]["retries"] == 1
+    redis = Redis.from_url(settings.redis_url, decode_responses=True)
+    try:
+        job = await redis.hgetall(f"bull:{settings.queue_name}:{run.json()['id']}")
+    finally:
+        await redis.aclose()
+    assert json.loads(job["data"]) == {"runId": run.json()["id"]} and json.loads(job["opts"])["attempts"] == 4
+
+    listed = (await api_client.get("/api/recordings")).json()
+    assert listed["total"] == 1 and listed["items"][0]["lastRun"]["id"] == run.json()["id"]
+    assert (await api_client.get(f"/api/recordings/{recording['id']}")).json()["script"] == SCRIPT
+    assert (await api_client.delete(f"/api/recordings/{recording['id']}")).status_code == 204
+    missing = await api_client.get(f"/api/recordings/{recording['id']}")
+    assert missing.status_code == 404 and missing.json()["error"] == "not_found"
+    assert (await api_client.get(f"/api/runs/{run.json()['id']}")).json()["recordingId"] is None
+
+
+async def test_event_stream_sends_run_and_step_changes(settings: Settings) -> None:
+    from api import create_app
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning",
+                                           timeout_graceful_shutdown=1))
+    serving = asyncio.create_task(server.serve())
+
+    async def started() -> bool:
+        return server.started
+
+    await wait_for(started, timeout=30, what="uvicorn to start")
+    base = f"http://127.0.0.1:{port}"
+    try:
+        async with httpx.AsyncClient(base_url=base, timeout=30) as client:
+            run_id = await post_run(client, {"script": SCRIPT})
+            other = await post_run(client, {"script": SCRIPT})
+            async with client.stream("GET", "/api/events", params={"runId": run_id}) as stream:
+                assert stream.headers["content-type"].startswith("text/event-stream")
+                lines = stream.aiter_lines()
+                assert await anext(lines) == ": connected"
+                await sql(settings, "UPDATE runs SET status = 'running', attempts = 1 WHERE id = ANY($1::uuid[])",
+                          [other, run_id])
+                await sql(settings, "INSERT INTO run_steps (run_id, attempt, step_index, step_type, status, "
+                                    "duration_ms) VALUES ($1::uuid, 1, 0, 'navigate', 'passed', 5)", run_id)
+                received: list[tuple[str, dict[str, Any]]] = []
+                async with asyncio.timeout(15):
+                    kind = ""
+                    async for line in lines:
+                        if line.startswith("event: "):
+                            kind = line.removeprefix("event: ")
+                        elif line.startswith("data: "):
+                            received.append((kind, json.loads(line.removeprefix("data: "))))
+                            if len(received) == 2:
+                                break
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(serving, 30)
+    assert received[0] == ("run", {"kind": "run", "id": run_id, "number": received[0][1]["number"],
+                                   "status": "running", "attempts": 1})
+    assert received[1] == ("step", {"kind": "step", "runId": run_id, "attempt": 1, "index": 0, "status": "passed"})
