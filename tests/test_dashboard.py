@@ -247,7 +247,18 @@ async def test_recordings_upload_and_run_now(
     row = page.locator("tr[data-recording-id]")
     await expect(row).to_have_count(1)
     await expect(row.locator("td.name")).to_have_text(recording["title"])
+
+    # Dragging a file onto the drop zone does the same.
+    dropped = paced_recording(site_url)
+    transfer = await page.evaluate_handle(
+        "text => { const t = new DataTransfer(); "
+        "t.items.add(new File([text], 'paced.json', {type: 'application/json'})); return t; }",
+        json.dumps(dropped))
+    await page.dispatch_event(".drop", "drop", {"dataTransfer": transfer})
+    await expect(row).to_have_count(2)
+    await expect(page.locator("#upload-status")).to_have_text(f"Added “{dropped['name']}”.")
     await shoot(page, "recordings")
 
     await page.get_by_role("button", name=f"Run {recording['title']} now").click()
+    await page.wait_for_url(lambda url: "#/runs/" in url)
     await expect(page.locator("h1 .badge")).to_have_text("passed", timeout=90_000)

@@ -171,7 +171,8 @@ async function runsList(params) {
   function row(run) {
     const tr = h("tr", { "data-run-id": run.id, "data-status": run.status },
       h("td", {}, String(run.number)),
-      h("td", {}, badge(run.status)),
+      h("td", {}, badge(run.status),
+        run.errorCategory ? h("div", { class: "muted category" }, run.errorCategory) : null),
       h("td", { class: "name" }, h("a", { href: `#/runs/${run.id}` }, run.name)),
       h("td", {}, duration(run.durationMs)),
       h("td", {}, run.worker || "—"),
