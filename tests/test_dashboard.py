@@ -212,12 +212,20 @@ async def test_cancel_and_retry_buttons(
 
 async def test_queue_page_shows_workers_and_pauses_the_queue(
     live_api: str, api_client: httpx.AsyncClient, page: Page, start_worker: Callable[..., WorkerProcess],
+    site_url: str,
 ) -> None:
     start_worker("worker-1")
     await wait_for_workers(api_client, {"worker-1"})
+    for run_id in [await post_run(api_client, {"script": numbered_slow_script(site_url, 0), "video": "off"})
+                   for _ in range(3)]:
+        await wait_for_final(api_client, run_id, timeout=60)
     await page.goto(f"{live_api}/#/queue")
-    await expect(page.locator('tr[data-worker="worker-1"]')).to_be_visible()
-    await expect(page.locator(".chart svg")).to_be_visible()
+    worker_row = page.locator('tr[data-worker="worker-1"]')
+    await expect(worker_row).to_be_visible()
+    await expect(worker_row.locator("td").nth(5)).to_have_text("3", timeout=15_000)  # processed (page polls 5 s)
+    await expect(page.locator('.count[data-state="completed"] b')).to_have_text("3")
+    await expect(page.locator(".chart svg")).to_have_attribute("aria-label", "3 runs finished in the last hour")
+    assert await page.locator(".chart svg rect").count() >= 1
     await shoot(page, "queue")
 
     await page.get_by_role("button", name="Pause queue").click()
