@@ -124,7 +124,10 @@ def test_reprise_dev_runs_a_recording_to_passed_and_stops_on_ctrl_c(
         assert shot.status_code == 200 and shot.headers["content-type"] == "image/png"
         assert client.get("/api/health/detailed").json()["queue"]["counts"]["completed"] >= 1
 
-    process.process.send_signal(signal.SIGINT)
-    assert process.process.wait(timeout=60) == 0, process.output()[-4000:]
+        # An open dashboard (its event stream never ends by itself) must not hold the stop up.
+        with client.stream("GET", "/api/events") as events:
+            assert next(events.iter_lines()) == ": connected"
+            process.process.send_signal(signal.SIGINT)
+            assert process.process.wait(timeout=60) == 0, process.output()[-4000:]
     output = process.output()
     assert "[api] " in output and "[worker-1] " in output and "[worker-2] " in output

@@ -10,6 +10,8 @@ import uvicorn
 from reprise.logs import configure_logging
 from reprise.settings import Settings
 
+GRACEFUL_SHUTDOWN_S = 3
+
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("api", help="serve the HTTP API")
@@ -28,6 +30,7 @@ def handle(args: argparse.Namespace) -> int:
         settings.api_port = args.port
     configure_logging(settings.log_level, settings.log_format)
     app = create_app(settings)
+    # Open dashboards hold event streams that never end by themselves: stop waiting for them after a while.
     uvicorn.run(app, host=settings.api_host, port=settings.api_port, log_level=settings.log_level.lower(),
-                access_log=settings.log_level == "DEBUG")
+                access_log=settings.log_level == "DEBUG", timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S)
     return 0
