@@ -54,6 +54,7 @@ HAR_NAME = "network.har"
 HTML_NAME = "page.html"
 CONSOLE_NAME = "console.log"
 PAGE_HTML_TIMEOUT_S = 5.0
+DISCONNECT_GRACE_S = 5.0
 
 StepCallback = Callable[[StepResult], Awaitable[None]]
 
@@ -85,7 +86,42 @@ class PlaywrightRunner:
             script = _with_viewport(script, Viewport(width=options.viewport[0], height=options.viewport[1]))
         elif options.device is not None:
             script = _with_viewport(script, device_viewport(options.device))
-        return await _Run(self._browser, script, options, output_dir, on_step, stop).execute()
+        replay = _Run(self._browser, script, options, output_dir, on_step, stop)
+        return await _unless_the_browser_dies(self._browser, replay)
+
+
+async def _unless_the_browser_dies(browser: Browser, replay: _Run) -> RunResult:
+    """The replay's result; if the browser disconnects and the replay has not ended DISCONNECT_GRACE_S later
+    (a Playwright call to a dead browser can wait forever), it is cancelled and reported `error`
+    [browser_crashed] with the steps it made so far."""
+    disconnected = asyncio.Event()
+
+    def on_disconnect(_: Browser) -> None:
+        disconnected.set()
+
+    browser.on("disconnected", on_disconnect)
+    if not browser.is_connected():
+        disconnected.set()
+    execution = asyncio.ensure_future(replay.execute())
+    watch = asyncio.ensure_future(disconnected.wait())
+    try:
+        await asyncio.wait({execution, watch}, return_when=asyncio.FIRST_COMPLETED)
+        if not execution.done():
+            done, _ = await asyncio.wait({execution}, timeout=DISCONNECT_GRACE_S)
+            if not done:
+                log.error("the browser disconnected and the replay did not end; abandoning it",
+                          graceS=DISCONNECT_GRACE_S)
+                execution.cancel()
+                await asyncio.gather(execution, return_exceptions=True)
+                return replay.abandoned("the browser disconnected and the replay did not end")
+        return execution.result()
+    except BaseException:
+        execution.cancel()
+        await asyncio.gather(execution, return_exceptions=True)
+        raise
+    finally:
+        watch.cancel()
+        browser.remove_listener("disconnected", on_disconnect)
 
 
 class _Run:
@@ -112,6 +148,16 @@ class _Run:
         self.tracing = False
         self.masker = SecretMasker(options.secret_values)
         self.started = time.monotonic()
+
+    def abandoned(self, reason: str) -> RunResult:
+        """What is known of a replay that had to be cancelled because its browser died under it."""
+        self.status, self.category = "error", "browser_crashed"
+        self.error = self.masker.mask(reason)
+        for index in range(len(self.steps), len(self.script.steps)):
+            step = self.script.steps[index]
+            self.steps.append(StepResult(index=index, type=step.type, status="skipped", duration_ms=0))
+        self.artifacts = [artifact for artifact in self.artifacts if artifact.path.is_file()]
+        return self.result()
 
     def result(self) -> RunResult:
         return RunResult(status=self.status, steps=self.steps, artifacts=self.artifacts, error=self.error,
