@@ -270,3 +270,30 @@ async def test_recordings_upload_and_run_now(
     await page.get_by_role("button", name=f"Run {recording['title']} now").click()
     await page.wait_for_url(lambda url: "#/runs/" in url)
     await expect(page.locator("h1 .badge")).to_have_text("passed", timeout=90_000)
+
+
+async def test_an_earlier_attempt_can_be_watched(
+    live_api: str, api_client: httpx.AsyncClient, page: Page, site_url: str,
+    start_worker: Callable[..., WorkerProcess],
+) -> None:
+    start_worker("worker-1")
+    await wait_for_workers(api_client, {"worker-1"})
+    flaky = {"version": 1, "name": "flaky heading", "steps": [
+        {"action": "navigate", "url": f"{site_url}/index.html"},
+        {"action": "assertText", "selector": "h1", "text": "never this", "timeoutMs": 300},
+    ]}
+    run_id = await post_run(api_client, {"script": flaky, "retries": 1, "screenshots": "every-step"})
+    run = await wait_for_final(api_client, run_id, timeout=90)
+    assert run["status"] == "failed" and run["attempts"] == 2
+    first_video = next(a["url"] for a in run["artifacts"] if a["kind"] == "video" and a["attempt"] == 1)
+    latest_video = next(a["url"] for a in run["artifacts"] if a["kind"] == "video" and a["attempt"] == 2)
+
+    await page.goto(f"{live_api}/#/runs/{run_id}")
+    await expect(page.locator("video")).to_have_attribute("src", ends_with(latest_video))
+    await page.get_by_label("Attempt", exact=True).select_option("1")
+    await expect(page.locator("video")).to_have_attribute("src", ends_with(first_video))
+    await expect(page.locator("button[data-step]")).to_have_count(2)
+    await page.locator('button[data-step="1"]').click()
+    first_shot = next(a["url"] for a in run["artifacts"]
+                      if a["kind"] == "screenshot" and a["attempt"] == 1 and a["step"] == 1)
+    await expect(page.locator("figure.shot img")).to_have_attribute("src", ends_with(first_shot))

@@ -233,7 +233,30 @@ async function runDetail(runId) {
   const shot = h("figure", { class: "shot", "aria-live": "polite" });
   const artifacts = h("ul", { class: "artifacts" });
   const attempts = h("tbody");
+  const attemptPicker = h("select", { id: "attempt" });
+  const attemptField = h("div", { class: "field" }, h("label", { for: "attempt" }, "Attempt"), attemptPicker);
+  const olderSteps = new Map();  // attempt number -> its steps, fetched when someone looks at it
+  let viewing = null;  // null: the latest attempt
   let selected = null;
+
+  const shownAttempt = () => viewing ?? run.attempts;
+  const shownSteps = () => (shownAttempt() === run.attempts ? run.steps : olderSteps.get(shownAttempt()) || []);
+  const videoFor = (attempt) => {
+    const found = run.artifacts.find((a) => a.kind === "video" && a.attempt === attempt);
+    return found ? found.url : null;
+  };
+
+  attemptPicker.addEventListener("change", async () => {
+    const chosen = Number(attemptPicker.value);
+    viewing = chosen === run.attempts ? null : chosen;
+    selected = null;
+    if (viewing !== null && !olderSteps.has(viewing)) {
+      try { olderSteps.set(viewing, await api(`/api/runs/${run.id}/attempts/${viewing}/steps`)); }
+      catch (error) { toast(error.message); }
+    }
+    shot.replaceChildren();
+    render();
+  });
 
   cancel.addEventListener("click", async () => {
     cancel.disabled = true;
@@ -255,7 +278,8 @@ async function runDetail(runId) {
     h("div", { class: "detail" },
       h("section", { "aria-label": "Video" }, video, noVideo, shot),
       h("section", { class: "panel", "aria-label": "Step timeline" },
-        h("h2", {}, "Steps"), h("p", { class: "muted" }, "Select a step to see it in the video."), stepsList)),
+        h("h2", {}, "Steps"), attemptField, h("p", { class: "muted" }, "Select a step to see it in the video."),
+        stepsList)),
     h("section", { class: "panel" }, h("h2", {}, "Artifacts"), artifacts),
     h("section", { class: "panel" }, h("h2", {}, "Attempts"),
       h("table", { "aria-label": "Attempts" },
@@ -264,14 +288,14 @@ async function runDetail(runId) {
         attempts)));
 
   function screenshotFor(index) {
-    return run.artifacts.find((a) => a.kind === "screenshot" && a.step === index && a.attempt === run.attempts);
+    return run.artifacts.find((a) => a.kind === "screenshot" && a.step === index && a.attempt === shownAttempt());
   }
 
   function selectStep(step, button) {
     selected = step.index;
     for (const other of stepsList.querySelectorAll("button")) other.setAttribute("aria-pressed", "false");
     button.setAttribute("aria-pressed", "true");
-    if (run.videoUrl) {
+    if (videoFor(shownAttempt())) {
       video.currentTime = step.startedOffsetMs / 1000;
     }
     const picture = screenshotFor(step.index);
@@ -294,11 +318,16 @@ async function runDetail(runId) {
       : "");
     cancel.disabled = FINAL.has(run.status);
     retry.disabled = !FINAL.has(run.status);
-    if (run.videoUrl && video.getAttribute("src") !== run.videoUrl) video.setAttribute("src", run.videoUrl);
-    video.hidden = !run.videoUrl;
-    noVideo.hidden = Boolean(run.videoUrl);
+    const videoUrl = videoFor(shownAttempt());
+    if (videoUrl && video.getAttribute("src") !== videoUrl) video.setAttribute("src", videoUrl);
+    video.hidden = !videoUrl;
+    noVideo.hidden = Boolean(videoUrl);
+    attemptField.hidden = run.attempts < 2;
+    attemptPicker.replaceChildren(...run.attemptHistory.map((a) =>
+      h("option", { value: String(a.attempt) }, `${a.attempt} of ${run.attempts}: ${a.status} (${a.worker})`)));
+    attemptPicker.value = String(shownAttempt());
 
-    stepsList.replaceChildren(...run.steps.map((step) => {
+    stepsList.replaceChildren(...shownSteps().map((step) => {
       const button = h("button", { type: "button", "aria-pressed": String(step.index === selected),
                                    "data-step": step.index },
         h("span", {}, String(step.index + 1)),
@@ -308,16 +337,16 @@ async function runDetail(runId) {
       button.addEventListener("click", () => selectStep(step, button));
       return h("li", {}, button);
     }));
-    if (!run.steps.length) stepsList.append(h("li", { class: "muted" }, "No steps yet."));
+    if (!shownSteps().length) stepsList.append(h("li", { class: "muted" }, "No steps yet."));
 
-    const latest = run.artifacts.filter((a) => a.attempt === run.attempts && a.kind !== "screenshot");
+    const latest = run.artifacts.filter((a) => a.attempt === shownAttempt() && a.kind !== "screenshot");
     const names = { video: "video.webm", trace: "trace.zip", html: "page.html", console: "console.log",
                     har: "network.har" };
     artifacts.replaceChildren(...latest.map((a) => h("li", {},
       h("a", { href: a.url, download: a.kind === "html" ? "page.html" : null, rel: "noopener" },
         names[a.kind] || a.kind),
       " ", h("span", { class: "muted" }, `${bytes(a.sizeBytes)}${a.step !== null ? ` · step ${a.step + 1}` : ""}`))));
-    const screenshots = run.artifacts.filter((a) => a.kind === "screenshot" && a.attempt === run.attempts).length;
+    const screenshots = run.artifacts.filter((a) => a.kind === "screenshot" && a.attempt === shownAttempt()).length;
     if (screenshots) artifacts.append(h("li", { class: "muted" }, `${screenshots} screenshot(s): select a step`));
     if (!artifacts.children.length) artifacts.append(h("li", { class: "muted" }, "None yet."));
 
