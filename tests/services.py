@@ -204,3 +204,31 @@ async def wait_for_final(client: httpx.AsyncClient, run_id: str, timeout: float 
         return body if body["status"] in ("passed", "failed", "error", "cancelled") else None
 
     return await wait_for(final, timeout=timeout, interval=0.2, what=f"run {run_id} to end")
+
+
+@pytest.fixture
+async def live_api(settings: Settings) -> AsyncIterator[str]:
+    """The API served by uvicorn on a free port, for clients that need real HTTP (Chromium, event streams,
+    which httpx's ASGI transport does not stream); yields its base URL."""
+    import socket
+
+    import uvicorn
+
+    from api import create_app
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning",
+                                           timeout_graceful_shutdown=2))
+    serving = asyncio.create_task(server.serve())
+
+    async def started() -> bool:
+        return bool(server.started)
+
+    await wait_for(started, timeout=30, what="uvicorn to start")
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(serving, 30)

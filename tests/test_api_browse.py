@@ -10,14 +10,11 @@ from typing import Any
 
 import asyncpg
 import httpx
-import uvicorn
 from redis.asyncio import Redis
 
 from reprise.settings import Settings
 
 from flows import numbered_slow_script, post_run
-from private_services import free_port
-from services import wait_for
 
 SCRIPT = numbered_slow_script("http://127.0.0.1:9", 0)
 
@@ -117,44 +114,28 @@ async def test_recordings_are_saved_listed_run_and_deleted(api_client: httpx.Asy
     assert (await api_client.get(f"/api/runs/{run.json()['id']}")).json()["recordingId"] is None
 
 
-async def test_event_stream_sends_run_and_step_changes(settings: Settings) -> None:
-    from api import create_app
-
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning",
-                                           timeout_graceful_shutdown=1))
-    serving = asyncio.create_task(server.serve())
-
-    async def started() -> bool:
-        return server.started
-
-    await wait_for(started, timeout=30, what="uvicorn to start")
-    base = f"http://127.0.0.1:{port}"
-    try:
-        async with httpx.AsyncClient(base_url=base, timeout=30) as client:
-            run_id = await post_run(client, {"script": SCRIPT})
-            other = await post_run(client, {"script": SCRIPT})
-            async with client.stream("GET", "/api/events", params={"runId": run_id}) as stream:
-                assert stream.headers["content-type"].startswith("text/event-stream")
-                lines = stream.aiter_lines()
-                assert await anext(lines) == ": connected"
-                await sql(settings, "UPDATE runs SET status = 'running', attempts = 1 WHERE id = ANY($1::uuid[])",
-                          [other, run_id])
-                await sql(settings, "INSERT INTO run_steps (run_id, attempt, step_index, step_type, status, "
-                                    "duration_ms) VALUES ($1::uuid, 1, 0, 'navigate', 'passed', 5)", run_id)
-                received: list[tuple[str, dict[str, Any]]] = []
-                async with asyncio.timeout(15):
-                    kind = ""
-                    async for line in lines:
-                        if line.startswith("event: "):
-                            kind = line.removeprefix("event: ")
-                        elif line.startswith("data: "):
-                            received.append((kind, json.loads(line.removeprefix("data: "))))
-                            if len(received) == 2:
-                                break
-    finally:
-        server.should_exit = True
-        await asyncio.wait_for(serving, 30)
+async def test_event_stream_sends_run_and_step_changes(live_api: str, settings: Settings) -> None:
+    async with httpx.AsyncClient(base_url=live_api, timeout=30) as client:
+        run_id = await post_run(client, {"script": SCRIPT})
+        other = await post_run(client, {"script": SCRIPT})
+        async with client.stream("GET", "/api/events", params={"runId": run_id}) as stream:
+            assert stream.headers["content-type"].startswith("text/event-stream")
+            lines = stream.aiter_lines()
+            assert await anext(lines) == ": connected"
+            await sql(settings, "UPDATE runs SET status = 'running', attempts = 1 WHERE id = ANY($1::uuid[])",
+                      [other, run_id])
+            await sql(settings, "INSERT INTO run_steps (run_id, attempt, step_index, step_type, status, "
+                                "duration_ms) VALUES ($1::uuid, 1, 0, 'navigate', 'passed', 5)", run_id)
+            received: list[tuple[str, dict[str, Any]]] = []
+            async with asyncio.timeout(15):
+                kind = ""
+                async for line in lines:
+                    if line.startswith("event: "):
+                        kind = line.removeprefix("event: ")
+                    elif line.startswith("data: "):
+                        received.append((kind, json.loads(line.removeprefix("data: "))))
+                        if len(received) == 2:
+                            break
     assert received[0] == ("run", {"kind": "run", "id": run_id, "number": received[0][1]["number"],
                                    "status": "running", "attempts": 1})
     assert received[1] == ("step", {"kind": "step", "runId": run_id, "attempt": 1, "index": 0, "status": "passed"})

@@ -3,7 +3,6 @@ Postgres and Redis. The tests also take the screenshots in docs/screenshots/ tha
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 from collections.abc import AsyncIterator, Callable
@@ -13,39 +12,16 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
-import uvicorn
 from playwright.async_api import Browser, Page, expect
 
 from reprise.settings import Settings
 
 from flows import numbered_slow_script, post_run
-from private_services import free_port
 from recordings import load_recording
-from services import REPO_ROOT, WorkerProcess, wait_for, wait_for_final, wait_for_workers
+from services import REPO_ROOT, WorkerProcess, wait_for_final, wait_for_workers
 
 SCREENSHOTS = REPO_ROOT / "docs" / "screenshots"
 XSS_NAME = "<img src=x onerror=alert(1)>"
-
-
-@pytest.fixture
-async def live_api(settings: Settings) -> AsyncIterator[str]:
-    """The API on a real port (Chromium cannot reach an in-process ASGI app)."""
-    from api import create_app
-
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning",
-                                           timeout_graceful_shutdown=2))
-    serving = asyncio.create_task(server.serve())
-
-    async def started() -> bool:
-        return server.started
-
-    await wait_for(started, timeout=30, what="uvicorn to start")
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await asyncio.wait_for(serving, 30)
 
 
 @pytest.fixture
