@@ -125,6 +125,7 @@ class StepExecutor:
         self.main_page = page
         self._cdp_sessions: list[CDPSession] = []  # kept alive for the context's lifetime
         self.last_page: Page = page  # where the last step ran, for the failure screenshot
+        self.step_index: int | None = None  # set by the runner: artifacts a step makes are filed under it
 
     async def execute(self, step: Step, timeout_ms: int) -> str | None:
         """Replay one step; returns the selector that matched (for element steps), else None."""

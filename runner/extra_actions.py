@@ -352,7 +352,8 @@ async def _screenshot(executor: StepExecutor, page: Page, frame: Frame, step: Sc
     if path is None:
         state.captured[step.name] = result[0]
     elif state.artifacts is not None:
-        state.artifacts.append(ArtifactFile(kind="screenshot", path=path, content_type="image/png"))
+        state.artifacts.append(ArtifactFile(kind="screenshot", path=path, content_type="image/png",
+                                            step_index=executor.step_index))
     return selector
 
 

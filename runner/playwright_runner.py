@@ -261,6 +261,7 @@ class _Run:
                 await self.report(StepResult(index=index, type=step.type, status="skipped", duration_ms=0))
                 continue
             step_start = time.monotonic()
+            executor.step_index = index
             selector, error, category = await self.run_step(executor, step, run_deadline)
             if self.stopped:
                 self.status, self.failed_index = "failed", index

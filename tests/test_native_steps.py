@@ -302,6 +302,10 @@ async def test_waits_scrolls_and_assertions(browser: Browser, site_url: str, tmp
     assert_passed(result)
     shots = sorted(artifact.path.name for artifact in result.artifacts if artifact.kind == "screenshot")
     assert shots == ["screenshot-heading.png", "screenshot-page.png"]
+    # Each is filed under the step that took it (the last two steps), so the dashboard shows it there.
+    last = len(result.steps) - 1
+    assert {a.path.name: a.step_index for a in result.artifacts if a.kind == "screenshot"} == {
+        "screenshot-page.png": last - 1, "screenshot-heading.png": last}
     assert all((tmp_path / name).read_bytes()[:4] == b"\x89PNG" for name in shots)
 
 
