@@ -85,8 +85,10 @@ async def main() -> None:
             ("first page, no filter (with exact total)", lambda: runs.list_page(limit=50)),
             (f"page at run {deep} by keyset (before=)", lambda: runs.list_page(limit=50, before=deep)),
             (f"page at run {deep} by offset", lambda: runs.list_page(limit=50, offset=args.runs - deep)),
-            ("status=failed, keyset page", lambda: runs.list_page(status="failed", limit=50, before=deep)),
-            ("status=error (0.1 %), keyset page", lambda: runs.list_page(status="error", limit=50, before=deep)),
+            ("status=failed, keyset page", lambda: runs.list_page(
+                limit=50, before=deep, filters=RunFilters(status="failed"))),
+            ("status=error (0.1 %), keyset page", lambda: runs.list_page(
+                limit=50, before=deep, filters=RunFilters(status="error"))),
             ("worker=worker-7, keyset page", lambda: runs.list_page(
                 limit=50, before=deep, filters=RunFilters(worker="worker-7"))),
             ("name contains 'login flow 42', keyset page", lambda: runs.list_page(

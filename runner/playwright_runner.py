@@ -156,7 +156,6 @@ class _Run:
         for index in range(len(self.steps), len(self.script.steps)):
             step = self.script.steps[index]
             self.steps.append(StepResult(index=index, type=step.type, status="skipped", duration_ms=0))
-        self.artifacts = [artifact for artifact in self.artifacts if artifact.path.is_file()]
         return self.result()
 
     def result(self) -> RunResult:

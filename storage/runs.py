@@ -126,13 +126,12 @@ class RunRepository:
             raise RunNotFound(f"run {run_id} not found")
         return RunRecord.from_row(row)
 
-    async def list_page(self, *, status: str | None = None, limit: int, offset: int = 0,
-                        filters: RunFilters | None = None, before: int | None = None,
-                        ) -> tuple[list[RunRecord], int | None]:
+    async def list_page(self, *, limit: int, offset: int = 0, filters: RunFilters | None = None,
+                        before: int | None = None) -> tuple[list[RunRecord], int | None]:
         """A page of runs, newest first, and the total that match (None when paging by `before`: counting a
         million rows for every page is what keyset paging avoids)."""
         chosen = filters or RunFilters()
-        where = (status or chosen.status, _like(chosen.name), chosen.worker, _like(chosen.search),
+        where = (chosen.status, _like(chosen.name), chosen.worker, _like(chosen.search),
                  chosen.created_from, chosen.created_to)
         async with self._pool.acquire() as connection:
             rows = await connection.fetch(self._sql["list_runs"], *where, before, limit, offset)

@@ -16,6 +16,7 @@ from storage import (
     InvalidTransition,
     LocalArtifactStore,
     NewRun,
+    RunFilters,
     RunNotFound,
     RunRepository,
     StepWrite,
@@ -135,9 +136,9 @@ async def test_a_stale_attempt_cannot_finish_the_run(runs: RunRepository) -> Non
 async def test_list_is_newest_first_and_filters(runs: RunRepository) -> None:
     created = [(await runs.create(new_run(name=f"r{i}")))[0] for i in range(5)]
     await runs.cancel(created[1].id)
-    page, total = await runs.list_page(status=None, limit=2, offset=0)
+    page, total = await runs.list_page(limit=2, offset=0)
     assert total == 5 and [r.name for r in page] == ["r4", "r3"]
-    cancelled, total_cancelled = await runs.list_page(status="cancelled", limit=10, offset=0)
+    cancelled, total_cancelled = await runs.list_page(filters=RunFilters(status="cancelled"), limit=10, offset=0)
     assert total_cancelled == 1 and cancelled[0].id == created[1].id
 
 

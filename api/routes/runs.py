@@ -131,9 +131,9 @@ async def list_runs(
     before: Annotated[int | None, Query(ge=1, description="Keyset cursor: runs numbered below this")] = None,
 ) -> RunPage:
     """Runs, newest first. Page with `before=<nextCursor>` (fast at any depth) or `offset`."""
-    filters = RunFilters(name=name, worker=worker, search=q, created_from=created_from, created_to=created_to)
-    runs, total = await services.runs.list_page(status=status, limit=limit, offset=offset, filters=filters,
-                                                before=before)
+    filters = RunFilters(status=status, name=name, worker=worker, search=q, created_from=created_from,
+                         created_to=created_to)
+    runs, total = await services.runs.list_page(limit=limit, offset=offset, filters=filters, before=before)
     items = [RunSummary(**_summary_fields(run, request)) for run in runs]
     next_cursor = runs[-1].number if len(runs) == limit else None
     return RunPage(items=items, total=total, limit=limit, offset=offset, next_cursor=next_cursor)
