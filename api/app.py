@@ -14,9 +14,9 @@ from api.errors import install_error_handlers
 from api.events import EventHub
 from api.routes import dead_letter, events, health, queue, recordings, runs, schema, stats
 from api.routes.dashboard import install_dashboard
-from reprise.queue import RetryPolicy, RunQueue
-from reprise.registry import WorkerRegistry
-from reprise.settings import Settings
+from contract.settings import Settings
+from jobs.queue import RetryPolicy, RunQueue
+from jobs.registry import WorkerRegistry
 from runner.devices import DeviceCatalogue
 from storage import LocalArtifactStore, RecordingRepository, RunRepository, create_pool, migrate
 

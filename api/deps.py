@@ -10,9 +10,9 @@ from fastapi import Depends, Request
 from redis.asyncio import Redis
 
 from api.events import EventHub
-from reprise.queue import RunQueue
-from reprise.registry import WorkerRegistry
-from reprise.settings import Settings
+from contract.settings import Settings
+from jobs.queue import RunQueue
+from jobs.registry import WorkerRegistry
 from runner.devices import DeviceCatalogue
 from storage import ArtifactStore, RecordingRepository, RunRepository
 

@@ -30,6 +30,7 @@ import asyncpg
 import httpx
 import structlog
 
+from contract.settings import Settings
 from reprise.embedded import (
     DEFAULT_STATE_DIR,
     EmbeddedServiceError,
@@ -38,7 +39,6 @@ from reprise.embedded import (
     provide_services,
 )
 from reprise.logs import configure_logging
-from reprise.settings import Settings
 
 log = structlog.get_logger(__name__)
 

@@ -37,7 +37,7 @@ import redis.asyncio as aioredis
 import redis.exceptions
 import structlog
 
-from reprise.settings import Settings
+from contract.settings import Settings
 
 log = structlog.get_logger(__name__)
 

@@ -19,8 +19,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from contract.settings import Settings
 from reprise.logs import configure_logging
-from reprise.settings import Settings
 from runner import (
     BrowserError,
     InvalidScript,

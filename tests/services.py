@@ -20,7 +20,7 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
-from reprise.settings import Settings
+from contract.settings import Settings
 from storage import migrate
 
 ADMIN_DATABASE_URL = os.environ.get("TEST_ADMIN_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")

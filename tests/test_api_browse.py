@@ -12,7 +12,7 @@ import asyncpg
 import httpx
 from redis.asyncio import Redis
 
-from reprise.settings import Settings
+from contract.settings import Settings
 
 from flows import numbered_slow_script, post_run
 

@@ -8,8 +8,8 @@ import httpx
 from redis.asyncio import Redis
 
 from api import create_app
-from reprise.registry import WorkerBeat, WorkerRegistry
-from reprise.settings import Settings
+from contract.settings import Settings
+from jobs.registry import WorkerBeat, WorkerRegistry
 
 from services import wait_for
 

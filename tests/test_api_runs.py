@@ -8,8 +8,8 @@ from uuid import uuid4
 import httpx
 from bullmq import Queue
 
-from reprise.queue import bullmq_connection
-from reprise.settings import Settings
+from contract.settings import Settings
+from jobs.queue import bullmq_connection
 
 RECORDING: dict[str, Any] = {
     "title": "Sign up",

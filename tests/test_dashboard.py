@@ -14,7 +14,7 @@ import httpx
 import pytest
 from playwright.async_api import Browser, Page, expect
 
-from reprise.settings import Settings
+from contract.settings import Settings
 
 from flows import numbered_slow_script, post_run
 from recordings import load_recording

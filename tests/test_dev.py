@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from contract.settings import Settings
 from reprise.dev import (
     DevOptions,
     base_url,
@@ -31,7 +32,6 @@ from reprise.dev import (
     reprise_command,
 )
 from reprise.embedded import DEFAULT_STATE_DIR, ServiceUrls
-from reprise.settings import Settings
 
 # Runs `reprise.dev.supervise` over the children described by the JSON in argv[1].
 DRIVER = """

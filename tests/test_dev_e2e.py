@@ -18,7 +18,7 @@ import httpx
 import pytest
 from media import video_seconds
 
-from reprise.settings import Settings
+from contract.settings import Settings
 
 from recordings import load_recording
 from services import REPO_ROOT

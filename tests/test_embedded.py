@@ -13,6 +13,7 @@ import asyncpg
 import pytest
 from redis.asyncio import Redis
 
+from contract.settings import Settings
 from reprise.embedded import (
     EmbeddedRedis,
     database_name,
@@ -24,7 +25,6 @@ from reprise.embedded import (
     redis_reachable,
     with_database,
 )
-from reprise.settings import Settings
 
 ADMIN_DATABASE_URL = os.environ.get("TEST_ADMIN_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from reprise.settings import Settings
+from contract.settings import Settings
 
 from flows import FAST_STALLS, log_events, numbered_slow_script, post_run
 from private_services import PrivatePostgres, PrivateRedis

@@ -19,7 +19,7 @@ import asyncpg
 import httpx
 import pytest
 
-from reprise.settings import Settings
+from contract.settings import Settings
 
 from flows import (
     FAST_STALLS,

@@ -14,8 +14,8 @@ import pytest
 from bullmq import Queue
 from redis.asyncio import Redis
 
-from reprise.queue import bullmq_connection
-from reprise.settings import Settings
+from contract.settings import Settings
+from jobs.queue import bullmq_connection
 
 from flows import FAST_STALLS, log_events, numbered_slow_script, post_run, quick_script, wait_until_running
 from services import WorkerProcess, wait_for, wait_for_final, wait_for_workers

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 from media import video_seconds
 
-from reprise.settings import Settings
+from contract.settings import Settings
 
 from flows import log_events, slow_recording
 from recordings import load_recording

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import structlog
 
-from reprise.registry import WorkerBeat, WorkerRegistry
+from jobs.registry import WorkerBeat, WorkerRegistry
 
 log = structlog.get_logger(__name__)
 

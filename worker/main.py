@@ -20,9 +20,9 @@ import structlog
 from bullmq import Worker
 from redis.asyncio import Redis
 
-from reprise.queue import RetryPolicy, RunQueue, bullmq_connection
-from reprise.registry import WorkerBeat, WorkerRegistry
-from reprise.settings import Settings
+from contract.settings import Settings
+from jobs.queue import RetryPolicy, RunQueue, bullmq_connection
+from jobs.registry import WorkerBeat, WorkerRegistry
 from runner import ChromiumLauncher, PlaywrightRunner, RunOptions, RunResult, Script
 from runner.devices import DeviceCatalogue
 from runner.errors import BrowserError

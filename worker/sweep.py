@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 import structlog
 from redis.asyncio import Redis
 
-from reprise.queue import RunQueue
-from reprise.registry import WorkerRegistry
+from jobs.queue import RunQueue
+from jobs.registry import WorkerRegistry
 from storage import RunRecord, RunRepository
 
 log = structlog.get_logger(__name__)

@@ -7,8 +7,8 @@ from typing import Any
 
 import uvicorn
 
+from contract.settings import Settings
 from reprise.logs import configure_logging
-from reprise.settings import Settings
 
 GRACEFUL_SHUTDOWN_S = 3
 

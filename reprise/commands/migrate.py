@@ -7,8 +7,8 @@ import asyncio
 import sys
 from typing import Any
 
+from contract.settings import Settings
 from reprise.logs import configure_logging
-from reprise.settings import Settings
 from storage import StorageError, migrate
 
 

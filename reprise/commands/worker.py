@@ -6,8 +6,8 @@ import argparse
 import asyncio
 from typing import Any
 
+from contract.settings import Settings
 from reprise.logs import configure_logging
-from reprise.settings import Settings
 
 
 def register(subparsers: Any) -> None:

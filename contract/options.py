@@ -1,0 +1,110 @@
+"""How to replay a run: one model from the API's request to the stored row and back to the replay.
+
+Validated at the edge (`POST /api/runs`, `reprise run` flags), stored as `model_dump(mode="json",
+by_alias=True)` in `runs.options` (camelCase, as on the wire), read back with `model_validate`. The
+secrets' values are never part of it: only their names travel; each worker reads the values from its own
+environment (`REPRISE_SECRET_<NAME>`).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+from zoneinfo import available_timezones
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic.alias_generators import to_camel
+
+from contract.devices import device_names
+
+DEFAULT_STEP_TIMEOUT_MS = 5_000
+DEFAULT_RUN_TIMEOUT_MS = 120_000
+MAX_RUN_TIMEOUT_MS = 3_600_000
+MAX_STEP_TIMEOUT_MS = 600_000
+# `${NAME}` in recordings (runner.formats.variables) and the names of variables and secrets here.
+NAME_PATTERN = r"[A-Za-z_][A-Za-z0-9_]*"
+
+VideoMode = Literal["on", "off", "retain-on-failure"]
+ScreenshotMode = Literal["off", "on-failure", "every-step"]
+TraceMode = Literal["off", "on-failure", "on"]
+BrowserName = Literal["chromium"]  # the one browser the workers have; the field is read by the worker
+VariableName = Annotated[str, StringConstraints(pattern=f"^{NAME_PATTERN}$")]
+
+
+class CamelModel(BaseModel):
+    """camelCase on the wire and in stored JSON, snake_case in Python; either is accepted in."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+
+class ViewportSize(CamelModel):
+    model_config = ConfigDict(extra="forbid")
+
+    width: int = Field(ge=100, le=7680)
+    height: int = Field(ge=100, le=4320)
+
+
+def _known_timezone(value: str | None) -> str | None:
+    if value is not None and value not in available_timezones():
+        raise ValueError(f"unknown time zone {value!r} (expected an IANA name such as Europe/Paris)")
+    return value
+
+
+def _known_device(value: str | None) -> str | None:
+    if value is not None and value not in device_names():
+        raise ValueError(f"unknown device {value!r} (Playwright's device names, e.g. 'iPhone 13')")
+    return value
+
+
+class RunOptions(CamelModel):
+    """Every field of a run request but the recording itself (also the body of `POST
+    /api/recordings/{id}/runs` and the flags of `reprise run`)."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+
+    video: VideoMode = "on"
+    screenshots: ScreenshotMode = "on-failure"
+    trace: TraceMode = Field(
+        default="on-failure",
+        description="A Playwright trace (trace.zip); never recorded for runs with secrets (its DOM snapshots "
+                    "would hold typed values)")
+    timeout_ms: int = Field(default=DEFAULT_RUN_TIMEOUT_MS, ge=1_000, le=MAX_RUN_TIMEOUT_MS,
+                            description="Budget for the whole replay")
+    step_timeout_ms: int = Field(default=DEFAULT_STEP_TIMEOUT_MS, ge=100, le=MAX_STEP_TIMEOUT_MS,
+                                 description="Default wait for each step's selector, navigation or assertion")
+    retries: int = Field(default=0, ge=0, le=10,
+                         description="Replay a failed test (assertion, selector) again up to this many times; "
+                                     "each attempt is kept. Infrastructure failures are retried regardless.")
+    navigation_timeout_ms: int | None = Field(
+        default=None, ge=100, le=MAX_STEP_TIMEOUT_MS,
+        description="Default wait for page loads (navigate steps and steps that navigate); default: stepTimeoutMs")
+    variables: dict[VariableName, str] = Field(
+        default_factory=dict, description="Values for `${NAME}` in the recording (stored with the run)")
+    secrets: list[VariableName] = Field(
+        default_factory=list, max_length=50,
+        description="Names of `${NAME}` variables whose values each worker reads from its environment "
+                    "variable REPRISE_SECRET_<NAME>; never stored, masked as *** in results, logs and artifacts")
+    browser: BrowserName = Field(
+        default="chromium", description="Only Chromium is installed on the workers for now")
+    device: Annotated[str | None, AfterValidator(_known_device)] = Field(
+        default=None, max_length=100, examples=["iPhone 13"],
+        description="Emulate a device from Playwright's catalogue (viewport, user agent, touch)")
+    viewport: ViewportSize | None = Field(default=None, description="Overrides the recording's setViewport")
+    locale: str | None = Field(default=None, pattern=r"^[a-zA-Z]{2,3}(-[A-Za-z0-9]{2,8})*$", examples=["de-DE"])
+    timezone_id: Annotated[str | None, AfterValidator(_known_timezone)] = Field(
+        default=None, examples=["Europe/Paris"])
+    base_url: str | None = Field(default=None, pattern=r"^https?://[^/\s]+", max_length=2000,
+                                 description="Replay against this origin instead of the recorded one")
+    extra_http_headers: dict[str, str] | None = Field(default=None, description="Sent with every request")
+    storage_state: dict[str, Any] | None = Field(
+        default=None, description="Playwright storage state (cookies, origins) to start logged in")
+
+    @model_validator(mode="after")
+    def _secret_names_are_not_variables(self) -> RunOptions:
+        both = sorted(set(self.variables) & set(self.secrets))
+        if both:
+            raise ValueError(f"{', '.join(both)} given both as a variable and as a secret")
+        return self
+
+    def stored(self) -> dict[str, Any]:
+        """What `runs.options` holds: camelCase JSON, unset optional fields left out."""
+        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
