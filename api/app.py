@@ -1,4 +1,8 @@
-"""The FastAPI application: `create_app(settings)` builds it; the lifespan owns every connection."""
+"""The FastAPI application: `create_app(settings)` builds it; the lifespan owns every connection.
+
+The API never touches a browser: it imports the recording formats (`runner.formats`) and the contract,
+never the Playwright replay (an import-linter contract in `make test` holds it to that).
+"""
 
 from __future__ import annotations
 
@@ -9,15 +13,17 @@ import structlog
 from fastapi import FastAPI
 from redis.asyncio import Redis
 
-from api.deps import Services
 from api.errors import install_error_handlers
 from api.events import EventHub
 from api.routes import dead_letter, events, health, queue, recordings, runs, schema, stats
 from api.routes.dashboard import install_dashboard
+from api.services.dead_letter import DeadLetterService
+from api.services.health import HealthService
+from api.services.recordings import RecordingService
+from api.services.runs import RunService
 from contract.settings import Settings
 from jobs.queue import RetryPolicy, RunQueue
 from jobs.registry import WorkerRegistry
-from runner.devices import DeviceCatalogue
 from storage import LocalArtifactStore, RecordingRepository, RunRepository, create_pool, migrate
 
 log = structlog.get_logger(__name__)
@@ -32,30 +38,25 @@ def create_app(settings: Settings) -> FastAPI:
         pool = await create_pool(settings.database_url)
         redis = Redis.from_url(settings.redis_url, decode_responses=True, socket_timeout=5,
                                socket_connect_timeout=5)
-        event_hub = EventHub(settings.database_url)
+        event_hub = EventHub(settings.database_url, settings.queue_name)
         event_hub.start()
-        queue = RunQueue(settings.queue_name, settings.redis_url, redis,
-                         RetryPolicy(settings.job_max_attempts, settings.job_backoff_ms))
-        app.state.services = Services(
-            settings=settings,
-            pool=pool,
-            redis=redis,
-            queue=queue,
-            runs=RunRepository(pool),
-            artifacts=LocalArtifactStore(
-                settings.video_storage_path, settings.screenshot_storage_path, settings.artifact_storage_path
-            ),
-            registry=WorkerRegistry(redis, settings.queue_name),
-            devices=DeviceCatalogue(),
-            recordings=RecordingRepository(pool),
-            events=event_hub,
-        )
+        run_queue = RunQueue(settings.queue_name, settings.redis_url, redis,
+                             RetryPolicy(settings.job_max_attempts, settings.job_backoff_ms))
+        artifacts = LocalArtifactStore(settings.video_storage_path, settings.screenshot_storage_path,
+                                       settings.artifact_storage_path)
+        run_service = RunService(RunRepository(pool, queue=settings.queue_name), run_queue, artifacts)
+        app.state.runs = run_service
+        app.state.recordings = RecordingService(RecordingRepository(pool, queue=settings.queue_name), run_service)
+        app.state.dead_letter = DeadLetterService(run_queue, run_service)
+        app.state.health = HealthService(pool, redis, run_queue, WorkerRegistry(redis, settings.queue_name))
+        app.state.queue = run_queue
+        app.state.events = event_hub
         log.info("api started", queue=settings.queue_name)
         try:
             yield
         finally:
             await event_hub.close()
-            await queue.close()
+            await run_queue.close()
             await redis.aclose()
             await pool.close()
 
@@ -66,13 +67,7 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    app.include_router(runs.router)
-    app.include_router(health.router)
-    app.include_router(schema.router)
-    app.include_router(queue.router)
-    app.include_router(dead_letter.router)
-    app.include_router(events.router)
-    app.include_router(stats.router)
-    app.include_router(recordings.router)
+    for module in (runs, health, schema, queue, dead_letter, events, stats, recordings):
+        app.include_router(module.router)
     install_dashboard(app)
     return app

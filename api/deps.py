@@ -1,39 +1,51 @@
-"""What route handlers receive: built once in the lifespan, kept on app.state, exposed as Annotated deps."""
+"""What route handlers receive, one `Annotated` dependency per resource. Everything is built once by the
+lifespan (`api.app`) and kept on `app.state`; nothing here builds a connection."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, cast
 
-import asyncpg
 from fastapi import Depends, Request
-from redis.asyncio import Redis
 
 from api.events import EventHub
-from contract.settings import Settings
+from api.services.dead_letter import DeadLetterService
+from api.services.health import HealthService
+from api.services.recordings import RecordingService
+from api.services.runs import RunService
 from jobs.queue import RunQueue
-from jobs.registry import WorkerRegistry
-from runner.devices import DeviceCatalogue
-from storage import ArtifactStore, RecordingRepository, RunRepository
 
 
-@dataclass
-class Services:
-    settings: Settings
-    pool: asyncpg.Pool
-    redis: Redis
-    queue: RunQueue
-    runs: RunRepository
-    artifacts: ArtifactStore
-    registry: WorkerRegistry
-    devices: DeviceCatalogue
-    recordings: RecordingRepository
-    events: EventHub
+def _state(request: Request, name: str) -> object:
+    return getattr(request.app.state, name)
 
 
-def get_services(request: Request) -> Services:
-    services: Services = request.app.state.services
-    return services
+def _runs(request: Request) -> RunService:
+    return cast(RunService, _state(request, "runs"))
 
 
-ServicesDep = Annotated[Services, Depends(get_services)]
+def _recordings(request: Request) -> RecordingService:
+    return cast(RecordingService, _state(request, "recordings"))
+
+
+def _dead_letter(request: Request) -> DeadLetterService:
+    return cast(DeadLetterService, _state(request, "dead_letter"))
+
+
+def _health(request: Request) -> HealthService:
+    return cast(HealthService, _state(request, "health"))
+
+
+def _queue(request: Request) -> RunQueue:
+    return cast(RunQueue, _state(request, "queue"))
+
+
+def _events(request: Request) -> EventHub:
+    return cast(EventHub, _state(request, "events"))
+
+
+RunServiceDep = Annotated[RunService, Depends(_runs)]
+RecordingServiceDep = Annotated[RecordingService, Depends(_recordings)]
+DeadLetterServiceDep = Annotated[DeadLetterService, Depends(_dead_letter)]
+HealthServiceDep = Annotated[HealthService, Depends(_health)]
+QueueDep = Annotated[RunQueue, Depends(_queue)]
+EventHubDep = Annotated[EventHub, Depends(_events)]

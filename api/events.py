@@ -26,8 +26,11 @@ Event = dict[str, Any]
 
 
 class EventHub:
-    def __init__(self, database_url: str) -> None:
+    """Events of one queue's runs (the notifications carry the run's queue; other queues' are dropped)."""
+
+    def __init__(self, database_url: str, queue: str) -> None:
         self._database_url = database_url
+        self._queue = queue
         self._subscribers: set[asyncio.Queue[Event | None]] = set()
         self._task: asyncio.Task[None] | None = None
         self.connected = asyncio.Event()
@@ -68,6 +71,8 @@ class EventHub:
         try:
             event: Event = json.loads(str(payload))
         except ValueError:
+            return
+        if event.pop("queue", None) != self._queue:
             return
         for queue in list(self._subscribers):
             try:

@@ -18,15 +18,16 @@ from typing import Any
 
 import asyncpg
 
+from contract.runs import RunStatus
 from storage import RunFilters, RunRepository, create_pool, migrate
 
 FILL = """
-INSERT INTO runs (id, name, script_format, script, options, status, attempts, worker_name, error,
+INSERT INTO runs (queue, id, name, script_format, script, options, status, attempts, worker_name, error,
                   created_at, started_at, finished_at, duration_ms)
-SELECT gen_random_uuid(),
+SELECT 'test-runs', gen_random_uuid(),
        (ARRAY['checkout', 'login', 'search', 'sign-up', 'profile'])[1 + i % 5] || ' flow ' || (i % 997),
        'native', '{"version": 1, "steps": []}'::jsonb, '{}'::jsonb,
-       CASE WHEN i % 1000 = 0 THEN 'error' WHEN i % 10 = 0 THEN 'failed' ELSE 'passed' END,
+       (CASE WHEN i % 1000 = 0 THEN 'error' WHEN i % 10 = 0 THEN 'failed' ELSE 'passed' END)::run_status,
        1, 'worker-' || (i % 20),
        CASE WHEN i % 10 = 0 THEN 'step 3 (click) [selector_not_found]: no element matched "#buy-' || i || '"' END,
        now() - make_interval(secs => ($1 - i) * 3), now() - make_interval(secs => ($1 - i) * 3),
@@ -78,7 +79,7 @@ async def main() -> None:
     args = parser.parse_args()
     await ensure_database(args.database_url, args.runs)
     pool = await create_pool(args.database_url)
-    runs = RunRepository(pool)
+    runs = RunRepository(pool, queue="test-runs")
     try:
         deep = args.runs // 2
         cases: list[tuple[str, Callable[[], Awaitable[Any]]]] = [
@@ -86,9 +87,9 @@ async def main() -> None:
             (f"page at run {deep} by keyset (before=)", lambda: runs.list_page(limit=50, before=deep)),
             (f"page at run {deep} by offset", lambda: runs.list_page(limit=50, offset=args.runs - deep)),
             ("status=failed, keyset page", lambda: runs.list_page(
-                limit=50, before=deep, filters=RunFilters(status="failed"))),
+                limit=50, before=deep, filters=RunFilters(status=RunStatus.FAILED))),
             ("status=error (0.1 %), keyset page", lambda: runs.list_page(
-                limit=50, before=deep, filters=RunFilters(status="error"))),
+                limit=50, before=deep, filters=RunFilters(status=RunStatus.ERROR))),
             ("worker=worker-7, keyset page", lambda: runs.list_page(
                 limit=50, before=deep, filters=RunFilters(worker="worker-7"))),
             ("name contains 'login flow 42', keyset page", lambda: runs.list_page(

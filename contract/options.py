@@ -13,6 +13,7 @@ from zoneinfo import available_timezones
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 from pydantic.alias_generators import to_camel
+from pydantic_core import PydanticCustomError
 
 from contract.devices import device_names
 
@@ -51,7 +52,8 @@ def _known_timezone(value: str | None) -> str | None:
 
 def _known_device(value: str | None) -> str | None:
     if value is not None and value not in device_names():
-        raise ValueError(f"unknown device {value!r} (Playwright's device names, e.g. 'iPhone 13')")
+        raise PydanticCustomError("unknown_device", "unknown device {name} (Playwright's device names, e.g. "
+                                  "'iPhone 13')", {"name": repr(value)})
     return value
 
 
@@ -106,5 +108,6 @@ class RunOptions(CamelModel):
         return self
 
     def stored(self) -> dict[str, Any]:
-        """What `runs.options` holds: camelCase JSON, unset optional fields left out."""
-        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+        """What `runs.options` holds: camelCase JSON, unset optional fields left out; only the options (a request
+        body that extends this model keeps its other fields to itself)."""
+        return self.model_dump(mode="json", by_alias=True, exclude_none=True, include=set(RunOptions.model_fields))

@@ -1,7 +1,7 @@
 """The run contract: every status a run, an attempt and a step can have, which are final, and which changes
-of a run's status are allowed. Defined here once; the database mirrors it (migration 0006: the ENUM types
-and the `run_status_transitions` table its trigger checks), the API serves it (`GET /api/contract`) and the
-dashboard reads it from there.
+of a run's status are allowed. Defined here once; the database mirrors it (migration 0006: ENUM types, and
+a trigger that refuses any status change missing from its `run_status_transitions` table), a test holds
+the two together, and the API serves it (`GET /api/contract`) to the dashboard.
 
     queued ──> running ──> passed | failed | error | cancelled
       │  ^        │
@@ -28,8 +28,8 @@ FINAL_RUN_STATUSES: frozenset[RunStatus] = frozenset(
     {RunStatus.PASSED, RunStatus.FAILED, RunStatus.ERROR, RunStatus.CANCELLED}
 )
 
-# Changes of a run's status (an update that keeps the status, such as a stalled job started again while
-# `running`, is not a change). Final statuses change no more.
+# Changes of a run's status; final statuses change no more. An update that keeps the status (a stalled job
+# started again while `running`, an orphan queued again while `queued`) is not a change.
 RUN_TRANSITIONS: Mapping[RunStatus, frozenset[RunStatus]] = {
     RunStatus.QUEUED: frozenset({RunStatus.RUNNING, RunStatus.ERROR, RunStatus.CANCELLED}),
     RunStatus.RUNNING: frozenset(
@@ -37,12 +37,6 @@ RUN_TRANSITIONS: Mapping[RunStatus, frozenset[RunStatus]] = {
     ),
     **{status: frozenset() for status in FINAL_RUN_STATUSES},
 }
-
-def can_transition(current: RunStatus, new: RunStatus) -> bool:
-    if current == new:
-        return current not in FINAL_RUN_STATUSES
-    return new in RUN_TRANSITIONS[current]
-
 
 class AttemptStatus(StrEnum):
     """One pickup of a run's job by a worker. `abandoned`: its worker stopped (killed, shut down, lost the

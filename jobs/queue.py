@@ -16,6 +16,8 @@ from bullmq import Queue
 from redis.asyncio import Redis
 from redis.asyncio.connection import parse_url
 
+from jobs.keys import cancel_channel
+
 JOB_NAME = "run"
 # bullmq's Redis client retries a lost connection for minutes; an API request must answer sooner.
 QUEUE_CALL_TIMEOUT_S = 5.0
@@ -58,9 +60,19 @@ def bullmq_connection(redis_url: str) -> dict[str, Any]:
     return options
 
 
-def cancel_channel(queue_name: str) -> str:
-    """Pub/sub channel on which the API tells workers to stop a running run (message: the run id)."""
-    return f"reprise:{queue_name}:cancel"
+@dataclass(frozen=True)
+class DeadJob:
+    """A job in BullMQ's failed set (failed for good)."""
+
+    id: str
+    run_id: str | None  # from the job's data, when it names one
+    failed_reason: str | None
+    attempts_made: int
+    finished_on: int | None  # milliseconds since the epoch, as BullMQ keeps it
+
+
+def _run_id(data: object) -> str | None:
+    return str(data["runId"]) if isinstance(data, dict) and data.get("runId") else None
 
 
 class RunQueue:
@@ -87,14 +99,14 @@ class RunQueue:
             reason = await self._redis.hget(f"{self._queue.prefix}:{self.name}:{run_id}", "failedReason")
         return str(reason) if reason is not None else None
 
-    async def dead_jobs(self, start: int, end: int) -> tuple[list[dict[str, Any]], int]:
-        """Permanently failed jobs, newest first: (page of {id, failedReason, attemptsMade, finishedOn}, total)."""
+    async def dead_jobs(self, start: int, end: int) -> tuple[list[DeadJob], int]:
+        """Permanently failed jobs, newest first: (the page from `start` to `end` inclusive, total)."""
         async with asyncio.timeout(QUEUE_CALL_TIMEOUT_S):
             jobs = await self._queue.getFailed(start, end)
             total = int((await self._queue.getJobCounts("failed")).get("failed", 0))
         page = [
-            {"id": str(job.id), "name": job.name, "data": job.data, "failedReason": job.failedReason,
-             "attemptsMade": int(job.attemptsMade or 0), "finishedOn": job.finishedOn}
+            DeadJob(id=str(job.id), run_id=_run_id(job.data), failed_reason=job.failedReason,
+                    attempts_made=int(job.attemptsMade or 0), finished_on=job.finishedOn)
             for job in jobs if job is not None
         ]
         return page, total

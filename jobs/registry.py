@@ -16,9 +16,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-
-def worker_key_prefix(queue_name: str) -> str:
-    return f"reprise:{queue_name}:worker:"
+from jobs.keys import worker_key_prefix
 
 
 @dataclass

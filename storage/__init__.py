@@ -12,15 +12,15 @@ from storage.errors import (
 )
 from storage.migrations import apply_migrations, migrate
 from storage.recordings import RecordingRecord, RecordingRepository
-from storage.records import FINAL_STATUSES, ArtifactRecord, AttemptRecord, RunRecord, StepRecord
-from storage.runs import ArtifactWrite, NewRun, RunFilters, RunRepository, StepWrite
+from storage.records import ArtifactRecord, AttemptRecord, RunRecord
+from storage.runs import ArtifactWrite, AttemptOutcome, NewRun, RunFilters, RunRepository
 
 __all__ = [
-    "FINAL_STATUSES",
     "ArtifactNotFound",
     "ArtifactRecord",
     "ArtifactStore",
     "ArtifactWrite",
+    "AttemptOutcome",
     "AttemptRecord",
     "InvalidTransition",
     "LocalArtifactStore",
@@ -33,8 +33,6 @@ __all__ = [
     "RunNotFound",
     "RunRecord",
     "RunRepository",
-    "StepRecord",
-    "StepWrite",
     "StorageError",
     "StoredFile",
     "apply_migrations",

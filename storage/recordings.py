@@ -9,6 +9,7 @@ from uuid import UUID, uuid4
 
 import asyncpg
 
+from contract.runs import RunStatus
 from storage.errors import RecordingNotFound
 from storage.queries import load_queries
 from storage.records import _FromRow
@@ -23,14 +24,21 @@ class RecordingRecord(_FromRow):
     step_count: int
     created_at: datetime
     last_run_id: UUID | None
-    last_run_status: str | None
+    last_run_status: RunStatus | None
     last_run_number: int | None
+
+    def __post_init__(self) -> None:
+        if self.last_run_status is not None:
+            object.__setattr__(self, "last_run_status", RunStatus(self.last_run_status))
 
 
 class RecordingRepository:
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    """Recordings are shared by every queue; `last_run_*` is the last run on this repository's queue."""
+
+    def __init__(self, pool: asyncpg.Pool, *, queue: str) -> None:
         self._pool = pool
         self._sql = load_queries()
+        self.queue = queue
 
     async def create(
         self, *, name: str, script_format: str, script: dict[str, Any], step_count: int
@@ -42,14 +50,14 @@ class RecordingRepository:
         return RecordingRecord.from_row(row)
 
     async def get(self, recording_id: UUID) -> RecordingRecord:
-        row = await self._pool.fetchrow(self._sql["get_recording"], recording_id)
+        row = await self._pool.fetchrow(self._sql["get_recording"], self.queue, recording_id)
         if row is None:
             raise RecordingNotFound(f"recording {recording_id} not found")
         return RecordingRecord.from_row(row)
 
     async def list_page(self, *, limit: int, offset: int) -> tuple[list[RecordingRecord], int]:
         async with self._pool.acquire() as connection:
-            rows = await connection.fetch(self._sql["list_recordings"], limit, offset)
+            rows = await connection.fetch(self._sql["list_recordings"], self.queue, limit, offset)
             total = await connection.fetchval(self._sql["count_recordings"])
         return [RecordingRecord.from_row(row) for row in rows], int(total)
 

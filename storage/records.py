@@ -1,16 +1,20 @@
-"""Typed rows: what the storage package hands to the API and the worker."""
+"""Typed rows: what the storage package hands to the API and the worker.
+
+Statuses arrive as the contract's enums (contract/runs.py); steps are the contract's `StepResult` itself
+(storage/queries.sql names the columns as it does).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
 from datetime import datetime
-from typing import Any, Literal, Self
+from typing import Any, Self
 from uuid import UUID
 
 import asyncpg
 
-RunStatus = Literal["queued", "running", "passed", "failed", "error", "cancelled"]
-FINAL_STATUSES: frozenset[str] = frozenset({"passed", "failed", "error", "cancelled"})
+from contract.options import RunOptions
+from contract.runs import FINAL_RUN_STATUSES, AttemptStatus, FailureCategory, RunStatus
 
 
 class _FromRow:
@@ -20,19 +24,24 @@ class _FromRow:
         return cls(**{key: value for key, value in row.items() if key in names})
 
 
+def _category(value: str | None) -> FailureCategory | None:
+    return FailureCategory(value) if value is not None else None
+
+
 @dataclass(frozen=True)
 class RunRecord(_FromRow):
     id: UUID
+    queue: str
     number: int
     name: str
     script_format: str
     script: dict[str, Any]
-    options: dict[str, Any]
+    options: dict[str, Any]  # as stored (camelCase JSON); `replay_options()` validates it
     status: RunStatus
     attempts: int
     worker_name: str | None
     error: str | None
-    error_category: str | None
+    error_category: FailureCategory | None
     idempotency_key: str | None
     retry_of: UUID | None
     recording_id: UUID | None
@@ -43,9 +52,18 @@ class RunRecord(_FromRow):
     started_at: datetime | None
     finished_at: datetime | None
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "status", RunStatus(self.status))
+        object.__setattr__(self, "error_category", _category(self.error_category))
+
     @property
     def is_final(self) -> bool:
-        return self.status in FINAL_STATUSES
+        return self.status in FINAL_RUN_STATUSES
+
+    def replay_options(self) -> RunOptions:
+        """The stored options read back into the contract's model (pydantic ValidationError if a stored row
+        no longer validates, e.g. a device Playwright dropped from its catalogue)."""
+        return RunOptions.model_validate(self.options)
 
 
 @dataclass(frozen=True)
@@ -53,25 +71,15 @@ class AttemptRecord(_FromRow):
     run_id: UUID
     attempt: int
     worker_name: str
-    status: str
+    status: AttemptStatus
     error: str | None
-    error_category: str | None
+    error_category: FailureCategory | None
     started_at: datetime
     finished_at: datetime | None
 
-
-@dataclass(frozen=True)
-class StepRecord(_FromRow):
-    run_id: UUID
-    attempt: int
-    step_index: int
-    step_type: str
-    status: str
-    duration_ms: int
-    started_offset_ms: int
-    selector: str | None
-    error: str | None
-    error_category: str | None
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "status", AttemptStatus(self.status))
+        object.__setattr__(self, "error_category", _category(self.error_category))
 
 
 @dataclass(frozen=True)

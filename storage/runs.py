@@ -1,13 +1,13 @@
-"""Run rows in Postgres: create, read, and the guarded status transitions.
+"""Run rows in Postgres: create, read, and the guarded status transitions (contract/runs.py).
 
-queued -> running -> passed | failed | error | cancelled. A final status is never overwritten: every
-transition is a guarded UPDATE (see queries.sql), and a writer that lost the race learns it from the
-empty result.
+A final status is never overwritten: every transition is a guarded UPDATE (see queries.sql), and a writer
+that lost the race learns it from the empty result. A repository is bound to one queue: it reads and
+writes that queue's runs only.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
@@ -15,9 +15,11 @@ from uuid import UUID, uuid4
 
 import asyncpg
 
+from contract.results import StepResult
+from contract.runs import AttemptStatus, FailureCategory, RunStatus
 from storage.errors import InvalidTransition, RunNotFound
 from storage.queries import load_queries
-from storage.records import ArtifactRecord, AttemptRecord, RunRecord, StepRecord
+from storage.records import ArtifactRecord, AttemptRecord, RunRecord
 from storage.retry import retry_database
 
 T = TypeVar("T")
@@ -28,7 +30,7 @@ class NewRun:
     name: str
     script_format: str
     script: dict[str, Any]
-    options: dict[str, Any]
+    options: dict[str, Any]  # RunOptions.stored()
     idempotency_key: str | None = None
     retry_of: UUID | None = None
     recording_id: UUID | None = None
@@ -37,7 +39,7 @@ class NewRun:
 
 @dataclass(frozen=True)
 class RunFilters:
-    status: str | None = None
+    status: RunStatus | None = None
     name: str | None = None  # substring of the run's name, any case
     worker: str | None = None
     search: str | None = None  # substring of the name or the error, any case
@@ -53,18 +55,6 @@ def _like(text: str | None) -> str | None:
 
 
 @dataclass(frozen=True)
-class StepWrite:
-    index: int
-    type: str
-    status: str
-    duration_ms: int
-    started_offset_ms: int
-    selector: str | None
-    error: str | None
-    category: str | None = None
-
-
-@dataclass(frozen=True)
 class ArtifactWrite:
     kind: str
     step_index: int | None
@@ -74,24 +64,41 @@ class ArtifactWrite:
 
 
 @dataclass(frozen=True)
-class _AttemptOutcome:
-    status: str
+class AttemptOutcome:
+    """How an attempt ended, written at once by `RunRepository.finish`.
+
+    `requeue`: the attempt is over but the run is not: it goes back to `queued` (its job is retried) and the
+    attempt is recorded as `attempt_status`. Otherwise `status` is the run's final status (and the attempt's).
+    """
+
+    status: RunStatus
     error: str | None
-    category: str | None
-    steps: list[StepWrite]
-    artifacts: list[ArtifactWrite]
+    category: FailureCategory | None
+    steps: Sequence[StepResult]
+    artifacts: Sequence[ArtifactWrite]
     actions_executed: int
     duration_ms: int
-    requeue: bool
-    attempt_status: str
+    requeue: bool = False
+    attempt_status: AttemptStatus | None = None
+
+    @property
+    def recorded_attempt_status(self) -> AttemptStatus:
+        return self.attempt_status or AttemptStatus(self.status.value)
+
+
+def _step_args(run_id: UUID, attempt: int, step: StepResult) -> tuple[Any, ...]:
+    return (run_id, attempt, step.index, step.type, step.status, step.duration_ms, step.started_offset_ms,
+            step.selector, step.error, step.category)
 
 
 class RunRepository:
-    """`retry_for_s` > 0 (the worker): calls retry while Postgres is unreachable, for up to that long."""
+    """One queue's runs. `retry_for_s` > 0 (the worker): calls retry while Postgres is unreachable, for up to
+    that long; the API answers 503 at once instead."""
 
-    def __init__(self, pool: asyncpg.Pool, *, retry_for_s: float = 0.0) -> None:
+    def __init__(self, pool: asyncpg.Pool, *, queue: str, retry_for_s: float = 0.0) -> None:
         self._pool = pool
         self._sql = load_queries()
+        self.queue = queue
         self._retry_for_s = retry_for_s
 
     async def _retrying(self, what: str, call: Callable[[], Awaitable[T]]) -> T:
@@ -100,9 +107,10 @@ class RunRepository:
         return await retry_database(call, for_seconds=self._retry_for_s, what=what)
 
     async def create(self, new_run: NewRun) -> tuple[RunRecord, bool]:
-        """Insert a run; with an idempotency key already used, return that run. (run, created)."""
+        """Insert a run; with an idempotency key already used on this queue, return that run. (run, created)."""
         row = await self._pool.fetchrow(
             self._sql["insert_run"],
+            self.queue,
             uuid4(),
             new_run.name,
             new_run.script_format,
@@ -115,13 +123,14 @@ class RunRepository:
         )
         if row is not None:
             return RunRecord.from_row(row), True
-        existing = await self._pool.fetchrow(self._sql["get_run_by_idempotency_key"], new_run.idempotency_key)
+        existing = await self._pool.fetchrow(self._sql["get_run_by_idempotency_key"], self.queue,
+                                             new_run.idempotency_key)
         if existing is None:  # deleted between the two statements
             raise RunNotFound(f"run with idempotency key {new_run.idempotency_key!r} vanished")
         return RunRecord.from_row(existing), False
 
     async def get(self, run_id: UUID) -> RunRecord:
-        row = await self._retrying("get run", lambda: self._pool.fetchrow(self._sql["get_run"], run_id))
+        row = await self._retrying("get run", lambda: self._pool.fetchrow(self._sql["get_run"], self.queue, run_id))
         if row is None:
             raise RunNotFound(f"run {run_id} not found")
         return RunRecord.from_row(row)
@@ -131,7 +140,7 @@ class RunRepository:
         """A page of runs, newest first, and the total that match (None when paging by `before`: counting a
         million rows for every page is what keyset paging avoids)."""
         chosen = filters or RunFilters()
-        where = (chosen.status, _like(chosen.name), chosen.worker, _like(chosen.search),
+        where = (self.queue, chosen.status, _like(chosen.name), chosen.worker, _like(chosen.search),
                  chosen.created_from, chosen.created_to)
         async with self._pool.acquire() as connection:
             rows = await connection.fetch(self._sql["list_runs"], *where, before, limit, offset)
@@ -139,7 +148,7 @@ class RunRepository:
         return [RunRecord.from_row(row) for row in rows], (int(total) if total is not None else None)
 
     async def throughput(self, *, window_s: int, bucket_s: int) -> list[dict[str, Any]]:
-        rows = await self._pool.fetch(self._sql["throughput"], window_s, bucket_s)
+        rows = await self._pool.fetch(self._sql["throughput"], self.queue, window_s, bucket_s)
         return [dict(row) for row in rows]
 
     async def start_attempt(self, run_id: UUID, worker_name: str, job_token: str | None) -> int | None:
@@ -148,100 +157,67 @@ class RunRepository:
 
     async def _start_attempt(self, run_id: UUID, worker_name: str, job_token: str | None) -> int | None:
         async with self._pool.acquire() as connection, connection.transaction():
-            attempt = await connection.fetchval(self._sql["start_attempt"], run_id, worker_name)
+            attempt = await connection.fetchval(self._sql["start_attempt"], self.queue, run_id, worker_name)
             if attempt is None:
-                if await connection.fetchval("SELECT 1 FROM runs WHERE id = $1", run_id) is None:
+                if await connection.fetchval(self._sql["get_run_status"], self.queue, run_id) is None:
                     raise RunNotFound(f"run {run_id} not found")
                 return None
             await connection.execute(self._sql["abandon_open_attempts"], run_id, attempt)
             await connection.execute(self._sql["insert_attempt"], run_id, attempt, worker_name, job_token)
             return int(attempt)
 
-    async def record_step(self, run_id: UUID, attempt: int, step: StepWrite) -> None:
-        await self._pool.execute(
-            self._sql["upsert_step"],
-            run_id,
-            attempt,
-            step.index,
-            step.type,
-            step.status,
-            step.duration_ms,
-            step.started_offset_ms,
-            step.selector,
-            step.error,
-            step.category,
-        )
+    async def record_step(self, run_id: UUID, attempt: int, step: StepResult) -> None:
+        """Live progress of one step; `finish` writes every step again."""
+        await self._pool.execute(self._sql["upsert_step"], *_step_args(run_id, attempt, step))
 
-    async def finish(
-        self,
-        run_id: UUID,
-        attempt: int,
-        *,
-        status: str,
-        error: str | None,
-        category: str | None = None,
-        steps: list[StepWrite],
-        artifacts: list[ArtifactWrite],
-        actions_executed: int,
-        duration_ms: int,
-        requeue: bool = False,
-        attempt_status: str | None = None,
-    ) -> RunRecord | None:
-        """Write the attempt's steps, artifacts and outcome at once.
-
-        `requeue`: the attempt is over but the run is not: it goes back to `queued` (its job is retried) and
-        the attempt keeps `attempt_status` (default: `status`). Otherwise `status` is the run's final status.
-        Returns None when the run was no longer this attempt's to finish (cancelled meanwhile, or a newer
-        attempt owns it): its steps and artifacts are still kept, under this attempt.
-        """
-        outcome = _AttemptOutcome(status, error, category, steps, artifacts, actions_executed, duration_ms,
-                                  requeue, attempt_status or status)
+    async def finish(self, run_id: UUID, attempt: int, outcome: AttemptOutcome) -> RunRecord | None:
+        """Write the attempt's steps, artifacts and outcome at once. Returns None when the run was no longer
+        this attempt's to finish (cancelled meanwhile, or a newer attempt owns it): its steps and artifacts
+        are still kept, under this attempt."""
         return await self._retrying("finish attempt", lambda: self._finish(run_id, attempt, outcome))
 
-    async def _finish(self, run_id: UUID, attempt: int, outcome: _AttemptOutcome) -> RunRecord | None:
-        status, error, category = outcome.status, outcome.error, outcome.category
-        steps, artifacts = outcome.steps, outcome.artifacts
+    async def _finish(self, run_id: UUID, attempt: int, outcome: AttemptOutcome) -> RunRecord | None:
         async with self._pool.acquire() as connection, connection.transaction():
-            await connection.executemany(
-                self._sql["upsert_step"],
-                [
-                    (run_id, attempt, s.index, s.type, s.status, s.duration_ms, s.started_offset_ms,
-                     s.selector, s.error, s.category)
-                    for s in steps
-                ],
-            )
+            await connection.executemany(self._sql["upsert_step"],
+                                         [_step_args(run_id, attempt, step) for step in outcome.steps])
             await connection.executemany(
                 self._sql["insert_artifact"],
                 [
                     (run_id, attempt, a.kind, a.step_index, a.storage_key, a.content_type, a.size_bytes)
-                    for a in artifacts
+                    for a in outcome.artifacts
                 ],
             )
             if outcome.requeue:
-                row = await connection.fetchrow(self._sql["requeue_run"], run_id, attempt, error, category)
+                row = await connection.fetchrow(self._sql["requeue_run"], self.queue, run_id, attempt,
+                                                outcome.error, outcome.category)
             else:
-                row = await connection.fetchrow(self._sql["finish_run"], run_id, attempt, status, error,
-                                                outcome.actions_executed, outcome.duration_ms, category)
+                row = await connection.fetchrow(self._sql["finish_run"], self.queue, run_id, attempt,
+                                                outcome.status, outcome.error, outcome.actions_executed,
+                                                outcome.duration_ms, outcome.category)
             if row is not None:
-                attempt_status = outcome.attempt_status
+                attempt_status = outcome.recorded_attempt_status
             else:
-                current = await connection.fetchval("SELECT status FROM runs WHERE id = $1", run_id)
-                attempt_status = "cancelled" if current == "cancelled" else "abandoned"
-            await connection.execute(self._sql["finish_attempt"], run_id, attempt, attempt_status, error, category)
+                current = await connection.fetchval(self._sql["get_run_status"], self.queue, run_id)
+                attempt_status = (AttemptStatus.CANCELLED if current == RunStatus.CANCELLED
+                                  else AttemptStatus.ABANDONED)
+            await connection.execute(self._sql["finish_attempt"], run_id, attempt, attempt_status, outcome.error,
+                                     outcome.category)
         return RunRecord.from_row(row) if row is not None else None
 
-    async def fail_unstarted(self, run_id: UUID, reason: str, category: str | None = None) -> RunRecord | None:
+    async def fail_unstarted(self, run_id: UUID, reason: str,
+                             category: FailureCategory | None = None) -> RunRecord | None:
         row = await self._retrying(
-            "fail run", lambda: self._pool.fetchrow(self._sql["fail_unstarted_run"], run_id, reason, category)
-        )
+            "fail run",
+            lambda: self._pool.fetchrow(self._sql["fail_unstarted_run"], self.queue, run_id, reason, category))
         return RunRecord.from_row(row) if row is not None else None
 
-    async def end_orphan(self, run_id: UUID, reason: str, category: str) -> RunRecord | None:
+    async def end_orphan(self, run_id: UUID, reason: str, category: FailureCategory) -> RunRecord | None:
         """A queued/running run nobody will finish: `error` with the reason; open attempts `abandoned`."""
         async def end() -> asyncpg.Record | None:
             async with self._pool.acquire() as connection, connection.transaction():
                 await connection.execute(self._sql["abandon_run_attempts"], run_id, reason)
-                return await connection.fetchrow(self._sql["fail_unstarted_run"], run_id, reason, category)
+                return await connection.fetchrow(self._sql["fail_unstarted_run"], self.queue, run_id, reason,
+                                                 category)
 
         row = await self._retrying("end orphan", end)
         return RunRecord.from_row(row) if row is not None else None
@@ -251,35 +227,35 @@ class RunRepository:
         async def requeue() -> asyncpg.Record | None:
             async with self._pool.acquire() as connection, connection.transaction():
                 await connection.execute(self._sql["abandon_run_attempts"], run_id, reason)
-                return await connection.fetchrow(self._sql["requeue_orphan_run"], run_id, reason)
+                return await connection.fetchrow(self._sql["requeue_orphan_run"], self.queue, run_id, reason)
 
         row = await self._retrying("requeue orphan", requeue)
         return RunRecord.from_row(row) if row is not None else None
 
     async def unfinished(self, *, quiet_for_s: float, limit: int = 500) -> list[RunRecord]:
-        """Queued or running runs with no new attempt for `quiet_for_s` seconds, oldest first."""
+        """This queue's queued or running runs with no new attempt for `quiet_for_s` seconds, oldest first."""
         rows = await self._retrying(
-            "list unfinished", lambda: self._pool.fetch(self._sql["list_unfinished_runs"], quiet_for_s, limit)
-        )
+            "list unfinished",
+            lambda: self._pool.fetch(self._sql["list_unfinished_runs"], self.queue, quiet_for_s, limit))
         return [RunRecord.from_row(row) for row in rows]
 
-    async def attempt_counts(self, run_id: UUID) -> dict[str, int]:
+    async def attempt_counts(self, run_id: UUID) -> dict[AttemptStatus, int]:
         """How many of the run's attempts ended in each status (passed, failed, error, abandoned, ...)."""
         rows = await self._retrying(
             "count attempts", lambda: self._pool.fetch(self._sql["count_attempts_by_status"], run_id)
         )
-        return {str(row["status"]): int(row["attempts"]) for row in rows}
+        return {AttemptStatus(row["status"]): int(row["attempts"]) for row in rows}
 
     async def cancel(self, run_id: UUID, reason: str | None = None) -> RunRecord:
-        row = await self._pool.fetchrow(self._sql["cancel_run"], run_id, reason)
+        row = await self._pool.fetchrow(self._sql["cancel_run"], self.queue, run_id, reason)
         if row is None:
             run = await self.get(run_id)
             raise InvalidTransition(f"run {run_id} is already {run.status}; only queued or running runs cancel")
         return RunRecord.from_row(row)
 
-    async def steps(self, run_id: UUID, attempt: int) -> list[StepRecord]:
+    async def steps(self, run_id: UUID, attempt: int) -> list[StepResult]:
         rows = await self._pool.fetch(self._sql["list_steps"], run_id, attempt)
-        return [StepRecord.from_row(row) for row in rows]
+        return [StepResult.model_validate(dict(row)) for row in rows]
 
     async def attempts(self, run_id: UUID) -> list[AttemptRecord]:
         rows = await self._pool.fetch(self._sql["list_attempts"], run_id)

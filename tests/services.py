@@ -11,6 +11,7 @@ import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -95,8 +96,9 @@ def settings(database_url: str, queue_name: str, tmp_path: Path) -> Settings:
     )
 
 
-@pytest.fixture
-async def api_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+@asynccontextmanager
+async def api_client_for(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """The API in-process over ASGI, with its lifespan (migrations, connections) around the client."""
     from api import create_app
 
     app = create_app(settings)
@@ -104,6 +106,12 @@ async def api_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://reprise.test") as client:
             yield client
+
+
+@pytest.fixture
+async def api_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    async with api_client_for(settings) as client:
+        yield client
 
 
 async def wait_for(

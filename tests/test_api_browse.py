@@ -30,6 +30,7 @@ async def sql(settings: Settings, statement: str, *args: Any) -> None:
 async def test_filters_and_keyset_pages(api_client: httpx.AsyncClient, settings: Settings) -> None:
     ids = [await post_run(api_client, {"script": SCRIPT, "name": f"{'checkout' if i % 3 else 'login'} 100%_{i}"})
            for i in range(12)]
+    await sql(settings, "UPDATE runs SET status = 'running' WHERE id = ANY($1::uuid[])", ids[:4])
     await sql(settings, "UPDATE runs SET status = 'failed', worker_name = 'worker-2', error = 'boom at step 2' "
                         "WHERE id = ANY($1::uuid[])", ids[:4])
     await sql(settings, "UPDATE runs SET created_at = now() - interval '3 days' WHERE id = $1::uuid", ids[0])
@@ -69,6 +70,7 @@ async def test_bad_list_parameters_are_422_naming_them(api_client: httpx.AsyncCl
 
 async def test_throughput_buckets_cover_the_window(api_client: httpx.AsyncClient, settings: Settings) -> None:
     ids = [await post_run(api_client, {"script": SCRIPT}) for _ in range(3)]
+    await sql(settings, "UPDATE runs SET status = 'running' WHERE id = ANY($1::uuid[])", ids[:2])
     await sql(settings, "UPDATE runs SET status = 'passed', finished_at = now() - interval '10 minutes' "
                         "WHERE id = ANY($1::uuid[])", ids[:2])
     await sql(settings, "UPDATE runs SET status = 'error', finished_at = now() - interval '5 hours' "

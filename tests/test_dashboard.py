@@ -50,6 +50,8 @@ async def set_runs(database_url: str, updates: list[tuple[str, str, str | None]]
     connection = await asyncpg.connect(database_url)
     try:
         for run_id, status, worker in updates:
+            # A run reaches a final status through `running`, as the database's transition guard demands.
+            await connection.execute("UPDATE runs SET status = 'running' WHERE id = $1::uuid", run_id)
             await connection.execute(
                 "UPDATE runs SET status = $2, worker_name = $3, attempts = 1, started_at = now(), "
                 "finished_at = now(), duration_ms = 1234 WHERE id = $1::uuid", run_id, status, worker)

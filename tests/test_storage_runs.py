@@ -10,16 +10,18 @@ from uuid import uuid4
 import asyncpg
 import pytest
 
+from contract.results import StepResult
+from contract.runs import AttemptStatus, FailureCategory, RunStatus, StepStatus
 from storage import (
     ArtifactNotFound,
     ArtifactWrite,
+    AttemptOutcome,
     InvalidTransition,
     LocalArtifactStore,
     NewRun,
     RunFilters,
     RunNotFound,
     RunRepository,
-    StepWrite,
     apply_migrations,
     artifact_key,
     create_pool,
@@ -32,7 +34,7 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "storage" / "migration
 @pytest.fixture
 async def runs(database_url: str) -> AsyncIterator[RunRepository]:
     pool = await create_pool(database_url)
-    yield RunRepository(pool)
+    yield RunRepository(pool, queue="test-runs")
     await pool.close()
 
 
@@ -47,9 +49,16 @@ def new_run(**overrides: object) -> NewRun:
     return NewRun(**fields)  # type: ignore[arg-type]
 
 
-def step(index: int, status: str = "passed") -> StepWrite:
-    return StepWrite(index=index, type="click", status=status, duration_ms=10, started_offset_ms=index * 10,
-                     selector="#b", error=None)
+def step(index: int, status: StepStatus = StepStatus.PASSED) -> StepResult:
+    return StepResult(index=index, type="click", status=status, duration_ms=10, started_offset_ms=index * 10,
+                      selector="#b", error=None)
+
+
+def outcome(status: RunStatus, **fields: object) -> AttemptOutcome:
+    values: dict[str, object] = {"error": None, "category": None, "steps": [], "artifacts": [],
+                                 "actions_executed": 0, "duration_ms": 0}
+    values.update(fields)
+    return AttemptOutcome(status=status, **values)  # type: ignore[arg-type]
 
 
 async def test_migrations_are_idempotent_and_safe_concurrently(database_url: str) -> None:
@@ -88,19 +97,19 @@ async def test_full_lifecycle_records_steps_artifacts_and_result(runs: RunReposi
     attempt = await runs.start_attempt(run.id, "worker-1", "token-1")
     assert attempt == 1
     await runs.record_step(run.id, 1, step(0))
-    final = await runs.finish(
-        run.id, 1, status="failed", error="step 2 (click): boom", steps=[step(0), step(1, "failed")],
+    final = await runs.finish(run.id, 1, outcome(
+        RunStatus.FAILED, error="step 2 (click): boom", steps=[step(0), step(1, StepStatus.FAILED)],
         artifacts=[ArtifactWrite(kind="video", step_index=None, storage_key="videos/x/attempt-1/video.webm",
                                  content_type="video/webm", size_bytes=42)],
-        actions_executed=2, duration_ms=1234, category="selector_not_found",
-    )
+        actions_executed=2, duration_ms=1234, category=FailureCategory.SELECTOR_NOT_FOUND,
+    ))
     assert final is not None and final.status == "failed" and final.error == "step 2 (click): boom"
     assert final.error_category == "selector_not_found"
     assert [s.status for s in await runs.steps(run.id, 1)] == ["passed", "failed"]
     [artifact] = await runs.artifacts(run.id)
     assert artifact.size_bytes == 42 and artifact.kind == "video"
     [history] = await runs.attempts(run.id)
-    assert history.status == "failed" and history.worker_name == "worker-1"
+    assert history.status == AttemptStatus.FAILED and history.worker_name == "worker-1"
 
 
 async def test_final_status_is_never_overwritten(runs: RunRepository) -> None:
@@ -108,8 +117,7 @@ async def test_final_status_is_never_overwritten(runs: RunRepository) -> None:
     attempt = await runs.start_attempt(run.id, "w", None)
     assert attempt is not None
     await runs.cancel(run.id)
-    late = await runs.finish(run.id, attempt, status="passed", error=None, steps=[], artifacts=[],
-                             actions_executed=1, duration_ms=1)
+    late = await runs.finish(run.id, attempt, outcome(RunStatus.PASSED, actions_executed=1, duration_ms=1))
     assert late is None
     assert (await runs.get(run.id)).status == "cancelled"
     assert (await runs.attempts(run.id))[0].status == "cancelled"
@@ -123,14 +131,31 @@ async def test_a_stale_attempt_cannot_finish_the_run(runs: RunRepository) -> Non
     first = await runs.start_attempt(run.id, "worker-a", None)
     second = await runs.start_attempt(run.id, "worker-b", None)  # stalled job handed to another worker
     assert (first, second) == (1, 2)
-    assert await runs.finish(run.id, 1, status="passed", error=None, steps=[], artifacts=[],
-                             actions_executed=0, duration_ms=0) is None
-    done = await runs.finish(run.id, 2, status="passed", error=None, steps=[], artifacts=[],
-                             actions_executed=0, duration_ms=0)
+    assert await runs.finish(run.id, 1, outcome(RunStatus.PASSED)) is None
+    done = await runs.finish(run.id, 2, outcome(RunStatus.PASSED))
     assert done is not None and done.status == "passed" and done.worker_name == "worker-b"
     history = await runs.attempts(run.id)
     assert [(a.attempt, a.worker_name, a.status) for a in history] == [
         (1, "worker-a", "abandoned"), (2, "worker-b", "passed")]
+
+
+async def test_two_queues_on_one_database_do_not_see_each_other(runs: RunRepository, database_url: str) -> None:
+    pool = await create_pool(database_url)
+    other = RunRepository(pool, queue="other-queue")
+    try:
+        mine, _ = await runs.create(new_run(name="mine", idempotency_key="same-key"))
+        theirs, created = await other.create(new_run(name="theirs", idempotency_key="same-key"))
+        assert created and theirs.id != mine.id and theirs.queue == "other-queue"
+        assert [r.name for r in (await runs.list_page(limit=10))[0]] == ["mine"]
+        assert [r.name for r in (await other.list_page(limit=10))[0]] == ["theirs"]
+        with pytest.raises(RunNotFound):
+            await other.get(mine.id)
+        with pytest.raises(RunNotFound):
+            await other.start_attempt(mine.id, "w", None)
+        assert [r.id for r in await other.unfinished(quiet_for_s=0)] == [theirs.id]
+        assert await other.cancel(theirs.id) and (await runs.get(mine.id)).status == RunStatus.QUEUED
+    finally:
+        await pool.close()
 
 
 async def test_list_is_newest_first_and_filters(runs: RunRepository) -> None:
@@ -138,7 +163,8 @@ async def test_list_is_newest_first_and_filters(runs: RunRepository) -> None:
     await runs.cancel(created[1].id)
     page, total = await runs.list_page(limit=2, offset=0)
     assert total == 5 and [r.name for r in page] == ["r4", "r3"]
-    cancelled, total_cancelled = await runs.list_page(filters=RunFilters(status="cancelled"), limit=10, offset=0)
+    only_cancelled = RunFilters(status=RunStatus.CANCELLED)
+    cancelled, total_cancelled = await runs.list_page(filters=only_cancelled, limit=10, offset=0)
     assert total_cancelled == 1 and cancelled[0].id == created[1].id
 
 

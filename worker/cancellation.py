@@ -9,7 +9,7 @@ from uuid import UUID
 import structlog
 from redis.asyncio import Redis
 
-from jobs.queue import cancel_channel
+from jobs.keys import cancel_channel
 
 log = structlog.get_logger(__name__)
 

@@ -172,7 +172,7 @@ async def _serve(
     work_dir: Path,
     stop: StopSignal,
 ) -> int:
-    runs = RunRepository(pool, retry_for_s=settings.database_retry_s)
+    runs = RunRepository(pool, queue=settings.queue_name, retry_for_s=settings.database_retry_s)
     processor = RunProcessor(
         runs=runs,
         artifacts=LocalArtifactStore(

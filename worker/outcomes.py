@@ -12,11 +12,14 @@ JOB_MAX_ATTEMPTS + retries; a producer that sets none gets no retries).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
+from contract.runs import AttemptStatus
+
 # Attempt statuses that count against each budget (stored per attempt in run_attempts).
-INFRASTRUCTURE_ATTEMPT = "error"
-TEST_FAILURE_ATTEMPT = "failed"
+INFRASTRUCTURE_ATTEMPT = AttemptStatus.ERROR
+TEST_FAILURE_ATTEMPT = AttemptStatus.FAILED
 
 
 @dataclass(frozen=True)
@@ -51,7 +54,7 @@ def decide(
     category: str | None,
     error: str | None,
     run_retries: int,
-    previous_attempts: dict[str, int],
+    previous_attempts: Mapping[AttemptStatus, int],
     job_attempts_made: int,
     job_attempts: int,
     max_attempts: int,

@@ -20,10 +20,20 @@ import structlog
 from bullmq import Job
 from bullmq.custom_errors import DelayedError, UnrecoverableError
 
+from contract.results import StepResult as ContractStepResult
+from contract.runs import AttemptStatus, FailureCategory, RunStatus
 from runner import InvalidScript, RunOptions, RunResult, Script, StepResult, parse_script
 from runner.devices import DeviceCatalogue
 from runner.variables import SecretMasker, resolve_secrets, substitute
-from storage import ArtifactStore, ArtifactWrite, RunNotFound, RunRecord, RunRepository, StepWrite, artifact_key
+from storage import (
+    ArtifactStore,
+    ArtifactWrite,
+    AttemptOutcome,
+    RunNotFound,
+    RunRecord,
+    RunRepository,
+    artifact_key,
+)
 from worker.outcomes import Decision, decide
 
 log = structlog.get_logger(__name__)
@@ -45,17 +55,8 @@ class WorkerStats:
     failed: int = 0
 
 
-def _step_write(step: StepResult) -> StepWrite:
-    return StepWrite(
-        index=step.index,
-        type=step.type,
-        status=step.status,
-        duration_ms=step.duration_ms,
-        started_offset_ms=step.started_offset_ms,
-        selector=step.selector,
-        error=step.error,
-        category=step.category,
-    )
+def _step_write(step: StepResult) -> ContractStepResult:
+    return ContractStepResult.model_validate(step, from_attributes=True)
 
 
 def options_from_stored(options: dict[str, Any]) -> RunOptions:
@@ -226,19 +227,18 @@ class RunProcessor:
                 max_attempts=self._max_attempts,
             )
         artifacts = await self._store_artifacts(run_id, attempt, output_dir, result)
-        final = await self._runs.finish(
-            run_id,
-            attempt,
-            status=status,
+        category = FailureCategory(result.category) if result.category and status != "cancelled" else None
+        final = await self._runs.finish(run_id, attempt, AttemptOutcome(
+            status=RunStatus(status),
             error=result.error,
-            category=result.category if status != "cancelled" else None,
+            category=category,
             steps=[_step_write(step) for step in result.steps],
             artifacts=artifacts,
             actions_executed=result.actions_executed,
             duration_ms=duration_ms,
             requeue=decision.retry,
-            attempt_status=decision.attempt_status,
-        )
+            attempt_status=AttemptStatus(decision.attempt_status) if decision.attempt_status else None,
+        ))
         shutil.rmtree(output_dir, ignore_errors=True)
         if handed_back:
             log.warning("run handed back to the queue", attemptStatus="abandoned")
@@ -291,7 +291,7 @@ class RunProcessor:
             script = parse_script(substitute(run.script, {**run.options.get("variables", {}), **secrets}))
         except InvalidScript as error:
             message = SecretMasker(secrets.values()).mask(f"invalid script: {error}")
-            await self._runs.fail_unstarted(run.id, message, "invalid_script")
+            await self._runs.fail_unstarted(run.id, message, FailureCategory.INVALID_SCRIPT)
             raise UnrecoverableError(message) from error
 
         options = replace(options_from_stored(run.options), secret_values=tuple(secrets.values()), device=device)

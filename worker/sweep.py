@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 import structlog
 from redis.asyncio import Redis
 
+from contract.runs import FailureCategory
+from jobs.keys import sweep_lock_key
 from jobs.queue import RunQueue
 from jobs.registry import WorkerRegistry
 from storage import RunRecord, RunRepository
@@ -33,10 +35,6 @@ class SweepReport:
     checked: int = 0
     requeued: list[str] = field(default_factory=list)
     ended: list[str] = field(default_factory=list)
-
-
-def sweep_lock_key(queue_name: str) -> str:
-    return f"reprise:{queue_name}:sweep-lock"
 
 
 class OrphanSweeper:
@@ -55,6 +53,7 @@ class OrphanSweeper:
         report = SweepReport()
         candidates = await self._runs.unfinished(quiet_for_s=self._quiet_for_s)
         if not candidates:
+            log.info("orphan sweep", queue=self._queue.name, checked=0)
             return report
         replaying = {run_id for worker in await self._registry.live_workers()
                      for run_id in worker.get("activeRuns", [])} | set(self._replaying_here())
@@ -67,27 +66,30 @@ class OrphanSweeper:
                 continue
             if state == "failed":
                 reason = await self._queue.failed_reason(run.id) or "its job failed"
-                category = "stalled" if "stalled" in reason else "infrastructure"
+                category = FailureCategory.STALLED if "stalled" in reason else FailureCategory.INFRASTRUCTURE
                 await self._end(run, f"job failed: {reason}", category, report)
             elif state == "completed":
-                await self._end(run, "its job completed without recording a result", "lost", report)
+                await self._end(run, "its job completed without recording a result", FailureCategory.LOST, report)
             else:
                 await self._requeue_or_end(run, report)
         if report.requeued or report.ended:
-            log.warning("orphan sweep", checked=report.checked, requeued=report.requeued, ended=report.ended)
+            log.warning("orphan sweep", queue=self._queue.name, checked=report.checked, requeued=report.requeued,
+                        ended=report.ended)
+        else:
+            log.info("orphan sweep", queue=self._queue.name, checked=report.checked)
         return report
 
-    async def _end(self, run: RunRecord, reason: str, category: str, report: SweepReport) -> None:
+    async def _end(self, run: RunRecord, reason: str, category: FailureCategory, report: SweepReport) -> None:
         if await self._runs.end_orphan(run.id, reason, category) is not None:
             report.ended.append(str(run.id))
             log.warning("orphaned run ended", runId=str(run.id), reason=reason, category=category)
 
     async def _requeue_or_end(self, run: RunRecord, report: SweepReport) -> None:
-        retries = int(run.options.get("retries", 0))
+        retries = run.replay_options().retries
         allowed = self._queue.retry_policy.max_attempts + retries
         if run.attempts >= allowed:
             reason = f"its job vanished from the queue after {run.attempts} attempts"
-            await self._end(run, reason, "lost", report)
+            await self._end(run, reason, FailureCategory.LOST, report)
             return
         reason = f"its job vanished from the queue (found by {self._worker_name}); queued again"
         if await self._runs.requeue_orphan(run.id, reason) is None:

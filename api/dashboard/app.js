@@ -2,7 +2,21 @@
 // textContent or attributes set by `h`, never as HTML: recording names and errors are untrusted input.
 
 const main = document.getElementById("main");
-const FINAL = new Set(["passed", "failed", "error", "cancelled"]);
+// The run contract (statuses, which of them are final) is the API's (`GET /api/contract`), read once
+// before the first page: never a copy here.
+let RUN_STATUSES = [];
+let FINAL = new Set();
+let CHART_SERIES = [];
+let contractLoaded = null;
+
+function loadContract() {
+  contractLoaded ??= api("/api/contract").then((contract) => {
+    RUN_STATUSES = contract.runStatuses;
+    FINAL = new Set(contract.finalRunStatuses);
+    CHART_SERIES = contract.finalRunStatuses.map((status) => [status, `--${status}`]);
+  });
+  return contractLoaded;
+}
 const PAGE_SIZE = 50;
 
 // ---- small helpers -------------------------------------------------------------------------------
@@ -110,11 +124,12 @@ function route() {
     else link.removeAttribute("aria-current");
   }
   main.replaceChildren();
-  let page;
-  if (section === "runs" && parts[1]) page = runDetail(parts[1]);
-  else if (section === "queue") page = queuePage();
-  else if (section === "recordings") page = recordingsPage();
-  else page = runsList(params);
+  const page = loadContract().then(() => {
+    if (section === "runs" && parts[1]) return runDetail(parts[1]);
+    if (section === "queue") return queuePage();
+    if (section === "recordings") return recordingsPage();
+    return runsList(params);
+  });
   page.catch((error) => main.append(h("p", { class: "error-box", role: "alert" }, error.message)));
 }
 
@@ -130,7 +145,7 @@ async function runsList(params) {
   const form = h("form", { class: "filters panel", role: "search", "aria-label": "Filter runs" },
     h("label", {}, "Status", h("select", { name: "status" },
       h("option", { value: "" }, "any"),
-      ...["queued", "running", "passed", "failed", "error", "cancelled"].map((s) => h("option", { value: s }, s)))),
+      ...RUN_STATUSES.map((s) => h("option", { value: s }, s)))),
     h("label", {}, "Recording", h("input", { name: "name", type: "text", placeholder: "name contains" })),
     h("label", {}, "Worker", h("input", { name: "worker", type: "text", placeholder: "worker-1" })),
     h("label", {}, "From", h("input", { name: "from", type: "date" })),
@@ -370,8 +385,6 @@ async function runDetail(runId) {
 }
 
 // ---- queue and workers ---------------------------------------------------------------------------
-
-const CHART_SERIES = [["passed", "--passed"], ["failed", "--failed"], ["error", "--error"], ["cancelled", "--cancelled"]];
 
 function chart(stats) {
   const width = 720, height = 180, pad = 24;

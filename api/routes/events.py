@@ -11,7 +11,7 @@ from uuid import UUID
 from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
-from api.deps import ServicesDep
+from api.deps import EventHubDep
 from api.events import Event
 
 router = APIRouter(prefix="/api/events", tags=["events"])
@@ -26,7 +26,7 @@ def _concerns(event: Event, run_id: str | None) -> bool:
 
 @router.get("", response_class=StreamingResponse)
 async def events(
-    services: ServicesDep,
+    hub: EventHubDep,
     run_id: Annotated[UUID | None, Query(alias="runId", description="Only this run's run and step events")] = None,
 ) -> StreamingResponse:
     """`event: run` (`{id, number, status, attempts}`) and `event: step` (`{runId, attempt, index, status}`)
@@ -34,7 +34,7 @@ async def events(
     wanted = str(run_id) if run_id is not None else None
 
     async def stream() -> AsyncIterator[str]:
-        async with services.events.subscribe() as queue:
+        async with hub.subscribe() as queue:
             yield ": connected\n\n"
             while True:
                 try:

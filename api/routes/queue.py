@@ -5,34 +5,34 @@ from __future__ import annotations
 import structlog
 from fastapi import APIRouter
 
-from api.deps import ServicesDep
+from api.deps import QueueDep
 from api.schemas import QueueHealth
+from jobs.queue import RunQueue
 
 log = structlog.get_logger(__name__)
 router = APIRouter(prefix="/api/queue", tags=["queue"])
 
 
-async def _state(services: ServicesDep) -> QueueHealth:
-    return QueueHealth(name=services.queue.name, paused=await services.queue.is_paused(),
-                       counts=await services.queue.counts())
+async def _state(queue: RunQueue) -> QueueHealth:
+    return QueueHealth(name=queue.name, paused=await queue.is_paused(), counts=await queue.counts())
 
 
 @router.get("", response_model=QueueHealth)
-async def queue_state(services: ServicesDep) -> QueueHealth:
+async def queue_state(queue: QueueDep) -> QueueHealth:
     """Job counts by state and whether the queue is paused."""
-    return await _state(services)
+    return await _state(queue)
 
 
 @router.post("/pause", response_model=QueueHealth)
-async def pause_queue(services: ServicesDep) -> QueueHealth:
+async def pause_queue(queue: QueueDep) -> QueueHealth:
     """Stop workers from claiming runs; queued runs wait, running ones finish."""
-    await services.queue.pause()
-    log.info("queue paused", queue=services.queue.name)
-    return await _state(services)
+    await queue.pause()
+    log.info("queue paused", queue=queue.name)
+    return await _state(queue)
 
 
 @router.post("/resume", response_model=QueueHealth)
-async def resume_queue(services: ServicesDep) -> QueueHealth:
-    await services.queue.resume()
-    log.info("queue resumed", queue=services.queue.name)
-    return await _state(services)
+async def resume_queue(queue: QueueDep) -> QueueHealth:
+    await queue.resume()
+    log.info("queue resumed", queue=queue.name)
+    return await _state(queue)

@@ -1,4 +1,5 @@
-"""The recording formats, described: the native script's JSON Schema."""
+"""What clients may rely on: the run contract (statuses, transitions, categories) and the native script's
+JSON Schema."""
 
 from __future__ import annotations
 
@@ -6,12 +7,20 @@ from typing import Any
 
 from fastapi import APIRouter
 
+from contract.runs import contract_document
 from runner import native_json_schema
 
-router = APIRouter(prefix="/api/schema", tags=["schema"])
+router = APIRouter(prefix="/api", tags=["schema"])
 
 
-@router.get("/script")
+@router.get("/schema/script")
 async def script_schema() -> dict[str, Any]:
     """JSON Schema of the native script format (version 1). Chrome Recorder JSON is accepted as exported."""
     return native_json_schema()
+
+
+@router.get("/contract")
+async def run_contract() -> dict[str, object]:
+    """Run, attempt and step statuses, which run statuses are final, the allowed changes of a run's status,
+    and the failure categories (the dashboard builds its filters from this)."""
+    return contract_document()

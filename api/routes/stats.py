@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
-from api.deps import ServicesDep
+from api.deps import RunServiceDep
 from api.schemas import Throughput, ThroughputBucket
 
 router = APIRouter(prefix="/api/stats", tags=["stats"])
@@ -14,8 +14,8 @@ WINDOWS = {"hour": (3600, 60), "day": (86_400, 3600)}
 
 
 @router.get("/throughput", response_model=Throughput)
-async def throughput(services: ServicesDep, window: Annotated[Literal["hour", "day"], Query()] = "hour") -> Throughput:
-    """Runs finished per minute over the last hour, or per hour over the last day, by final status."""
+async def throughput(runs: RunServiceDep, window: Annotated[Literal["hour", "day"], Query()] = "hour") -> Throughput:
+    """This queue's runs finished per minute over the last hour, or per hour over the last day, by status."""
     window_s, bucket_s = WINDOWS[window]
-    rows = await services.runs.throughput(window_s=window_s, bucket_s=bucket_s)
+    rows = await runs.throughput(window_s=window_s, bucket_s=bucket_s)
     return Throughput(window=window, bucket_seconds=bucket_s, buckets=[ThroughputBucket(**row) for row in rows])

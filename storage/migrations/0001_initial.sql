@@ -6,8 +6,7 @@ CREATE TABLE runs (
     script_format text NOT NULL,
     script jsonb NOT NULL,
     options jsonb NOT NULL,
-    status text NOT NULL DEFAULT 'queued'
-        CHECK (status IN ('queued', 'running', 'passed', 'failed', 'error', 'cancelled')),
+    status text NOT NULL DEFAULT 'queued',  -- the run_status ENUM since 0006
     attempts integer NOT NULL DEFAULT 0,
     worker_name text,
     error text,
@@ -27,8 +26,7 @@ CREATE TABLE run_attempts (
     attempt integer NOT NULL,
     worker_name text NOT NULL,
     job_token text,
-    status text NOT NULL DEFAULT 'running'
-        CHECK (status IN ('running', 'passed', 'failed', 'error', 'cancelled', 'abandoned')),
+    status text NOT NULL DEFAULT 'running',  -- the attempt_status ENUM since 0006
     error text,
     started_at timestamptz NOT NULL DEFAULT now(),
     finished_at timestamptz,
@@ -40,7 +38,7 @@ CREATE TABLE run_steps (
     attempt integer NOT NULL,
     step_index integer NOT NULL,
     step_type text NOT NULL,
-    status text NOT NULL CHECK (status IN ('passed', 'failed', 'skipped')),
+    status text NOT NULL,  -- the step_status ENUM since 0006
     duration_ms integer NOT NULL,
     started_offset_ms integer NOT NULL DEFAULT 0,
     selector text,

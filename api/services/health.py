@@ -1,0 +1,71 @@
+"""Health: whether Postgres and Redis answer (cheap), and the detailed view with latencies, the queue's job
+counts and the workers alive now (from their heartbeats: BullMQ's own worker list cannot see Python workers
+from Node tools and the other way round)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+from redis.asyncio import Redis
+
+from jobs.queue import RunQueue
+from jobs.registry import WorkerRegistry
+
+PROBE_TIMEOUT_S = 2.0
+
+
+@dataclass(frozen=True)
+class Probe:
+    ok: bool
+    latency_ms: float | None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class HealthReport:
+    database: Probe
+    redis: Probe
+    queue_name: str
+    paused: bool | None = None
+    counts: dict[str, int] = field(default_factory=dict)
+    workers: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.database.ok and self.redis.ok
+
+
+async def _probe(check: Callable[[], Awaitable[Any]]) -> Probe:
+    started = time.perf_counter()
+    try:
+        await asyncio.wait_for(check(), PROBE_TIMEOUT_S)
+    except Exception as error:
+        return Probe(ok=False, latency_ms=None, error=f"{type(error).__name__}: {error}".strip())
+    return Probe(ok=True, latency_ms=round((time.perf_counter() - started) * 1000, 2))
+
+
+class HealthService:
+    def __init__(self, pool: asyncpg.Pool, redis: Redis, queue: RunQueue, registry: WorkerRegistry) -> None:
+        self._pool = pool
+        self._redis = redis
+        self._queue = queue
+        self._registry = registry
+
+    async def dependencies(self) -> HealthReport:
+        """Both dependencies probed, nothing more (the liveness answer)."""
+        database = await _probe(lambda: self._pool.fetchval("SELECT 1"))
+        redis = await _probe(self._redis.ping)
+        return HealthReport(database=database, redis=redis, queue_name=self._queue.name)
+
+    async def detailed(self) -> HealthReport:
+        report = await self.dependencies()
+        if not report.redis.ok:
+            return report
+        return HealthReport(database=report.database, redis=report.redis, queue_name=self._queue.name,
+                            paused=await self._queue.is_paused(), counts=await self._queue.counts(),
+                            workers=await self._registry.live_workers())

@@ -1,0 +1,45 @@
+"""Saved recordings: validated once when saved, run again as often as needed."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+import structlog
+
+from api.services.runs import RunService
+from contract.options import RunOptions
+from runner import parse_script
+from storage import RecordingRecord, RecordingRepository, RunRecord
+
+log = structlog.get_logger(__name__)
+
+
+class RecordingService:
+    def __init__(self, recordings: RecordingRepository, runs: RunService) -> None:
+        self._recordings = recordings
+        self._runs = runs
+
+    async def save(self, script_data: dict[str, Any], name: str | None) -> RecordingRecord:
+        """Save a recording; InvalidScript (a 422 naming the field) when it is not one."""
+        script = parse_script(script_data)
+        recording = await self._recordings.create(name=name or script.name, script_format=script.format,
+                                                  script=script_data, step_count=len(script.steps))
+        log.info("recording saved", recordingId=str(recording.id), name=recording.name)
+        return recording
+
+    async def get(self, recording_id: UUID) -> RecordingRecord:
+        return await self._recordings.get(recording_id)
+
+    async def page(self, *, limit: int, offset: int) -> tuple[list[RecordingRecord], int]:
+        return await self._recordings.list_page(limit=limit, offset=offset)
+
+    async def delete(self, recording_id: UUID) -> None:
+        """Its runs stay, unlinked."""
+        await self._recordings.delete(recording_id)
+
+    async def run(self, recording_id: UUID, options: RunOptions) -> RunRecord:
+        """Queue a run of the saved recording now."""
+        recording = await self._recordings.get(recording_id)
+        run, _ = await self._runs.create(options, recording.script, recording.name, recording_id=recording.id)
+        return run

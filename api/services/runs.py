@@ -1,0 +1,136 @@
+"""Runs: queue one (validated, recorded, enqueued), read them, cancel, copy for a retry."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+import structlog
+
+from api.errors import ServiceUnavailable
+from contract.options import RunOptions
+from contract.results import StepResult
+from jobs.queue import RunQueue
+from runner import parse_script
+from runner.variables import substitute
+from storage import (
+    ArtifactNotFound,
+    ArtifactRecord,
+    ArtifactStore,
+    AttemptRecord,
+    NewRun,
+    RunFilters,
+    RunNotFound,
+    RunRecord,
+    RunRepository,
+)
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class RunView:
+    """One run with everything `GET /api/runs/{id}` shows: the latest attempt's steps, every attempt, and
+    every artifact."""
+
+    run: RunRecord
+    steps: list[StepResult]
+    attempts: list[AttemptRecord]
+    artifacts: list[ArtifactRecord]
+
+
+class RunService:
+    def __init__(self, runs: RunRepository, queue: RunQueue, artifacts: ArtifactStore) -> None:
+        self._runs = runs
+        self._queue = queue
+        self._artifacts = artifacts
+
+    async def create(self, options: RunOptions, script_data: dict[str, Any], name: str | None, *,
+                     idempotency_key: str | None = None, recording_id: UUID | None = None) -> tuple[RunRecord, bool]:
+        """Validate the recording (InvalidScript names the field), record the run and queue it. With an
+        idempotency key already used, the first run and False."""
+        # The secrets' values exist only on the workers: validate with stand-ins.
+        stand_ins = {secret: "secret" for secret in options.secrets}
+        script = parse_script(substitute(script_data, {**options.variables, **stand_ins}))
+        new_run = NewRun(
+            name=name or script.name,
+            script_format=script.format,
+            script=script_data,
+            options=options.stored(),
+            idempotency_key=idempotency_key,
+            recording_id=recording_id,
+            import_warnings=[note.to_json() for note in script.warnings],
+        )
+        return await self._create_and_enqueue(new_run)
+
+    async def copy(self, original: RunRecord) -> RunRecord:
+        """A new run with `original`'s recording and options, linked back to it (`retryOf`), queued."""
+        new_run = NewRun(
+            name=original.name,
+            script_format=original.script_format,
+            script=original.script,
+            options=original.options,
+            retry_of=original.id,
+            recording_id=original.recording_id,
+            import_warnings=original.import_warnings,
+        )
+        run, _ = await self._create_and_enqueue(new_run)
+        return run
+
+    async def _create_and_enqueue(self, new_run: NewRun) -> tuple[RunRecord, bool]:
+        run, created = await self._runs.create(new_run)
+        if created:
+            await self._enqueue(run)
+            log.info("run queued", runId=str(run.id), number=run.number, name=run.name)
+        return run, created
+
+    async def _enqueue(self, run: RunRecord) -> None:
+        """Add the job; if Redis refuses, the run is marked `error` with the reason rather than left queued."""
+        try:
+            await self._queue.enqueue(run.id, run.replay_options().retries)
+        except Exception as error:
+            reason = f"could not enqueue the run: {error}"
+            log.error("enqueue failed", runId=str(run.id), error=str(error))
+            await self._runs.fail_unstarted(run.id, reason)
+            raise ServiceUnavailable("redis", str(error)) from error
+
+    async def get(self, run_id: UUID) -> RunRecord:
+        return await self._runs.get(run_id)
+
+    async def view(self, run_id: UUID) -> RunView:
+        run = await self._runs.get(run_id)
+        steps = await self._runs.steps(run_id, run.attempts) if run.attempts else []
+        return RunView(run=run, steps=steps, attempts=await self._runs.attempts(run_id),
+                       artifacts=await self._runs.artifacts(run_id))
+
+    async def page(self, *, limit: int, offset: int, filters: RunFilters,
+                   before: int | None) -> tuple[list[RunRecord], int | None]:
+        return await self._runs.list_page(limit=limit, offset=offset, filters=filters, before=before)
+
+    async def attempt_steps(self, run_id: UUID, attempt: int) -> list[StepResult]:
+        run = await self._runs.get(run_id)
+        if attempt > run.attempts:
+            raise RunNotFound(f"run {run_id} has no attempt {attempt} (it has {run.attempts})")
+        return await self._runs.steps(run_id, attempt)
+
+    async def cancel(self, run_id: UUID) -> RunRecord:
+        """Cancel a queued run (its job is removed) or a running one (the worker that holds it is told to
+        stop); InvalidTransition when it already ended."""
+        run = await self._runs.cancel(run_id, "cancelled by request")
+        removed = await self._queue.remove(run_id)
+        if not removed:
+            await self._queue.request_cancel(run_id)
+        log.info("run cancelled", runId=str(run_id), removedFromQueue=removed)
+        return run
+
+    async def artifact_file(self, run_id: UUID, artifact_id: int) -> tuple[ArtifactRecord, Any]:
+        """The artifact and the local file that holds it (ArtifactNotFound otherwise)."""
+        await self._runs.get(run_id)  # a run of another queue is not ours to serve
+        artifact = await self._runs.artifact(run_id, artifact_id)
+        if artifact is None:
+            raise ArtifactNotFound(f"run {run_id} has no artifact {artifact_id}")
+        return artifact, self._artifacts.local_path(artifact.storage_key)
+
+    async def throughput(self, *, window_s: int, bucket_s: int) -> list[dict[str, Any]]:
+        return await self._runs.throughput(window_s=window_s, bucket_s=bucket_s)

@@ -1,0 +1,115 @@
+"""Records as the API shows them: the one place a storage record becomes a response body (with its links,
+which need the request to be spelled)."""
+
+from __future__ import annotations
+
+from fastapi import Request
+
+from api.schemas import (
+    ArtifactPublic,
+    AttemptPublic,
+    DeadJobPublic,
+    DependencyHealth,
+    HealthDetail,
+    LastRun,
+    QueueHealth,
+    RecordingPublic,
+    RunDetail,
+    RunSummary,
+)
+from api.services.dead_letter import DeadLetterEntry
+from api.services.health import HealthReport, Probe
+from api.services.runs import RunView
+from storage import AttemptRecord, RecordingRecord, RunRecord
+
+
+def run_url(request: Request, run_id: object) -> str:
+    return str(request.url_for("get_run", run_id=run_id))
+
+
+def run_summary(run: RunRecord, request: Request) -> RunSummary:
+    return RunSummary(
+        id=run.id,
+        number=run.number,
+        name=run.name,
+        format=run.script_format,
+        status=run.status,
+        attempts=run.attempts,
+        worker=run.worker_name,
+        error=run.error,
+        error_category=run.error_category,
+        options=run.options,
+        actions_executed=run.actions_executed,
+        duration_ms=run.duration_ms,
+        created_at=run.created_at,
+        started_at=run.started_at,
+        finished_at=run.finished_at,
+        retry_of=run.retry_of,
+        recording_id=run.recording_id,
+        import_warnings=run.import_warnings,
+        url=run_url(request, run.id),
+    )
+
+
+def _attempt(attempt: AttemptRecord) -> AttemptPublic:
+    return AttemptPublic(attempt=attempt.attempt, worker=attempt.worker_name, status=attempt.status,
+                         error=attempt.error, category=attempt.error_category, started_at=attempt.started_at,
+                         finished_at=attempt.finished_at)
+
+
+def run_detail(view: RunView, request: Request) -> RunDetail:
+    run = view.run
+    artifacts = [
+        ArtifactPublic(
+            id=artifact.id,
+            kind=artifact.kind,
+            attempt=artifact.attempt,
+            step=artifact.step_index,
+            content_type=artifact.content_type,
+            size_bytes=artifact.size_bytes,
+            url=str(request.url_for("download_artifact", run_id=run.id, artifact_id=artifact.id)),
+        )
+        for artifact in view.artifacts
+    ]
+    latest = [artifact for artifact in artifacts if artifact.attempt == run.attempts]
+    videos = [artifact.url for artifact in latest if artifact.kind == "video"]
+    return RunDetail(
+        **run_summary(run, request).model_dump(),
+        steps=view.steps,
+        attempt_history=[_attempt(attempt) for attempt in view.attempts],
+        artifacts=artifacts,
+        video_url=videos[0] if videos else None,
+        screenshot_urls=[artifact.url for artifact in latest if artifact.kind == "screenshot"],
+    )
+
+
+def recording_public(recording: RecordingRecord) -> RecordingPublic:
+    last = None
+    if recording.last_run_id is not None and recording.last_run_status and recording.last_run_number:
+        last = LastRun(id=recording.last_run_id, status=recording.last_run_status, number=recording.last_run_number)
+    return RecordingPublic(id=recording.id, name=recording.name, format=recording.format,
+                           step_count=recording.step_count, created_at=recording.created_at, last_run=last)
+
+
+def dead_job(entry: DeadLetterEntry, request: Request) -> DeadJobPublic:
+    job, run = entry.job, entry.run
+    return DeadJobPublic(
+        job_id=job.id, run_id=job.run_id, failed_reason=job.failed_reason, attempts_made=job.attempts_made,
+        failed_at=job.finished_on, run_status=run.status if run else None, run_error=run.error if run else None,
+        run_error_category=run.error_category if run else None,
+        run_url=run_url(request, job.run_id) if job.run_id else None,
+    )
+
+
+def _dependency(probe: Probe) -> DependencyHealth:
+    return DependencyHealth(ok=probe.ok, latency_ms=probe.latency_ms, error=probe.error)
+
+
+def health_detail(report: HealthReport) -> HealthDetail:
+    return HealthDetail(
+        status="ok" if report.ok else "degraded",
+        database=_dependency(report.database),
+        redis=_dependency(report.redis),
+        queue=QueueHealth(name=report.queue_name, paused=report.paused, counts=report.counts),
+        workers=report.workers,
+    )

@@ -1,0 +1,19 @@
+"""Every Redis key and channel name Reprise itself uses beside BullMQ's own (`bull:<queue>:...`), in one
+place. Each is scoped by the queue name, so queues sharing a Redis never see each other's."""
+
+from __future__ import annotations
+
+
+def cancel_channel(queue_name: str) -> str:
+    """Pub/sub channel on which the API tells workers to stop a running run (message: the run id)."""
+    return f"reprise:{queue_name}:cancel"
+
+
+def worker_key_prefix(queue_name: str) -> str:
+    """Heartbeat keys of live workers: `<prefix><worker name>` = JSON, with a TTL."""
+    return f"reprise:{queue_name}:worker:"
+
+
+def sweep_lock_key(queue_name: str) -> str:
+    """Held by the worker that runs the orphan sweep, so one worker at a time sweeps."""
+    return f"reprise:{queue_name}:sweep-lock"
