@@ -1,5 +1,5 @@
-"""reprise.dev: the supervisor run as a real process over stand-in children (small `python -c` programs),
-driven with real signals; plus the pieces `reprise dev` builds its children from.
+"""reprise.supervisor and reprise.dev: the supervisor run as a real process over stand-in children (small
+`python -c` programs), driven with real signals; plus the pieces `reprise dev` builds its children from.
 
 The end-to-end `reprise dev` test against the real API and workers lives elsewhere.
 """
@@ -24,19 +24,18 @@ from reprise.dev import (
     base_url,
     build_child_specs,
     child_environment,
-    describe_exit,
     handle,
-    pump_lines,
     register,
     reprise_command,
 )
 from reprise.embedded import DEFAULT_STATE_DIR, ServiceUrls
 from reprise.settings import Settings
+from reprise.supervisor import describe_exit, pump_lines
 
-# Runs `reprise.dev.supervise` over the children described by the JSON in argv[1].
+# Runs `reprise.supervisor.supervise` over the children described by the JSON in argv[1].
 DRIVER = """
 import json, sys
-from reprise.dev import ChildSpec, supervise
+from reprise.supervisor import ChildSpec, supervise
 from reprise.logs import configure_logging
 
 configure_logging("WARNING", "console")
