@@ -7,7 +7,9 @@ the database, runs `reprise migrate`, then supervises `reprise api` and N `repri
 - every output line of a child is prefixed with its name (`[api] `, `[worker-1] `, ...);
 - Ctrl-C, SIGTERM or SIGHUP stops the children: SIGTERM, a grace period, then SIGKILL for the
   stragglers (a second Ctrl-C skips the grace period); embedded services stop last; exit code 0;
-- a child that exits on its own is reported with its exit code, the others are stopped, exit code 1.
+- a worker that exits on its own is reported with its exit code and started again after a backoff
+  (1 s, doubling up to 30 s; 1 s again once it has stayed up 60 s);
+- if the API exits on its own, it is reported with its exit code, the workers are stopped, exit code 1.
 """
 
 from __future__ import annotations
@@ -92,10 +94,11 @@ def child_environment(
 
 
 def build_child_specs(options: DevOptions, env: Mapping[str, str]) -> list[ChildSpec]:
+    """The API, whose exit ends `reprise dev`, and the workers, restarted when they exit."""
     specs = [ChildSpec("api", reprise_command("api"), env)]
     for index in range(1, options.workers + 1):
         name = f"worker-{index}"
-        specs.append(ChildSpec(name, reprise_command("worker"), {**env, "WORKER_NAME": name}))
+        specs.append(ChildSpec(name, reprise_command("worker"), {**env, "WORKER_NAME": name}, restart=True))
     return specs
 
 

@@ -407,6 +407,7 @@ def test_child_specs_run_the_api_and_named_workers(monkeypatch: pytest.MonkeyPat
     specs = build_child_specs(options, env)
 
     assert [spec.name for spec in specs] == ["api", "worker-1", "worker-2"]
+    assert [spec.restart for spec in specs] == [False, True, True]
     assert specs[0].argv == reprise_command("api") == (sys.executable, "-m", "reprise.cli", "api")
     assert specs[1].argv == reprise_command("worker")
     assert "WORKER_NAME" not in specs[0].env
