@@ -1,5 +1,5 @@
-"""reprise.dev: the supervisor run as a real process over stand-in children (small `python -c` programs),
-driven with real signals; plus the pieces `reprise dev` builds its children from.
+"""reprise.supervisor and reprise.dev: the supervisor run as a real process over stand-in children (small
+`python -c` programs), driven with real signals; plus the pieces `reprise dev` builds its children from.
 
 The end-to-end `reprise dev` test against the real API and workers lives elsewhere.
 """
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import os
 import re
@@ -25,31 +26,33 @@ from reprise.dev import (
     base_url,
     build_child_specs,
     child_environment,
-    describe_exit,
     handle,
-    pump_lines,
     register,
     reprise_command,
 )
 from reprise.embedded import DEFAULT_STATE_DIR, ServiceUrls
+from reprise.supervisor import RestartBackoff, describe_exit, pump_lines
 
-# Runs `reprise.dev.supervise` over the children described by the JSON in argv[1].
+# Runs `reprise.supervisor.supervise` over the children described by the JSON in argv[1].
 DRIVER = """
 import json, sys
-from reprise.dev import ChildSpec, supervise
+from reprise.supervisor import ChildSpec, RestartBackoff, supervise
 from reprise.logs import configure_logging
 
 configure_logging("WARNING", "console")
 config = json.loads(sys.argv[1])
-specs = [ChildSpec(c["name"], tuple(c["argv"]), {**__import__("os").environ, "PYTHONUNBUFFERED": "1"})
+specs = [ChildSpec(c["name"], tuple(c["argv"]), {**__import__("os").environ, "PYTHONUNBUFFERED": "1"},
+                   restart=c.get("restart", False))
          for c in config["children"]]
 sys.exit(supervise(specs, health_url=config["health_url"], ready_lines=config["ready_lines"],
-                   stop_timeout_s=config["stop_timeout_s"]))
+                   stop_timeout_s=config["stop_timeout_s"], restart_backoff=RestartBackoff(**config["backoff"])))
 """
 
 # Stops cleanly on SIGTERM; `stubborn` ignores it; SIGUSR1 makes it exit 3 (a crash on demand).
+# `crash` exits 1 right after its greeting; `crash-once` too, but only the first time (it leaves the
+# file named by argv[3] behind); `crash-later` exits 1 after argv[3] seconds.
 CHILD = """
-import os, signal, sys
+import os, signal, sys, time
 name, mode = sys.argv[1], sys.argv[2]
 def on_term(signum, frame):
     print(f"{name} got SIGTERM", flush=True)
@@ -61,6 +64,14 @@ signal.signal(signal.SIGTERM, signal.SIG_IGN if mode == "stubborn" else on_term)
 signal.signal(signal.SIGUSR1, on_usr1)
 print(f"stderr line from {name}", file=sys.stderr, flush=True)
 print(f"hello from {name} pid={os.getpid()}", flush=True)
+if mode == "crash":
+    sys.exit(1)
+if mode == "crash-once" and not os.path.exists(sys.argv[3]):
+    open(sys.argv[3], "w").close()
+    sys.exit(1)
+if mode == "crash-later":
+    time.sleep(float(sys.argv[3]))
+    sys.exit(1)
 while True:
     signal.pause()
 """
@@ -84,10 +95,18 @@ server.serve_forever()
 """
 
 PID_LINE = re.compile(r"^\[(?P<name>[\w-]+)\] hello from (?P=name) pid=(?P<pid>\d+)$")
+RESTART_DELAY = re.compile(r"; (?:restarting it|trying again) in (?P<delay>[\d.]+) s \(restart (?P<number>\d+)\)$")
 
 
-def child(name: str, mode: str = "polite") -> dict[str, object]:
-    return {"name": name, "argv": [sys.executable, "-c", CHILD, name, mode]}
+def child(name: str, mode: str = "polite", *args: str, restart: bool = False) -> dict[str, object]:
+    return {"name": name, "argv": [sys.executable, "-c", CHILD, name, mode, *args], "restart": restart}
+
+
+def announced_delays(lines: list[str]) -> list[float]:
+    """The waits the supervisor announced before each restart, in order."""
+    found = [(int(match["number"]), float(match["delay"])) for line in lines if (match := RESTART_DELAY.search(line))]
+    assert [number for number, _ in found] == list(range(1, len(found) + 1))
+    return [delay for _, delay in found]
 
 
 def free_port() -> int:
@@ -126,14 +145,18 @@ class Supervised:
 
     async def wait_for_line(self, text: str, timeout_s: float = 20.0) -> str:
         """The first line (printed so far, or awaited) that contains `text`."""
-        for seen in self.lines:
-            if text in seen:
-                return seen
+        return (await self.wait_for_lines(text, 1, timeout_s))[0]
+
+    async def wait_for_lines(self, text: str, count: int, timeout_s: float = 20.0) -> list[str]:
+        """The first `count` lines (printed so far, or awaited) that contain `text`."""
+        found = [seen for seen in self.lines if text in seen]
         async with asyncio.timeout(timeout_s):
-            while (line := await self._next_line()) is not None:
+            while len(found) < count:
+                if (line := await self._next_line()) is None:
+                    raise AssertionError(f"supervisor output ended before {count} x {text!r}: {self.lines}")
                 if text in line:
-                    return line
-        raise AssertionError(f"supervisor output ended before {text!r}: {self.lines}")
+                    found.append(line)
+        return found[:count]
 
     async def exit_code(self, timeout_s: float = 20.0) -> int:
         async with asyncio.timeout(timeout_s):
@@ -155,12 +178,14 @@ async def start_supervisor() -> AsyncIterator[StartSupervisor]:
         health_url: str | None = None,
         ready_lines: tuple[str, ...] = (),
         stop_timeout_s: float = 20.0,
+        backoff: RestartBackoff = RestartBackoff(),
     ) -> Supervised:
         config = {
             "children": children,
             "health_url": health_url,
             "ready_lines": list(ready_lines),
             "stop_timeout_s": stop_timeout_s,
+            "backoff": dataclasses.asdict(backoff),
         }
         process = await asyncio.create_subprocess_exec(
             sys.executable,
@@ -246,6 +271,121 @@ async def test_a_dying_child_stops_the_others_and_exits_1(start_supervisor: Star
     assert not alive(supervisor.pids["worker-1"])
 
 
+async def test_a_restartable_child_that_exits_is_restarted(start_supervisor: StartSupervisor, tmp_path: Path) -> None:
+    supervisor = await start_supervisor(
+        [child("worker-1", "crash-once", str(tmp_path / "crashed"), restart=True), child("worker-2", restart=True)],
+        backoff=RestartBackoff(first_s=0.1),
+    )
+    await supervisor.wait_for_line("[worker-2] hello from worker-2 pid=")
+    greetings = await supervisor.wait_for_lines("[worker-1] hello from worker-1 pid=", 2)
+    assert greetings[0] != greetings[1]  # two processes
+    assert "[dev] worker-1 exited unexpectedly (exit code 1); restarting it in 0.1 s (restart 1)" in supervisor.lines
+    await supervisor.wait_for_line("[dev] worker-1 restarted")
+    assert supervisor.process.returncode is None
+
+    supervisor.process.send_signal(signal.SIGINT)
+
+    assert await supervisor.exit_code() == 0
+    assert "[worker-1] worker-1 got SIGTERM" in supervisor.lines
+    assert "[worker-2] worker-2 got SIGTERM" in supervisor.lines
+    assert announced_delays(supervisor.lines) == [0.1]
+    assert not [name for name, pid in supervisor.pids.items() if alive(pid)]
+
+
+async def test_restart_backoff_doubles_up_to_its_maximum(start_supervisor: StartSupervisor) -> None:
+    supervisor = await start_supervisor(
+        [child("worker-1", "crash", restart=True)], backoff=RestartBackoff(first_s=0.05, max_s=0.15)
+    )
+    await supervisor.wait_for_line("(restart 4)")
+
+    supervisor.process.send_signal(signal.SIGINT)
+
+    assert await supervisor.exit_code() == 0
+    delays = announced_delays(supervisor.lines)
+    assert delays[1] > delays[0]
+    assert delays[:4] == [0.05, 0.1, 0.15, 0.15]
+
+
+async def test_restart_backoff_starts_over_after_a_long_enough_run(start_supervisor: StartSupervisor) -> None:
+    # Each run lasts at least 0.5 s as the supervisor measures it (from before the process is created until
+    # its exit is seen), longer than reset_after_s: every restart waits first_s.
+    supervisor = await start_supervisor(
+        [child("worker-1", "crash-later", "0.5", restart=True)],
+        backoff=RestartBackoff(first_s=0.05, reset_after_s=0.2),
+    )
+    await supervisor.wait_for_line("(restart 3)")
+
+    supervisor.process.send_signal(signal.SIGINT)
+
+    assert await supervisor.exit_code() == 0
+    assert announced_delays(supervisor.lines)[:3] == [0.05, 0.05, 0.05]
+
+
+async def test_a_failed_restart_is_tried_again_with_a_longer_wait(
+    start_supervisor: StartSupervisor, tmp_path: Path
+) -> None:
+    script = tmp_path / "vanishing-worker"
+    script.write_text(f"#!{sys.executable}\nimport os, sys\nprint('vanishing', flush=True)\nos.remove(sys.argv[0])\n")
+    script.chmod(0o755)
+    supervisor = await start_supervisor(
+        [{"name": "worker-1", "argv": [str(script)], "restart": True}], backoff=RestartBackoff(first_s=0.05)
+    )
+    await supervisor.wait_for_line("[dev] could not restart worker-1: ")
+    await supervisor.wait_for_line("(restart 2)")
+
+    supervisor.process.send_signal(signal.SIGINT)
+
+    assert await supervisor.exit_code() == 0
+    assert supervisor.lines.count("[worker-1] vanishing") == 1
+    assert announced_delays(supervisor.lines)[:2] == [0.05, 0.1]
+    assert "[dev] worker-1 restarted" not in supervisor.lines
+
+
+async def test_an_exit_of_a_child_not_restarted_stops_a_restartable_one(start_supervisor: StartSupervisor) -> None:
+    supervisor = await start_supervisor([child("api"), child("worker-1", restart=True)])
+    await supervisor.wait_for_line("[api] hello from api pid=")
+    await supervisor.wait_for_line("[worker-1] hello from worker-1 pid=")
+
+    os.kill(supervisor.pids["api"], signal.SIGUSR1)
+
+    assert await supervisor.exit_code() == 1
+    assert "[dev] api exited unexpectedly (exit code 3); stopping the others" in supervisor.lines
+    assert "[worker-1] worker-1 got SIGTERM" in supervisor.lines
+    assert announced_delays(supervisor.lines) == []
+    assert not alive(supervisor.pids["worker-1"])
+
+
+async def test_a_shutdown_during_a_restart_backoff_stops_at_once(start_supervisor: StartSupervisor) -> None:
+    supervisor = await start_supervisor(
+        [child("worker-1", "crash", restart=True), child("worker-2", restart=True)],
+        backoff=RestartBackoff(first_s=30.0),
+    )
+    await supervisor.wait_for_line("[worker-2] hello from worker-2 pid=")
+    crashed = "[dev] worker-1 exited unexpectedly (exit code 1); restarting it in 30 s (restart 1)"
+    await supervisor.wait_for_line(crashed)
+
+    supervisor.process.send_signal(signal.SIGINT)
+
+    # Well before the 30 s backoff would have ended.
+    assert await supervisor.exit_code(timeout_s=10.0) == 0
+    assert "[dev] worker-1 restarted" not in supervisor.lines
+    assert len([line for line in supervisor.lines if line.startswith("[worker-1] hello from worker-1")]) == 1
+    assert "[worker-2] worker-2 got SIGTERM" in supervisor.lines
+    assert not alive(supervisor.pids["worker-2"])
+
+
+def test_restart_backoff_decisions() -> None:
+    backoff = RestartBackoff()
+    delays: list[float] = []
+    previous = None
+    for _ in range(7):
+        previous = backoff.next_delay(previous, uptime_s=5.0)
+        delays.append(previous)
+    assert delays == [1, 2, 4, 8, 16, 30, 30]
+    assert backoff.next_delay(30, uptime_s=59.9) == 30
+    assert backoff.next_delay(30, uptime_s=60.0) == 1
+
+
 async def test_pump_lines_splits_chunks_and_flushes_the_unterminated_tail() -> None:
     reader = asyncio.StreamReader()
     reader.feed_data(b"one\r\ntw")
@@ -267,6 +407,7 @@ def test_child_specs_run_the_api_and_named_workers(monkeypatch: pytest.MonkeyPat
     specs = build_child_specs(options, env)
 
     assert [spec.name for spec in specs] == ["api", "worker-1", "worker-2"]
+    assert [spec.restart for spec in specs] == [False, True, True]
     assert specs[0].argv == reprise_command("api") == (sys.executable, "-m", "reprise.cli", "api")
     assert specs[1].argv == reprise_command("worker")
     assert "WORKER_NAME" not in specs[0].env
