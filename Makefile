@@ -1,5 +1,5 @@
 # `make dev`: the whole system running. `make test`: the whole suite passing. Both install what they need.
-.PHONY: setup dev test lint typecheck unit clean
+.PHONY: setup dev test lint typecheck unit screenshots clean
 
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -20,6 +20,10 @@ test: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 	$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+# The README's dashboard pictures, taken by the dashboard tests (make test writes them to a temporary folder).
+screenshots: setup
+	REPRISE_SCREENSHOTS_DIR=docs/screenshots $(PY) -m pytest -q -p no:cacheprovider tests/test_dashboard.py
 
 clean:
 	rm -rf .reprise artifacts reprise-output .pytest_cache .mypy_cache .ruff_cache

@@ -15,6 +15,12 @@ import asyncpg
 import redis.exceptions
 from pydantic import ValidationError
 
+from storage import DatabaseMissing
+
+# Exit codes every command shares (a command may add its own: `reprise run`, `reprise worker`).
+EXIT_INVALID_SETTINGS = 2
+EXIT_DEPENDENCY = 3
+
 COMMAND_MODULES = (
     "reprise.commands.migrate",
     "reprise.commands.api",
@@ -46,14 +52,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         code: int = args.handler(args)
+    except DatabaseMissing as error:
+        print(f"reprise {args.command}: {error}; create it with `reprise migrate --create-database` "
+              "(`reprise dev` creates it by itself)", file=sys.stderr)
+        return EXIT_DEPENDENCY
     except ValidationError as error:
         # Settings come from the environment: name the variable rather than print a traceback.
         print(f"reprise {args.command}: invalid settings\n{_setting_errors(error)}", file=sys.stderr)
-        return 2
+        return EXIT_INVALID_SETTINGS
     except (OSError, asyncpg.PostgresError, redis.exceptions.ConnectionError) as error:
         print(f"reprise {args.command}: cannot reach a dependency: {type(error).__name__}: {error}",
               file=sys.stderr)
-        return 3
+        return EXIT_DEPENDENCY
     except KeyboardInterrupt:
         return 130
     return code

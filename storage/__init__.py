@@ -4,6 +4,7 @@ from storage.artifacts import ArtifactStore, LocalArtifactStore, StoredFile, art
 from storage.db import create_pool
 from storage.errors import (
     ArtifactNotFound,
+    DatabaseMissing,
     InvalidTransition,
     MigrationError,
     RecordingNotFound,
@@ -22,6 +23,7 @@ __all__ = [
     "ArtifactWrite",
     "AttemptOutcome",
     "AttemptRecord",
+    "DatabaseMissing",
     "InvalidTransition",
     "LocalArtifactStore",
     "MigrationError",

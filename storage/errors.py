@@ -5,7 +5,8 @@
     ├── ArtifactNotFound     no artifact with that id for the run, or its file is gone
     ├── RecordingNotFound    no saved recording with that id
     ├── InvalidTransition    the run's status does not allow the change (e.g. cancelling a passed run)
-    └── MigrationError       a migration file is malformed or failed to apply
+    ├── MigrationError       a migration file is malformed or failed to apply
+    └── DatabaseMissing      the database named by DATABASE_URL does not exist on its server
 """
 
 from __future__ import annotations
@@ -36,3 +37,12 @@ class InvalidTransition(StorageError):
 
 class MigrationError(StorageError):
     """A migration could not be applied."""
+
+
+class DatabaseMissing(StorageError):
+    """The database does not exist on the server."""
+
+    def __init__(self, database: str, server: str) -> None:
+        super().__init__(f'database "{database}" does not exist on {server}')
+        self.database = database
+        self.server = server

@@ -9,11 +9,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from importlib import resources
+from urllib.parse import unquote, urlsplit
 
 import asyncpg
 import structlog
 
-from storage.errors import MigrationError
+from storage.errors import DatabaseMissing, MigrationError
 
 log = structlog.get_logger(__name__)
 
@@ -76,7 +77,13 @@ async def apply_migrations(connection: asyncpg.Connection) -> list[int]:
 
 
 async def migrate(database_url: str) -> list[int]:
-    connection = await asyncpg.connect(database_url)
+    """Apply what is missing to the database at `database_url`; DatabaseMissing when there is none."""
+    try:
+        connection = await asyncpg.connect(database_url)
+    except asyncpg.InvalidCatalogNameError as error:
+        parts = urlsplit(database_url)
+        raise DatabaseMissing(unquote(parts.path.lstrip("/")) or "(default)",
+                              parts.hostname or "the local socket") from error
     try:
         return await apply_migrations(connection)
     finally:

@@ -1,11 +1,14 @@
 """The dashboard driven in real headless Chromium against the API served by uvicorn, with real workers,
-Postgres and Redis. The tests also take the screenshots in docs/screenshots/ that the README shows."""
+Postgres and Redis. The tests also take the screenshots the README shows: into a temporary folder, or into
+$REPRISE_SCREENSHOTS_DIR (`make screenshots` sets it to docs/screenshots), so `make test` writes no tracked
+file."""
 
 from __future__ import annotations
 
 import json
+import os
 import re
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +23,7 @@ from flows import numbered_slow_script, post_run
 from recordings import load_recording
 from services import REPO_ROOT, WorkerProcess, wait_for_final, wait_for_workers
 
-SCREENSHOTS = REPO_ROOT / "docs" / "screenshots"
+Shoot = Callable[[Page, str], Awaitable[Path]]
 XSS_NAME = "<img src=x onerror=alert(1)>"
 
 
@@ -40,9 +43,19 @@ def ends_with(url: str) -> re.Pattern[str]:
     return re.compile(re.escape(httpx.URL(url).path) + "$")
 
 
-async def shoot(page: Page, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    await page.screenshot(path=SCREENSHOTS / f"{name}.png")
+@pytest.fixture
+def shoot(tmp_path: Path) -> Shoot:
+    configured = os.environ.get("REPRISE_SCREENSHOTS_DIR")
+    directory = (REPO_ROOT / configured) if configured else tmp_path / "screenshots"
+
+    async def take(page: Page, name: str) -> Path:
+        directory.mkdir(parents=True, exist_ok=True)
+        path = directory / f"{name}.png"
+        await page.screenshot(path=path)
+        assert path.stat().st_size > 10_000, f"{path} is too small to show the page"
+        return path
+
+    return take
 
 
 async def set_runs(database_url: str, updates: list[tuple[str, str, str | None]]) -> None:
@@ -60,7 +73,7 @@ async def set_runs(database_url: str, updates: list[tuple[str, str, str | None]]
 
 
 async def test_runs_list_filters_and_shows_untrusted_names_as_text(
-    live_api: str, api_client: httpx.AsyncClient, page: Page, site_url: str, settings: Settings,
+    live_api: str, api_client: httpx.AsyncClient, page: Page, site_url: str, settings: Settings, shoot: Shoot,
 ) -> None:
     script = numbered_slow_script(site_url, 0)
     ids = {}
@@ -128,7 +141,7 @@ def paced_recording(site_url: str) -> dict[str, Any]:
 
 async def test_run_detail_plays_the_video_and_seeks_to_a_step(
     live_api: str, api_client: httpx.AsyncClient, page: Page, site_url: str,
-    start_worker: Callable[..., WorkerProcess],
+    start_worker: Callable[..., WorkerProcess], shoot: Shoot,
 ) -> None:
     start_worker("worker-1")
     await wait_for_workers(api_client, {"worker-1"})
@@ -190,7 +203,7 @@ async def test_cancel_and_retry_buttons(
 
 async def test_queue_page_shows_workers_and_pauses_the_queue(
     live_api: str, api_client: httpx.AsyncClient, page: Page, start_worker: Callable[..., WorkerProcess],
-    site_url: str,
+    site_url: str, shoot: Shoot,
 ) -> None:
     start_worker("worker-1")
     await wait_for_workers(api_client, {"worker-1"})
@@ -216,7 +229,7 @@ async def test_queue_page_shows_workers_and_pauses_the_queue(
 
 async def test_recordings_upload_and_run_now(
     live_api: str, api_client: httpx.AsyncClient, page: Page, site_url: str, tmp_path: Path,
-    start_worker: Callable[..., WorkerProcess],
+    start_worker: Callable[..., WorkerProcess], shoot: Shoot,
 ) -> None:
     start_worker("worker-1")
     recording = load_recording("recorder-signup.json", site_url)

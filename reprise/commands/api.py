@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 from typing import Any
 
 import uvicorn
 
 from contract.settings import Settings
 from reprise.logs import configure_logging
+from storage import migrate
 
 GRACEFUL_SHUTDOWN_S = 3
 
@@ -23,12 +25,16 @@ def register(subparsers: Any) -> None:
 def handle(args: argparse.Namespace) -> int:
     from api import create_app
 
-    settings = Settings()
+    overrides: dict[str, Any] = {}
     if args.host:
-        settings.api_host = args.host
+        overrides["api_host"] = args.host
     if args.port is not None:
-        settings.api_port = args.port
+        overrides["api_port"] = args.port
+    settings = Settings(**overrides)  # the flags go through the same validation as the environment
     configure_logging(settings.log_level, settings.log_format)
+    # Before serving: a missing database or a failed migration ends the command with one line
+    # (cli.main), not with a traceback from uvicorn's lifespan.
+    asyncio.run(migrate(settings.database_url))
     app = create_app(settings)
     # Open dashboards hold event streams that never end by themselves: stop waiting for them after a while.
     uvicorn.run(app, host=settings.api_host, port=settings.api_port, log_level=settings.log_level.lower(),
