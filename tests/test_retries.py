@@ -123,9 +123,13 @@ async def test_a_run_left_running_by_a_lost_job_and_worker_is_requeued(
     await wait_until_running(api_client, [run_id])
     victim.process.send_signal(signal.SIGKILL)
     victim.process.wait(timeout=10)
+    # What a Redis restart without persistence does: every key of the queue is gone, BullMQ's and ours. (Deleting
+    # only BullMQ's left the victim's sweep lock, held for 0.9 x its 60 s sweep interval, so the survivor's
+    # first sweep came ~55 s late and the run ended ~76 s in, against a 90 s deadline: a test that failed
+    # whenever the machine was slow.)
     redis = Redis.from_url(settings.redis_url, decode_responses=True)
     try:
-        keys = [key async for key in redis.scan_iter(match=f"bull:{settings.queue_name}:*")]
+        keys = [key async for key in redis.scan_iter(match=f"*:{settings.queue_name}:*")]
         await redis.delete(*keys)
     finally:
         await redis.aclose()
