@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 import structlog
 from redis.asyncio import Redis
@@ -28,6 +29,36 @@ from storage import RunRecord, RunRepository
 log = structlog.get_logger(__name__)
 
 LIVE_JOB_STATES = frozenset({"waiting", "wait", "delayed", "prioritized", "paused", "active", "waiting-children"})
+
+
+class OrphanAction(StrEnum):
+    LEAVE = "leave"  # someone will finish it: a live worker replays it, or BullMQ still holds its job
+    REQUEUE = "requeue"  # its job vanished: a new job, the run back to `queued`
+    END = "end"  # nobody will: `error` with the reason
+
+
+@dataclass(frozen=True)
+class OrphanVerdict:
+    action: OrphanAction
+    reason: str | None = None
+    category: FailureCategory | None = None
+
+
+def judge_orphan(run: RunRecord, *, job_state: str, failed_reason: str | None, replaying: bool,
+                 max_attempts: int, found_by: str) -> OrphanVerdict:
+    """What the sweep does with a quiet unfinished run, given its job's BullMQ state (a decision, no I/O)."""
+    if replaying or job_state in LIVE_JOB_STATES:
+        return OrphanVerdict(OrphanAction.LEAVE)
+    if job_state == "failed":
+        reason = failed_reason or "its job failed"
+        category = FailureCategory.STALLED if "stalled" in reason else FailureCategory.INFRASTRUCTURE
+        return OrphanVerdict(OrphanAction.END, f"job failed: {reason}", category)
+    if job_state == "completed":
+        return OrphanVerdict(OrphanAction.END, "its job completed without recording a result", FailureCategory.LOST)
+    if run.attempts >= max_attempts + run.replay_options().retries:
+        return OrphanVerdict(OrphanAction.END, f"its job vanished from the queue after {run.attempts} attempts",
+                             FailureCategory.LOST)
+    return OrphanVerdict(OrphanAction.REQUEUE, f"its job vanished from the queue (found by {found_by}); queued again")
 
 
 @dataclass
@@ -52,26 +83,19 @@ class OrphanSweeper:
     async def sweep(self) -> SweepReport:
         report = SweepReport()
         candidates = await self._runs.unfinished(quiet_for_s=self._quiet_for_s)
-        if not candidates:
-            log.info("orphan sweep", queue=self._queue.name, checked=0)
-            return report
-        replaying = {run_id for worker in await self._registry.live_workers()
-                     for run_id in worker.get("activeRuns", [])} | set(self._replaying_here())
+        replaying: set[str] = set()
+        if candidates:
+            replaying = {run_id for worker in await self._registry.live_workers()
+                         for run_id in worker.get("activeRuns", [])} | set(self._replaying_here())
         for run in candidates:
             report.checked += 1
-            if str(run.id) in replaying:
-                continue
-            state = await self._queue.job_state(run.id)
-            if state in LIVE_JOB_STATES:
-                continue
-            if state == "failed":
-                reason = await self._queue.failed_reason(run.id) or "its job failed"
-                category = FailureCategory.STALLED if "stalled" in reason else FailureCategory.INFRASTRUCTURE
-                await self._end(run, f"job failed: {reason}", category, report)
-            elif state == "completed":
-                await self._end(run, "its job completed without recording a result", FailureCategory.LOST, report)
-            else:
-                await self._requeue_or_end(run, report)
+            replayed = str(run.id) in replaying
+            state = "" if replayed else await self._queue.job_state(run.id)
+            verdict = judge_orphan(
+                run, job_state=state, replaying=replayed, max_attempts=self._queue.retry_policy.max_attempts,
+                failed_reason=await self._queue.failed_reason(run.id) if state == "failed" else None,
+                found_by=self._worker_name)
+            await self._carry_out(run, verdict, report)
         if report.requeued or report.ended:
             log.warning("orphan sweep", queue=self._queue.name, checked=report.checked, requeued=report.requeued,
                         ended=report.ended)
@@ -79,24 +103,20 @@ class OrphanSweeper:
             log.info("orphan sweep", queue=self._queue.name, checked=report.checked)
         return report
 
-    async def _end(self, run: RunRecord, reason: str, category: FailureCategory, report: SweepReport) -> None:
-        if await self._runs.end_orphan(run.id, reason, category) is not None:
-            report.ended.append(str(run.id))
-            log.warning("orphaned run ended", runId=str(run.id), reason=reason, category=category)
-
-    async def _requeue_or_end(self, run: RunRecord, report: SweepReport) -> None:
-        retries = run.replay_options().retries
-        allowed = self._queue.retry_policy.max_attempts + retries
-        if run.attempts >= allowed:
-            reason = f"its job vanished from the queue after {run.attempts} attempts"
-            await self._end(run, reason, FailureCategory.LOST, report)
-            return
-        reason = f"its job vanished from the queue (found by {self._worker_name}); queued again"
-        if await self._runs.requeue_orphan(run.id, reason) is None:
-            return
-        await self._queue.enqueue(run.id, retries)
-        report.requeued.append(str(run.id))
-        log.warning("orphaned run queued again", runId=str(run.id), status=run.status, attempts=run.attempts)
+    async def _carry_out(self, run: RunRecord, verdict: OrphanVerdict, report: SweepReport) -> None:
+        if verdict.action == OrphanAction.END:
+            assert verdict.reason is not None and verdict.category is not None
+            if await self._runs.end_orphan(run.id, verdict.reason, verdict.category) is not None:
+                report.ended.append(str(run.id))
+                log.warning("orphaned run ended", runId=str(run.id), reason=verdict.reason,
+                            category=verdict.category)
+        elif verdict.action == OrphanAction.REQUEUE:
+            assert verdict.reason is not None
+            if await self._runs.requeue_orphan(run.id, verdict.reason) is None:
+                return
+            await self._queue.enqueue(run.id, run.replay_options().retries)
+            report.requeued.append(str(run.id))
+            log.warning("orphaned run queued again", runId=str(run.id), status=run.status, attempts=run.attempts)
 
     async def sweep_if_due(self, interval_s: float) -> SweepReport | None:
         """Sweep unless another worker swept within the interval (a Redis lock that expires by itself)."""
