@@ -15,7 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from runner.errors import InvalidScript
+from runner.formats import InvalidScript
 from storage.errors import ArtifactNotFound, InvalidTransition, RecordingNotFound, RunNotFound, StorageError
 
 log = structlog.get_logger(__name__)

@@ -10,8 +10,8 @@ from zoneinfo import available_timezones
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 from pydantic.alias_generators import to_camel
 
+from runner.formats.variables import NAME_PATTERN
 from runner.options import DEFAULT_RUN_TIMEOUT_MS, DEFAULT_STEP_TIMEOUT_MS
-from runner.variables import NAME_PATTERN
 
 VARIABLE_NAME = f"^{NAME_PATTERN}$"
 

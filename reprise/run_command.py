@@ -21,19 +21,11 @@ from pydantic import ValidationError
 
 from contract.settings import Settings
 from reprise.logs import configure_logging
-from runner import (
-    BrowserError,
-    InvalidScript,
-    PlaywrightRunner,
-    RunOptions,
-    RunResult,
-    Script,
-    launch_chromium,
-    parse_script,
-)
-from runner.options import DEFAULT_RUN_TIMEOUT_MS, DEFAULT_STEP_TIMEOUT_MS
-from runner.script import read_script_json
-from runner.variables import VALID_NAME, SecretMasker, resolve_secrets, substitute
+from runner.formats import InvalidScript, Script, parse_script, read_script_json
+from runner.formats.variables import VALID_NAME, SecretMasker, resolve_secrets, substitute
+from runner.options import DEFAULT_RUN_TIMEOUT_MS, DEFAULT_STEP_TIMEOUT_MS, RunOptions
+from runner.replay import BrowserError, PlaywrightRunner, launch_chromium
+from runner.results import RunResult
 
 EXIT_PASSED = 0
 EXIT_FAILED = 1

@@ -19,10 +19,8 @@ from playwright.async_api import BrowserContext, CDPSession, Frame, Locator, Pag
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
-from runner.errors import StepFailed
 from runner.extra_actions import dispatch_extra
-from runner.selectors import API_PREFIX, find_element, first_line, first_matching, is_closed_error, poll
-from runner.steps import (
+from runner.formats.steps import (
     AssertText,
     AssertUrl,
     AssertVisible,
@@ -46,6 +44,8 @@ from runner.steps import (
     WaitForState,
     describe_selectors,
 )
+from runner.replay.errors import StepFailed
+from runner.replay.locate import API_PREFIX, find_element, first_line, first_matching, is_closed_error, poll
 
 _DEEP_MATCH_JS = """(elements, [attributes, properties]) => {
   const isDeepMatch = (a, b) => {

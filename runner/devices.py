@@ -11,7 +11,7 @@ from typing import Any
 
 from playwright.async_api import async_playwright
 
-from runner.steps import Viewport
+from runner.formats.steps import Viewport
 
 
 async def load_device_descriptors() -> dict[str, dict[str, Any]]:

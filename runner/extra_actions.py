@@ -26,10 +26,7 @@ from playwright.async_api import Dialog, Frame, Page
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
-from runner.errors import StepFailed
-from runner.results import ArtifactFile
-from runner.selectors import find_element, first_line, first_matching, is_closed_error, poll
-from runner.steps import (
+from runner.formats.steps import (
     AssertCount,
     AssertElement,
     AssertHidden,
@@ -53,6 +50,9 @@ from runner.steps import (
     WaitForUrl,
     describe_selectors,
 )
+from runner.replay.errors import StepFailed
+from runner.replay.locate import find_element, first_line, first_matching, is_closed_error, poll
+from runner.results import ArtifactFile
 
 if TYPE_CHECKING:
     from runner.actions import StepExecutor

@@ -11,12 +11,11 @@ from typing import Any
 import pytest
 from playwright.async_api import Browser
 
-from runner import InvalidScript, PlaywrightRunner, RunOptions, RunResult, parse_script
 from runner.actions import StepExecutor
 from runner.extra_actions import captured_screenshots, keep_screenshots
-from runner.native import ACTIONS, MAX_UPLOAD_BYTES
-from runner.results import ArtifactFile
-from runner.steps import (
+from runner.formats import InvalidScript, parse_script
+from runner.formats.native import ACTIONS, MAX_UPLOAD_BYTES
+from runner.formats.steps import (
     AssertCount,
     AssertElement,
     AssertHidden,
@@ -45,6 +44,9 @@ from runner.steps import (
     WaitForLoadState,
     WaitForUrl,
 )
+from runner.options import RunOptions
+from runner.replay import PlaywrightRunner
+from runner.results import ArtifactFile, RunResult
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 NAVIGATE = {"action": "navigate", "url": "http://127.0.0.1:8000/widgets.html"}

@@ -11,8 +11,11 @@ import pytest
 from media import video_seconds
 from playwright.async_api import Browser
 
-from runner import BrowserError, PlaywrightRunner, RunOptions, RunResult, StepResult, launch_chromium, parse_script
-from runner.browser import ffmpeg_revision, find_ffmpeg, prepare_playwright_env
+from runner.formats import parse_script
+from runner.options import RunOptions
+from runner.replay import BrowserError, PlaywrightRunner, launch_chromium
+from runner.replay.browser import ffmpeg_revision, find_ffmpeg, prepare_playwright_env
+from runner.results import RunResult, StepResult
 
 from recordings import load_recording
 
@@ -294,7 +297,7 @@ def test_prepare_playwright_env_links_ffmpeg_idempotently(tmp_path: Path, monkey
 @pytest.mark.usefixtures("no_browsers_path")
 def test_prepare_playwright_env_without_ffmpeg(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))  # no ffmpeg on it
-    monkeypatch.setattr("runner.browser.SYSTEM_FFMPEG", str(tmp_path / "ffmpeg"))
+    monkeypatch.setattr("runner.replay.browser.SYSTEM_FFMPEG", str(tmp_path / "ffmpeg"))
     with pytest.raises(BrowserError, match="ffmpeg not found"):
         prepare_playwright_env(tmp_path / "browsers", require_ffmpeg=True)
     assert prepare_playwright_env(tmp_path / "browsers") == (tmp_path / "browsers").resolve()

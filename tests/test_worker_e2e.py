@@ -236,7 +236,7 @@ async def test_a_secret_missing_on_the_worker_is_an_error_naming_it(
 async def test_a_saveaction_recording_replays_through_the_queue(
     api_client: httpx.AsyncClient, site_url: str, start_worker: Callable[..., WorkerProcess],
 ) -> None:
-    from runner import parse_script
+    from runner.formats import parse_script
 
     start_worker("worker-1")
     recording = load_recording("saveaction/signup.json", site_url)

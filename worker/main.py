@@ -23,10 +23,11 @@ from redis.asyncio import Redis
 from contract.settings import Settings
 from jobs.queue import RetryPolicy, RunQueue, bullmq_connection
 from jobs.registry import WorkerBeat, WorkerRegistry
-from runner import ChromiumLauncher, PlaywrightRunner, RunOptions, RunResult, Script
 from runner.devices import DeviceCatalogue
-from runner.errors import BrowserError
-from runner.playwright_runner import StepCallback
+from runner.formats import Script
+from runner.options import RunOptions
+from runner.replay import BrowserError, ChromiumLauncher, PlaywrightRunner, StepCallback
+from runner.results import RunResult
 from storage import LocalArtifactStore, RunRepository, create_pool, migrate
 from worker.browser_health import BrowserSupervisor
 from worker.cancellation import cancel_listener

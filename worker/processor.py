@@ -20,9 +20,11 @@ import structlog
 from bullmq import Job
 from bullmq.custom_errors import DelayedError, UnrecoverableError
 
-from runner import InvalidScript, RunOptions, RunResult, Script, StepResult, parse_script
 from runner.devices import DeviceCatalogue
-from runner.variables import SecretMasker, resolve_secrets, substitute
+from runner.formats import InvalidScript, Script, parse_script
+from runner.formats.variables import SecretMasker, resolve_secrets, substitute
+from runner.options import RunOptions
+from runner.results import RunResult, StepResult
 from storage import ArtifactStore, ArtifactWrite, RunNotFound, RunRecord, RunRepository, StepWrite, artifact_key
 from worker.outcomes import Decision, decide
 

@@ -19,7 +19,7 @@ from api.schemas import (
     RunOptionsBody,
     RunSummary,
 )
-from runner import parse_script
+from runner.formats import parse_script
 from storage import RecordingRecord
 
 log = structlog.get_logger(__name__)

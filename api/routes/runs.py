@@ -22,8 +22,8 @@ from api.schemas import (
     RunSummary,
     StepPublic,
 )
-from runner import parse_script
-from runner.variables import substitute
+from runner.formats import parse_script
+from runner.formats.variables import substitute
 from storage import ArtifactNotFound, NewRun, RunFilters, RunNotFound, RunRecord, StepRecord
 
 log = structlog.get_logger(__name__)

@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from runner import native_json_schema
+from runner.formats import native_json_schema
 
 router = APIRouter(prefix="/api/schema", tags=["schema"])
 

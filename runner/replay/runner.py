@@ -33,16 +33,16 @@ from playwright.async_api import Browser, BrowserContext, ConsoleMessage, Page, 
 from playwright.async_api import Error as PlaywrightError
 
 from runner.actions import StepExecutor
-from runner.categories import categorize
 from runner.devices import device_identity, device_viewport
-from runner.errors import StepFailed
 from runner.extra_actions import keep_screenshots
+from runner.formats.rebase import rebase_script
+from runner.formats.steps import Navigate, Script, SetViewport, Step, Viewport
+from runner.formats.variables import SecretMasker
 from runner.options import RunOptions
-from runner.rebase import rebase_script
+from runner.replay.categories import categorize
+from runner.replay.errors import StepFailed
+from runner.replay.locate import first_line
 from runner.results import ArtifactFile, FailureCategory, RunResult, RunStatus, StepResult
-from runner.selectors import first_line
-from runner.steps import Navigate, Script, SetViewport, Step, Viewport
-from runner.variables import SecretMasker
 
 log = structlog.get_logger(__name__)
 

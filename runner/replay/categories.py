@@ -10,8 +10,8 @@ the failure, in this order: navigation steps and missed navigations are `navigat
 
 from __future__ import annotations
 
+from runner.formats.steps import AssertText, AssertUrl, AssertVisible, Navigate, Step, WaitForElement, WaitForExpression
 from runner.results import FailureCategory
-from runner.steps import AssertText, AssertUrl, AssertVisible, Navigate, Step, WaitForElement, WaitForExpression
 
 _VALID: frozenset[str] = frozenset(FailureCategory.__args__)  # type: ignore[attr-defined]
 
