@@ -21,8 +21,8 @@ from pydantic import ValidationError
 
 from contract.settings import Settings
 from reprise.logs import configure_logging
-from runner.formats import InvalidScript, Script, parse_script, read_script_json
-from runner.formats.variables import VALID_NAME, SecretMasker, resolve_secrets, substitute
+from runner.formats import InvalidScript, Script, prepare_script, read_script_json
+from runner.formats.variables import VALID_NAME, resolve_secrets
 from runner.options import DEFAULT_RUN_TIMEOUT_MS, DEFAULT_STEP_TIMEOUT_MS, RunOptions
 from runner.replay import BrowserError, PlaywrightRunner, launch_chromium
 from runner.results import RunResult
@@ -123,9 +123,9 @@ def handle(args: argparse.Namespace) -> int:
     except LookupError as error:
         return _fail(str(error))
     try:
-        script = parse_script(substitute(read_script_json(args.file), {**variables, **secrets}))
+        script = prepare_script(read_script_json(args.file), variables, secrets)
     except InvalidScript as error:
-        return _fail(SecretMasker(secrets.values()).mask(f"invalid script: {error}"))
+        return _fail(f"invalid script: {error}")  # the secrets masked
     except OSError as error:
         return _fail(f"cannot read {args.file}: {error.strerror or error}")
     for note in script.warnings:

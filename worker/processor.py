@@ -21,8 +21,8 @@ from bullmq import Job
 from bullmq.custom_errors import DelayedError, UnrecoverableError
 
 from runner.devices import DeviceCatalogue
-from runner.formats import InvalidScript, Script, parse_script
-from runner.formats.variables import SecretMasker, resolve_secrets, substitute
+from runner.formats import InvalidScript, Script, prepare_script
+from runner.formats.variables import resolve_secrets
 from runner.options import RunOptions
 from runner.results import RunResult, StepResult
 from storage import ArtifactStore, ArtifactWrite, RunNotFound, RunRecord, RunRepository, StepWrite, artifact_key
@@ -290,9 +290,9 @@ class RunProcessor:
                 await self._runs.fail_unstarted(run.id, reason)
                 raise UnrecoverableError(reason)
         try:
-            script = parse_script(substitute(run.script, {**run.options.get("variables", {}), **secrets}))
+            script = prepare_script(run.script, run.options.get("variables", {}), secrets)
         except InvalidScript as error:
-            message = SecretMasker(secrets.values()).mask(f"invalid script: {error}")
+            message = f"invalid script: {error}"  # prepare_script masked the secrets
             await self._runs.fail_unstarted(run.id, message, "invalid_script")
             raise UnrecoverableError(message) from error
 

@@ -22,8 +22,7 @@ from api.schemas import (
     RunSummary,
     StepPublic,
 )
-from runner.formats import parse_script
-from runner.formats.variables import substitute
+from runner.formats import prepare_script
 from storage import ArtifactNotFound, NewRun, RunFilters, RunNotFound, RunRecord, StepRecord
 
 log = structlog.get_logger(__name__)
@@ -88,8 +87,7 @@ async def new_run_from(services: Services, options: RunOptionsBody, script_data:
     if options.device is not None and await services.devices.get(options.device) is None:
         raise InvalidField("device", f"unknown device {options.device!r} (Playwright's device names, e.g. 'iPhone 13')")
     # Validate with stand-ins for the secrets: their values exist only on the workers.
-    stand_ins = {secret: "secret" for secret in options.secrets}
-    script = parse_script(substitute(script_data, {**options.variables, **stand_ins}))
+    script = prepare_script(script_data, options.variables, {secret: "secret" for secret in options.secrets})
     # Everything but the recording and its name is a replay option, stored as sent (camelCase).
     stored_options = options.model_dump(by_alias=True, exclude_none=True, exclude={"script", "name"})
     return NewRun(
