@@ -17,7 +17,6 @@ from api.routes.dashboard import install_dashboard
 from contract.settings import Settings
 from jobs.queue import RetryPolicy, RunQueue
 from jobs.registry import WorkerRegistry
-from runner.devices import DeviceCatalogue
 from storage import LocalArtifactStore, RecordingRepository, RunRepository, create_pool, migrate
 
 log = structlog.get_logger(__name__)
@@ -46,7 +45,6 @@ def create_app(settings: Settings) -> FastAPI:
                 settings.video_storage_path, settings.screenshot_storage_path, settings.artifact_storage_path
             ),
             registry=WorkerRegistry(redis, settings.queue_name),
-            devices=DeviceCatalogue(),
             recordings=RecordingRepository(pool),
             events=event_hub,
         )

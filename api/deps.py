@@ -13,7 +13,6 @@ from api.events import EventHub
 from contract.settings import Settings
 from jobs.queue import RunQueue
 from jobs.registry import WorkerRegistry
-from runner.devices import DeviceCatalogue
 from storage import ArtifactStore, RecordingRepository, RunRepository
 
 
@@ -26,7 +25,6 @@ class Services:
     runs: RunRepository
     artifacts: ArtifactStore
     registry: WorkerRegistry
-    devices: DeviceCatalogue
     recordings: RecordingRepository
     events: EventHub
 

@@ -3,97 +3,25 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 from uuid import UUID
-from zoneinfo import available_timezones
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
-from runner.formats.variables import NAME_PATTERN
-from runner.options import DEFAULT_RUN_TIMEOUT_MS, DEFAULT_STEP_TIMEOUT_MS
-
-VARIABLE_NAME = f"^{NAME_PATTERN}$"
+from contract.options import RunOptions
+from contract.results import StepResult
 
 
 class CamelModel(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
 
 
-class ViewportSize(CamelModel):
-    model_config = ConfigDict(extra="forbid")
+class RunCreate(RunOptions):
+    """A run request: the recording, its name, and how to replay it (`contract.options.RunOptions`)."""
 
-    width: int = Field(ge=100, le=7680)
-    height: int = Field(ge=100, le=4320)
-
-
-def _known_timezone(value: str | None) -> str | None:
-    if value is not None and value not in available_timezones():
-        raise ValueError(f"unknown time zone {value!r} (expected an IANA name such as Europe/Paris)")
-    return value
-
-
-class RunOptionsBody(CamelModel):
-    """How to replay: every field of a run request but the recording itself (also `POST
-    /api/recordings/{id}/runs`)."""
-
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
-
-    video: Literal["on", "off", "retain-on-failure"] = "on"
-    screenshots: Literal["off", "on-failure", "every-step"] = "on-failure"
-    timeout_ms: int = Field(default=DEFAULT_RUN_TIMEOUT_MS, ge=1_000, le=3_600_000,
-                            description="Budget for the whole replay")
-    step_timeout_ms: int = Field(default=DEFAULT_STEP_TIMEOUT_MS, ge=100, le=600_000,
-                                 description="Default wait for each step's selector, navigation or assertion")
-    retries: int = Field(default=0, ge=0, le=10,
-                         description="Replay a failed test (assertion, selector) again up to this many times; "
-                                     "each attempt is kept. Infrastructure failures are retried regardless.")
-    navigation_timeout_ms: int | None = Field(
-        default=None, ge=100, le=600_000,
-        description="Default wait for page loads (navigate steps and steps that navigate); default: stepTimeoutMs")
-    variables: dict[Annotated[str, StringConstraints(pattern=VARIABLE_NAME)], str] = Field(
-        default_factory=dict, description="Values for `${NAME}` in the recording (stored with the run)")
-    secrets: list[Annotated[str, StringConstraints(pattern=VARIABLE_NAME)]] = Field(
-        default_factory=list, max_length=50,
-        description="Names of `${NAME}` variables whose values each worker reads from its environment "
-                    "variable REPRISE_SECRET_<NAME>; never stored, masked as *** in results, logs and artifacts")
-
-    browser: Literal["chromium"] = Field(
-        default="chromium", description="Only Chromium is installed on the workers for now")
-    device: str | None = Field(default=None, max_length=100, examples=["iPhone 13"],
-                               description="Emulate a device from Playwright's catalogue (viewport, user agent, touch)")
-    viewport: ViewportSize | None = Field(default=None, description="Overrides the recording's setViewport")
-    locale: str | None = Field(default=None, pattern=r"^[a-zA-Z]{2,3}(-[A-Za-z0-9]{2,8})*$", examples=["de-DE"])
-    timezone_id: Annotated[str | None, AfterValidator(_known_timezone)] = Field(
-        default=None, examples=["Europe/Paris"])
-    base_url: str | None = Field(default=None, pattern=r"^https?://[^/\s]+", max_length=2000,
-                                 description="Replay against this origin instead of the recorded one")
-    extra_http_headers: dict[str, str] | None = Field(default=None, description="Sent with every request")
-    storage_state: dict[str, Any] | None = Field(
-        default=None, description="Playwright storage state (cookies, origins) to start logged in")
-
-    @model_validator(mode="after")
-    def _secret_names_are_not_variables(self) -> RunOptionsBody:
-        both = sorted(set(self.variables) & set(self.secrets))
-        if both:
-            raise ValueError(f"{', '.join(both)} given both as a variable and as a secret")
-        return self
-
-
-class RunCreate(RunOptionsBody):
     script: dict[str, Any] = Field(description="The recording: Reprise native script or Chrome Recorder JSON")
     name: str | None = Field(default=None, max_length=300, description="Defaults to the recording's title")
-
-
-class StepPublic(CamelModel):
-    index: int
-    type: str
-    status: str
-    duration_ms: int
-    started_offset_ms: int
-    selector: str | None
-    error: str | None
-    category: str | None
 
 
 class AttemptPublic(CamelModel):
@@ -139,7 +67,7 @@ class RunSummary(CamelModel):
 
 
 class RunDetail(RunSummary):
-    steps: list[StepPublic]
+    steps: list[StepResult]
     attempt_history: list[AttemptPublic]
     artifacts: list[ArtifactPublic]
     video_url: str | None

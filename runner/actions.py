@@ -19,6 +19,7 @@ from playwright.async_api import BrowserContext, CDPSession, Frame, Locator, Pag
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
+from contract.runs import FailureCategory
 from runner.extra_actions import dispatch_extra
 from runner.formats.steps import (
     AssertText,
@@ -302,7 +303,8 @@ class StepExecutor:
         else:
             tag = await locator.evaluate("element => element.localName")
             raise StepFailed(f'element matched selector "{selector}" is a <{tag}>, which cannot be filled (expected '
-                             "an input, textarea, select or contenteditable element)", category="script_error")
+                             "an input, textarea, select or contenteditable element)",
+                             category=FailureCategory.SCRIPT_ERROR)
 
     async def _wait_for_element(self, frame: Frame, step: WaitForElement, timeout_ms: int, deadline: float) -> str:
         seen = {"count": 0, "selector": ""}

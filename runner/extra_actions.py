@@ -26,6 +26,8 @@ from playwright.async_api import Dialog, Frame, Page
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
+from contract.results import ArtifactFile
+from contract.runs import FailureCategory
 from runner.formats.steps import (
     AssertCount,
     AssertElement,
@@ -52,7 +54,6 @@ from runner.formats.steps import (
 )
 from runner.replay.errors import StepFailed
 from runner.replay.locate import find_element, first_line, first_matching, is_closed_error, poll
-from runner.results import ArtifactFile
 
 if TYPE_CHECKING:
     from runner.actions import StepExecutor
@@ -116,7 +117,7 @@ async def _refused(description: str, selector: str, action: Awaitable[Any]) -> N
         if is_closed_error(error):
             raise
         raise StepFailed(f'element matched selector "{selector}" but could not be {description}: '
-                         f"{first_line(error)}", category="script_error") from None
+                         f"{first_line(error)}", category=FailureCategory.SCRIPT_ERROR) from None
 
 
 async def dispatch_extra(executor: StepExecutor, step: Step, page: Page, frame: Frame, timeout_ms: int,
@@ -167,7 +168,7 @@ async def dispatch_extra(executor: StepExecutor, step: Step, page: Page, frame: 
                 await page.wait_for_load_state(step.state, timeout=_left_ms(deadline))
             except PlaywrightTimeoutError:
                 raise StepFailed(f'the page did not reach load state "{step.state}" within {timeout_ms} ms '
-                                 f"(it is at {page.url})", category="timeout") from None
+                                 f"(it is at {page.url})", category=FailureCategory.TIMEOUT) from None
             return None
         case Sleep():
             await asyncio.sleep(step.ms / 1000)
@@ -211,7 +212,7 @@ async def _inner_frame(frame: Frame, selectors: tuple[SelectorChain, ...], timeo
     inner = await handle.content_frame()
     if inner is None:
         raise StepFailed(f'element matched selector "{match.selector}" but it is not an iframe',
-                         category="selector_not_found")
+                         category=FailureCategory.SELECTOR_NOT_FOUND)
     return inner, match.selector
 
 
@@ -220,11 +221,12 @@ async def _wait_for_function(frame: Frame, expression: str, timeout_ms: int, dea
         await frame.wait_for_function(expression, timeout=_left_ms(deadline), polling=100)
     except PlaywrightTimeoutError:
         raise StepFailed(f"expression {expression!r} was not truthy within {timeout_ms} ms",
-                         category="timeout") from None
+                         category=FailureCategory.TIMEOUT) from None
     except PlaywrightError as error:
         if frame.page.is_closed() or is_closed_error(error):
             raise
-        raise StepFailed(f"expression {expression!r} failed: {first_line(error)}", category="script_error") from None
+        raise StepFailed(f"expression {expression!r} failed: {first_line(error)}",
+                         category=FailureCategory.SCRIPT_ERROR) from None
 
 
 async def _wait_for_url(page: Page, step: WaitForUrl, timeout_ms: int, deadline: float) -> None:
@@ -233,7 +235,8 @@ async def _wait_for_url(page: Page, step: WaitForUrl, timeout_ms: int, deadline:
 
     if await poll(check, _left_ms(deadline)) is None:
         raise StepFailed(f'expected the URL to {_VERB[step.match]} "{step.url}" but it was "{page.url}" '
-                         f"(waited {timeout_ms} ms)", category="assertion_failed" if step.assertion else "timeout")
+                         f"(waited {timeout_ms} ms)",
+                         category=FailureCategory.ASSERTION_FAILED if step.assertion else FailureCategory.TIMEOUT)
 
 
 async def _assert_hidden(frame: Frame, step: AssertHidden, timeout_ms: int, deadline: float) -> None:
@@ -251,7 +254,7 @@ async def _assert_hidden(frame: Frame, step: AssertHidden, timeout_ms: int, dead
 
     if await poll(hidden, _left_ms(deadline)) is None:
         raise StepFailed(f"expected no visible element matching {_plural(step.selectors)} but {seen['count']} "
-                         f"visible (waited {timeout_ms} ms)", category="assertion_failed")
+                         f"visible (waited {timeout_ms} ms)", category=FailureCategory.ASSERTION_FAILED)
 
 
 def _normalise(text: str) -> str:
@@ -290,7 +293,7 @@ async def _assert_element(executor: StepExecutor, frame: Frame, step: AssertElem
         else:
             found = f'it was "{seen["actual"]}"'
         raise StepFailed(f'expected the {what} of "{selector}" to {_VERB[step.match]} "{expected}" but {found} '
-                         f"(waited {timeout_ms} ms)", category="assertion_failed")
+                         f"(waited {timeout_ms} ms)", category=FailureCategory.ASSERTION_FAILED)
     return selector
 
 
@@ -312,7 +315,8 @@ async def _assert_count(frame: Frame, step: AssertCount, timeout_ms: int, deadli
     matched = await poll(check, _left_ms(deadline))
     if matched is None:
         raise StepFailed(f"expected {step.operator} {step.count} element(s) matching {_plural(step.selectors)} "
-                         f"but found {seen['count']} (waited {timeout_ms} ms)", category="assertion_failed")
+                         f"but found {seen['count']} (waited {timeout_ms} ms)",
+                         category=FailureCategory.ASSERTION_FAILED)
     return matched
 
 
@@ -330,7 +334,7 @@ async def _assert_title(page: Page, step: AssertTitle, timeout_ms: int, deadline
 
     if await poll(check, _left_ms(deadline)) is None:
         raise StepFailed(f'expected the title to {_VERB[step.match]} "{step.text}" but it was "{seen["title"]}" '
-                         f"(waited {timeout_ms} ms)", category="assertion_failed")
+                         f"(waited {timeout_ms} ms)", category=FailureCategory.ASSERTION_FAILED)
 
 
 async def _screenshot(executor: StepExecutor, page: Page, frame: Frame, step: Screenshot, timeout_ms: int,
@@ -370,7 +374,8 @@ async def _switch_to_page(executor: StepExecutor, step: SwitchToPage, timeout_ms
     if page is None:
         wanted = f"number {step.index}" if step.index is not None else f'whose URL contains "{step.url_contains}"'
         urls = ", ".join(page.url for page in context.pages) or "none"
-        raise StepFailed(f"no page {wanted} opened within {timeout_ms} ms (open pages: {urls})", category="timeout")
+        raise StepFailed(f"no page {wanted} opened within {timeout_ms} ms (open pages: {urls})",
+                         category=FailureCategory.TIMEOUT)
     with suppress(PlaywrightError):
         await page.wait_for_load_state("domcontentloaded", timeout=_left_ms(deadline))
     await page.bring_to_front()

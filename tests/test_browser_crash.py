@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from contract.options import RunOptions
+from contract.results import StepResult
 from runner.formats import parse_script
-from runner.options import RunOptions
 from runner.replay import ChromiumLauncher, PlaywrightRunner
-from runner.results import StepResult
 
 from processes import TAG_VARIABLE, chromium_browsers, tagged_processes
 from services import wait_for

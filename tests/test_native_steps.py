@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 from playwright.async_api import Browser
 
+from contract.options import RunOptions
+from contract.results import ArtifactFile, RunResult
 from runner.actions import StepExecutor
 from runner.extra_actions import captured_screenshots, keep_screenshots
 from runner.formats import InvalidScript, parse_script
@@ -44,9 +46,7 @@ from runner.formats.steps import (
     WaitForLoadState,
     WaitForUrl,
 )
-from runner.options import RunOptions
 from runner.replay import PlaywrightRunner
-from runner.results import ArtifactFile, RunResult
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 NAVIGATE = {"action": "navigate", "url": "http://127.0.0.1:8000/widgets.html"}

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from playwright.async_api import Browser
 
+from contract.options import RunOptions
 from runner.formats import InvalidScript, detect_format, parse_script
 from runner.formats.saveaction import strategy_chain
 from runner.formats.selectors import parse_selector
@@ -31,7 +32,6 @@ from runner.formats.steps import (
     WaitForExpression,
     WaitForState,
 )
-from runner.options import RunOptions
 from runner.replay import PlaywrightRunner
 
 from recordings import load_recording

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -20,14 +20,14 @@ import structlog
 from bullmq import Worker
 from redis.asyncio import Redis
 
+from contract.options import RunOptions
+from contract.results import RunResult
+from contract.runs import FailureCategory, RunStatus
 from contract.settings import Settings
 from jobs.queue import RetryPolicy, RunQueue, bullmq_connection
 from jobs.registry import WorkerBeat, WorkerRegistry
-from runner.devices import DeviceCatalogue
 from runner.formats import Script
-from runner.options import RunOptions
 from runner.replay import BrowserError, ChromiumLauncher, PlaywrightRunner, StepCallback
-from runner.results import RunResult
 from storage import LocalArtifactStore, RunRepository, create_pool, migrate
 from worker.browser_health import BrowserSupervisor
 from worker.cancellation import cancel_listener
@@ -150,13 +150,14 @@ class ClaimControl:
 
 
 def _replay_with(browser: BrowserSupervisor, browser_wait_s: float) -> ReplayFunction:
-    async def replay(script: Script, options: RunOptions, output_dir: Path,
+    async def replay(script: Script, options: RunOptions, output_dir: Path, *, secret_values: Sequence[str] = (),
                      on_step: StepCallback | None = None, stop: asyncio.Event | None = None) -> RunResult:
         try:
             live = await browser.browser(browser_wait_s)
         except BrowserError as error:
-            return RunResult(status="error", error=str(error), category="browser_crashed")
-        return await PlaywrightRunner(live).run(script, options, output_dir, on_step=on_step, stop=stop)
+            return RunResult(status=RunStatus.ERROR, error=str(error), category=FailureCategory.BROWSER_CRASHED)
+        return await PlaywrightRunner(live).run(script, options, output_dir, secret_values=secret_values,
+                                                on_step=on_step, stop=stop)
 
     return replay
 
@@ -182,7 +183,6 @@ async def _serve(
         replay=_replay_with(browser, BROWSER_WAIT_S),
         worker_name=settings.worker_name,
         work_dir=work_dir,
-        devices=DeviceCatalogue(),
         max_attempts=settings.job_max_attempts,
     )
     sweeper = OrphanSweeper(runs=runs, queue=queue, registry=registry, redis=redis,

@@ -11,7 +11,7 @@ import asyncio
 import shutil
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -19,12 +19,13 @@ from uuid import UUID
 import structlog
 from bullmq import Job
 from bullmq.custom_errors import DelayedError, UnrecoverableError
+from pydantic import ValidationError
 
-from runner.devices import DeviceCatalogue
+from contract.options import RunOptions
+from contract.results import RunResult, StepResult
+from contract.runs import FailureCategory, RunStatus
 from runner.formats import InvalidScript, Script, prepare_script
 from runner.formats.variables import resolve_secrets
-from runner.options import RunOptions
-from runner.results import RunResult, StepResult
 from storage import ArtifactStore, ArtifactWrite, RunNotFound, RunRecord, RunRepository, StepWrite, artifact_key
 from worker.outcomes import Decision, decide
 
@@ -60,22 +61,14 @@ def _step_write(step: StepResult) -> StepWrite:
     )
 
 
-def options_from_stored(options: dict[str, Any]) -> RunOptions:
-    defaults = RunOptions()
-    viewport = options.get("viewport")
-    return RunOptions(
-        video=options.get("video", defaults.video),
-        screenshots=options.get("screenshots", defaults.screenshots),
-        timeout_ms=int(options.get("timeoutMs", defaults.timeout_ms)),
-        step_timeout_ms=int(options.get("stepTimeoutMs", defaults.step_timeout_ms)),
-        viewport=(int(viewport["width"]), int(viewport["height"])) if viewport else None,
-        locale=options.get("locale"),
-        timezone_id=options.get("timezoneId"),
-        extra_http_headers=options.get("extraHttpHeaders"),
-        storage_state=options.get("storageState"),
-        base_url=options.get("baseUrl"),
-        navigation_timeout_ms=options.get("navigationTimeoutMs"),
-    )
+def _options_problem(error: ValidationError) -> str:
+    """A stored options object pydantic refused, in one line: `device: unknown device 'X' (...)`."""
+    problems = []
+    for problem in error.errors(include_url=False):
+        field = ".".join(str(part) for part in problem["loc"])
+        message = problem["msg"].removeprefix("Value error, ")
+        problems.append(f"{field}: {message}" if field else message)
+    return "; ".join(problems)
 
 
 class RunProcessor:
@@ -87,10 +80,8 @@ class RunProcessor:
         replay: ReplayFunction,
         worker_name: str,
         work_dir: Path,
-        devices: DeviceCatalogue,
         max_attempts: int = 3,
     ) -> None:
-        self._devices = devices
         self._runs = runs
         self._artifacts = artifacts
         self._replay = replay
@@ -153,7 +144,7 @@ class RunProcessor:
         if run.is_final:
             log.info("run already final, nothing to do", status=run.status)
             return {"runId": str(run_id), "status": run.status, "skipped": True}
-        script, options = await self._prepare(run)
+        script, options, secret_values = await self._prepare(run)
 
         attempt = await self._runs.start_attempt(run_id, self._worker_name, token)
         if attempt is None:
@@ -161,12 +152,12 @@ class RunProcessor:
             return {"runId": str(run_id), "status": "cancelled", "skipped": True}
         structlog.contextvars.bind_contextvars(attempt=attempt)
         try:
-            return await self._attempt(job, token, run, attempt, script, options)
+            return await self._attempt(job, token, run, attempt, script, options, secret_values)
         finally:
             structlog.contextvars.unbind_contextvars("attempt")
 
     async def _attempt(self, job: Job, token: str, run: RunRecord, attempt: int, script: Script,
-                       options: RunOptions) -> dict[str, Any]:
+                       options: RunOptions, secret_values: tuple[str, ...]) -> dict[str, Any]:
         run_id = run.id
         log.info("run started", name=run.name, status="running")
         output_dir = self._work_dir / str(run_id) / f"attempt-{attempt}"
@@ -180,7 +171,8 @@ class RunProcessor:
                 log.warning("could not record step progress", step=step.index, error=repr(error))
 
         stop = asyncio.Event()
-        replay = asyncio.ensure_future(self._replay(script, options, output_dir, on_step=on_step, stop=stop))
+        replay = asyncio.ensure_future(self._replay(script, options, output_dir, secret_values=secret_values,
+                                                    on_step=on_step, stop=stop))
         self._active[run_id] = replay
         self._stops[run_id] = stop
         handed_back = False
@@ -191,19 +183,19 @@ class RunProcessor:
         except asyncio.CancelledError:
             if run_id in self._handed_back:
                 handed_back = True
-                result = RunResult(status="error", error=f"worker {self._worker_name} shut down before the run "
+                result = RunResult(status=RunStatus.ERROR, error=f"worker {self._worker_name} shut down before the run "
                                                          "finished; the run went back to the queue")
                 status = "error"
             elif run_id in self._cancel_requested:
-                result = RunResult(status="failed", error="cancelled by request")
+                result = RunResult(status=RunStatus.FAILED, error="cancelled by request")
                 status = "cancelled"
             else:
                 replay.cancel()
                 raise  # the worker itself is being stopped: the job comes back through stalled detection
         except TimeoutError:
             replay.cancel()
-            result = RunResult(status="failed", error="run exceeded its timeout and was aborted by the worker",
-                               category="timeout")
+            result = RunResult(status=RunStatus.FAILED, error="run exceeded its timeout and was aborted by the worker",
+                               category=FailureCategory.TIMEOUT)
             status = "failed"
         else:
             status = "cancelled" if run_id in self._cancel_requested else result.status
@@ -221,7 +213,7 @@ class RunProcessor:
                 status=status,
                 category=result.category,
                 error=result.error,
-                run_retries=int(run.options.get("retries", 0)),
+                run_retries=options.retries,
                 previous_attempts=await self._runs.attempt_counts(run_id),
                 job_attempts_made=int(job.attemptsMade or 0),
                 job_attempts=int(job.opts.get("attempts") or 1),
@@ -272,32 +264,31 @@ class RunProcessor:
             "durationMs": duration_ms,
         }
 
-    async def _prepare(self, run: RunRecord) -> tuple[Script, RunOptions]:
-        """The script with its variables and secrets filled in, and the replay options; a run that cannot
-        be replayed here ends `error` (UnrecoverableError: retrying would not help)."""
+    async def _prepare(self, run: RunRecord) -> tuple[Script, RunOptions, tuple[str, ...]]:
+        """The script with its variables and secrets filled in, the replay options and the secrets' values;
+        a run that cannot be replayed here ends `error` (UnrecoverableError: retrying would not help)."""
         try:
-            secrets = resolve_secrets(run.options.get("secrets", []))
+            options = RunOptions.model_validate(run.options)
+        except ValidationError as error:
+            # Stored by an API that validated them, so only a device or time zone this release does not
+            # know (or a row written by hand) gets here.
+            reason = f"invalid run options: {_options_problem(error)}"
+            await self._runs.fail_unstarted(run.id, reason)
+            raise UnrecoverableError(reason) from error
+        try:
+            secrets = resolve_secrets(options.secrets)
         except LookupError as error:
             # Configuration of this worker, not the recording: say so, and don't replay half a script.
             reason = f"worker {self._worker_name} cannot run it: {error}"
             await self._runs.fail_unstarted(run.id, reason)
             raise UnrecoverableError(reason) from error
-        device = None
-        if run.options.get("device"):
-            device = await self._devices.get(run.options["device"])
-            if device is None:
-                reason = f"worker {self._worker_name} does not know device {run.options['device']!r}"
-                await self._runs.fail_unstarted(run.id, reason)
-                raise UnrecoverableError(reason)
         try:
-            script = prepare_script(run.script, run.options.get("variables", {}), secrets)
+            script = prepare_script(run.script, options.variables, secrets)
         except InvalidScript as error:
             message = f"invalid script: {error}"  # prepare_script masked the secrets
-            await self._runs.fail_unstarted(run.id, message, "invalid_script")
+            await self._runs.fail_unstarted(run.id, message, FailureCategory.INVALID_SCRIPT)
             raise UnrecoverableError(message) from error
-
-        options = replace(options_from_stored(run.options), secret_values=tuple(secrets.values()), device=device)
-        return script, options
+        return script, options, tuple(secrets.values())
 
     async def _store_artifacts(
         self, run_id: UUID, attempt: int, output_dir: Path, result: RunResult

@@ -16,9 +16,9 @@ from api.schemas import (
     RecordingDetail,
     RecordingPage,
     RecordingPublic,
-    RunOptionsBody,
     RunSummary,
 )
+from contract.options import RunOptions
 from runner.formats import parse_script
 from storage import RecordingRecord
 
@@ -70,10 +70,10 @@ async def delete_recording(recording_id: UUID, services: ServicesDep) -> Respons
 @router.post("/{recording_id}/runs", status_code=201, response_model=RunSummary)
 async def run_recording(
     recording_id: UUID, services: ServicesDep, request: Request, response: Response,
-    options: Annotated[RunOptionsBody | None, Body()] = None,
+    options: Annotated[RunOptions | None, Body()] = None,
 ) -> RunSummary:
     """Queue a run of the recording now, with the given replay options (all optional)."""
     recording = await services.recordings.get(recording_id)
-    new_run = await new_run_from(services, options or RunOptionsBody(), recording.script, recording.name,
+    new_run = await new_run_from(services, options or RunOptions(), recording.script, recording.name,
                                  recording_id=recording.id)
     return await create_and_enqueue(services, new_run, request, response)

@@ -11,17 +11,18 @@ from fastapi import APIRouter, Header, Path, Query, Request, Response
 from fastapi.responses import FileResponse
 
 from api.deps import Services, ServicesDep
-from api.errors import InvalidField, ServiceUnavailable
+from api.errors import ServiceUnavailable
 from api.schemas import (
     ArtifactPublic,
     AttemptPublic,
     RunCreate,
     RunDetail,
-    RunOptionsBody,
     RunPage,
     RunSummary,
-    StepPublic,
 )
+from contract.options import RunOptions
+from contract.results import StepResult
+from contract.runs import FailureCategory, StepStatus
 from runner.formats import prepare_script
 from storage import ArtifactNotFound, NewRun, RunFilters, RunNotFound, RunRecord, StepRecord
 
@@ -81,11 +82,9 @@ async def create_and_enqueue(services: Services, new_run: NewRun, request: Reque
     return RunSummary(**_summary_fields(run, request))
 
 
-async def new_run_from(services: Services, options: RunOptionsBody, script_data: dict[str, Any], name: str | None,
+async def new_run_from(services: Services, options: RunOptions, script_data: dict[str, Any], name: str | None,
                        *, idempotency_key: str | None = None, recording_id: UUID | None = None) -> NewRun:
     """A run to create from a validated request: the script parsed (422 naming the field), options as sent."""
-    if options.device is not None and await services.devices.get(options.device) is None:
-        raise InvalidField("device", f"unknown device {options.device!r} (Playwright's device names, e.g. 'iPhone 13')")
     # Validate with stand-ins for the secrets: their values exist only on the workers.
     script = prepare_script(script_data, options.variables, {secret: "secret" for secret in options.secrets})
     # Everything but the recording and its name is a replay option, stored as sent (camelCase).
@@ -137,21 +136,21 @@ async def list_runs(
     return RunPage(items=items, total=total, limit=limit, offset=offset, next_cursor=next_cursor)
 
 
-def _step_public(step: StepRecord) -> StepPublic:
-    return StepPublic(
+def _step_public(step: StepRecord) -> StepResult:
+    return StepResult(
         index=step.step_index,
         type=step.step_type,
-        status=step.status,
+        status=StepStatus(step.status),
         duration_ms=step.duration_ms,
         started_offset_ms=step.started_offset_ms,
         selector=step.selector,
         error=step.error,
-        category=step.error_category,
+        category=FailureCategory(step.error_category) if step.error_category else None,
     )
 
 
-@router.get("/{run_id}/attempts/{attempt}/steps", response_model=list[StepPublic])
-async def attempt_steps(run_id: UUID, attempt: Annotated[int, Path(ge=1)], services: ServicesDep) -> list[StepPublic]:
+@router.get("/{run_id}/attempts/{attempt}/steps", response_model=list[StepResult])
+async def attempt_steps(run_id: UUID, attempt: Annotated[int, Path(ge=1)], services: ServicesDep) -> list[StepResult]:
     """The steps of one attempt (a run keeps every attempt: retried, stalled, handed back)."""
     run = await services.runs.get(run_id)
     if attempt > run.attempts:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contract.runs import FailureCategory
 from runner.formats.errors import RunnerError
 
 
@@ -16,6 +17,6 @@ class StepFailed(RunnerError):
     `runner.replay.categories`).
     """
 
-    def __init__(self, message: str, category: str | None = None) -> None:
+    def __init__(self, message: str, category: FailureCategory | None = None) -> None:
         super().__init__(message)
         self.category = category

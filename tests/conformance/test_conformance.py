@@ -17,8 +17,8 @@ import pytest
 from oracle_client import CONFORMANCE_DIR, Oracle, case_paths
 from playwright.async_api import Browser
 
+from contract.options import RunOptions
 from runner.formats import InvalidScript, parse_script
-from runner.options import RunOptions
 from runner.replay import PlaywrightRunner
 
 PLACEHOLDER = "{{BASE_URL}}"
