@@ -39,15 +39,16 @@ from playwright.async_api import Error as PlaywrightError
 from contract.options import RunOptions
 from contract.results import ArtifactFile, ArtifactKind, ReplayStatus, RunResult, StepResult
 from contract.runs import FailureCategory, RunStatus, StepStatus
-from runner.actions import StepExecutor
-from runner.extra_actions import keep_screenshots
 from runner.formats.rebase import rebase_script
 from runner.formats.steps import Navigate, Script, SetViewport, Step, Viewport
 from runner.formats.variables import SecretMasker
 from runner.replay.categories import categorize
+from runner.replay.context import Handler, StepContext
 from runner.replay.devices import device_identity, device_viewport, lookup_device
 from runner.replay.errors import StepFailed
+from runner.replay.executor import StepExecutor
 from runner.replay.locate import first_line
+from runner.replay.registry import HANDLERS
 
 log = structlog.get_logger(__name__)
 
@@ -69,10 +70,14 @@ def _ms(seconds: float) -> int:
 
 
 class PlaywrightRunner:
-    """Replays scripts in the given browser, one fresh context per run; safe to use concurrently."""
+    """Replays scripts in the given browser, one fresh context per run; safe to use concurrently.
 
-    def __init__(self, browser: Browser) -> None:
+    `handlers`: what replays each step class (`runner.replay.registry.HANDLERS`, unless a test says otherwise).
+    """
+
+    def __init__(self, browser: Browser, *, handlers: Mapping[type[Step], Handler] = HANDLERS) -> None:
         self._browser = browser
+        self._executor = StepExecutor(handlers)
 
     async def run(
         self,
@@ -94,8 +99,8 @@ class PlaywrightRunner:
             script = _with_viewport(script, Viewport(width=options.viewport.width, height=options.viewport.height))
         elif device is not None:
             script = _with_viewport(script, device_viewport(device))
-        replay = _Run(self._browser, script, options, output_dir, on_step, stop, device=device,
-                      masker=SecretMasker(secret_values))
+        replay = _Run(self._browser, self._executor, script, options, output_dir, device=device,
+                      masker=SecretMasker(secret_values), on_step=on_step, stop=stop)
         return await _unless_the_browser_dies(self._browser, replay)
 
 
@@ -136,10 +141,11 @@ async def _unless_the_browser_dies(browser: Browser, replay: _Run) -> RunResult:
 class _Run:
     """One replay: its context, the results so far, and the verdict."""
 
-    def __init__(self, browser: Browser, script: Script, options: RunOptions, output_dir: Path,
-                 on_step: StepCallback | None, stop: asyncio.Event | None = None, *,
-                 device: dict[str, Any] | None = None, masker: SecretMasker) -> None:
+    def __init__(self, browser: Browser, executor: StepExecutor, script: Script, options: RunOptions,
+                 output_dir: Path, *, device: dict[str, Any] | None, masker: SecretMasker,
+                 on_step: StepCallback | None, stop: asyncio.Event | None) -> None:
         self.browser = browser
+        self.executor = executor
         self.stop = stop
         self.stopped = False
         self.current_step: asyncio.Future[str | None] | None = None
@@ -189,13 +195,13 @@ class _Run:
             for index, step in enumerate(self.script.steps):
                 await self.report(StepResult(index=index, type=step.type, status=StepStatus.SKIPPED, duration_ms=0))
             return self.result()
-        executor = StepExecutor(context, page)
-        keep_screenshots(executor, self.output_dir, self.artifacts)  # `screenshot` steps become artifacts
+        # Named `screenshot` steps become artifacts of the run.
+        steps = StepContext(context, page, screenshot_dir=self.output_dir, artifacts=self.artifacts)
         stop_watch = asyncio.create_task(self.close_on_stop(context)) if self.stop is not None else None
         try:
-            await self.replay(executor)
+            await self.replay(steps)
             if self.status != RunStatus.PASSED and not self.stopped:
-                await self.keep_failure_state(executor.last_page)
+                await self.keep_failure_state(steps.last_page)
             if not self.stopped:
                 await self.stop_tracing(context)
         finally:
@@ -258,9 +264,9 @@ class _Run:
             raise
         return context, page
 
-    async def replay(self, executor: StepExecutor) -> None:
+    async def replay(self, steps: StepContext) -> None:
         crashed: list[str] = []
-        executor.main_page.on("crash", lambda _: crashed.append("the page crashed"))
+        steps.main_page.on("crash", lambda _: crashed.append("the page crashed"))
         video_start = time.monotonic()  # the video starts with the page
         run_deadline = self.started + self.options.timeout_ms / 1000
         for index, step in enumerate(self.script.steps):
@@ -271,8 +277,8 @@ class _Run:
                 await self.report(StepResult(index=index, type=step.type, status=StepStatus.SKIPPED, duration_ms=0))
                 continue
             step_start = time.monotonic()
-            executor.step_index = index
-            selector, error, category = await self.run_step(executor, step, run_deadline)
+            steps.step_index = index
+            selector, error, category = await self.run_step(steps, step, run_deadline)
             if self.stopped:
                 self.status, self.failed_index = RunStatus.FAILED, index
                 self.error = f"cancelled by request at step {index + 1}"
@@ -302,11 +308,11 @@ class _Run:
             screenshots = self.options.screenshots
             if (screenshots == "every-step" or (screenshots == "on-failure" and error is not None)) \
                     and self.status != RunStatus.ERROR:
-                await self.screenshot(executor.last_page, index)
+                await self.screenshot(steps.last_page, index)
             await self.report(result)
 
     async def run_step(
-        self, executor: StepExecutor, step: Step, run_deadline: float
+        self, steps: StepContext, step: Step, run_deadline: float
     ) -> tuple[str | None, str | None, FailureCategory | None]:
         """(the selector that matched, the error, its category) for one step, bounded by the run's deadline."""
         default_ms = self.options.step_timeout_ms
@@ -315,7 +321,7 @@ class _Run:
         timeout_ms = step.timeout_ms or self.script.timeout_ms or default_ms
         loop = asyncio.get_running_loop()
         budget = asyncio.timeout_at(loop.time() + max(0.0, run_deadline - time.monotonic()))
-        step_task = asyncio.ensure_future(executor.execute(step, timeout_ms))
+        step_task = asyncio.ensure_future(self.executor.execute(steps, step, timeout_ms))
         self.current_step = step_task
         try:
             async with budget:
