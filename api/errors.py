@@ -15,7 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from runner.errors import InvalidScript
+from runner.formats import InvalidScript
 from storage.errors import ArtifactNotFound, InvalidTransition, RecordingNotFound, RunNotFound, StorageError
 
 log = structlog.get_logger(__name__)
@@ -60,7 +60,9 @@ def error_body(code: str, message: str, fields: list[dict[str, str]] | None = No
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def request_invalid(_: Request, error: RequestValidationError) -> JSONResponse:
-        fields = [{"field": _field_path(item["loc"]), "message": item["msg"]} for item in error.errors()]
+        # A validator's own message (unknown device, time zone) without pydantic's "Value error, " prefix.
+        fields = [{"field": _field_path(item["loc"]), "message": item["msg"].removeprefix("Value error, ")}
+                  for item in error.errors()]
         message = "; ".join(f"{item['field']}: {item['message']}" for item in fields)
         return JSONResponse(error_body("invalid_request", message, fields), status_code=422)
 

@@ -1,6 +1,6 @@
 """`reprise convert FILE --to native|json`: print a recording, in any format Reprise reads, as another.
 
-`--to native` prints a native script (version 1, see `runner.native`). Native v1 is smaller than the step
+`--to native` prints a native script (version 1, see `runner.formats.native`). Native v1 is smaller than the step
 model, so a conversion can lose something; every loss is named on stderr as `steps[i] (type): ...`:
 
 - dropped (the output still replays the same way, or nearly): fallback selector alternatives (native takes
@@ -31,9 +31,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from runner import InvalidScript, Script, load_script_file
-from runner.native import MAX_STEP_TIMEOUT_MS, parse_native
-from runner.steps import (
+from runner.formats import InvalidScript, Script, load_script_file
+from runner.formats.native import MAX_STEP_TIMEOUT_MS, parse_native
+from runner.formats.steps import (
     AssertText,
     AssertUrl,
     AssertVisible,

@@ -19,21 +19,14 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from contract.options import DEFAULT_RUN_TIMEOUT_MS, DEFAULT_STEP_TIMEOUT_MS, RunOptions
+from contract.results import RunResult
+from contract.runs import RunStatus
 from contract.settings import Settings
 from reprise.logs import configure_logging
-from runner import (
-    BrowserError,
-    InvalidScript,
-    PlaywrightRunner,
-    RunOptions,
-    RunResult,
-    Script,
-    launch_chromium,
-    parse_script,
-)
-from runner.options import DEFAULT_RUN_TIMEOUT_MS, DEFAULT_STEP_TIMEOUT_MS
-from runner.script import read_script_json
-from runner.variables import VALID_NAME, SecretMasker, resolve_secrets, substitute
+from runner.formats import InvalidScript, Script, prepare_script, read_script_json
+from runner.formats.variables import VALID_NAME, resolve_secrets
+from runner.replay import BrowserError, PlaywrightRunner, launch_chromium
 
 EXIT_PASSED = 0
 EXIT_FAILED = 1
@@ -41,6 +34,10 @@ EXIT_INVALID = 2
 EXIT_ERROR = 3
 EXIT_CODES = {"passed": EXIT_PASSED, "failed": EXIT_FAILED, "error": EXIT_ERROR}
 OUTPUT_ROOT = Path("reprise-output")
+# The flag that sets each RunOptions field, to name it when the model refuses a value.
+FLAGS = {"video": "--video", "screenshots": "--screenshots", "timeout_ms": "--timeout",
+         "step_timeout_ms": "--step-timeout", "variables": "--var", "secrets": "--secret", "base_url": "--base-url",
+         "viewport": "--viewport", "locale": "--locale", "timezone_id": "--timezone"}
 
 
 def _positive_ms(text: str) -> int:
@@ -119,35 +116,56 @@ def _fail(message: str) -> int:
     return EXIT_INVALID
 
 
+def _options(args: argparse.Namespace) -> RunOptions:
+    """The flags as the contract's RunOptions; ValidationError when one is out of range."""
+    viewport = {"width": args.viewport[0], "height": args.viewport[1]} if args.viewport else None
+    return RunOptions.model_validate({
+        "video": args.video, "screenshots": args.screenshots, "timeout_ms": args.timeout,
+        "step_timeout_ms": args.step_timeout, "variables": dict(args.var or []), "secrets": args.secret or [],
+        "base_url": args.base_url, "viewport": viewport, "locale": args.locale, "timezone_id": args.timezone,
+    })
+
+
+def _flag_problem(error: ValidationError) -> str:
+    """`--timeout: Input should be greater than or equal to 1000`, for each refused flag."""
+    by_alias = {field.alias or name: name for name, field in RunOptions.model_fields.items()}
+    problems = []
+    for problem in error.errors(include_url=False):
+        location = problem["loc"]
+        field = by_alias.get(str(location[0]), str(location[0])) if location else ""
+        flag = FLAGS.get(field, "--var/--secret" if not field else field)
+        problems.append(f"{flag}: {problem['msg'].removeprefix('Value error, ')}")
+    return "; ".join(problems)
+
+
 def handle(args: argparse.Namespace) -> int:
     try:
         settings = Settings()
     except ValidationError as error:
         return _fail(f"invalid settings: {error}")
     configure_logging(settings.log_level if "LOG_LEVEL" in os.environ else "WARNING", "console")
-    variables = dict(args.var or [])
     try:
-        secrets = resolve_secrets(args.secret or [])
+        options = _options(args)
+    except ValidationError as error:
+        return _fail(_flag_problem(error))
+    try:
+        secrets = resolve_secrets(options.secrets)
     except LookupError as error:
         return _fail(str(error))
     try:
-        script = parse_script(substitute(read_script_json(args.file), {**variables, **secrets}))
+        script = prepare_script(read_script_json(args.file), options.variables, secrets)
     except InvalidScript as error:
-        return _fail(SecretMasker(secrets.values()).mask(f"invalid script: {error}"))
+        return _fail(f"invalid script: {error}")  # the secrets masked
     except OSError as error:
         return _fail(f"cannot read {args.file}: {error.strerror or error}")
     for note in script.warnings:
         sys.stderr.write(f"reprise run: import note: {note}\n")
-    options = RunOptions(video=args.video, screenshots=args.screenshots, timeout_ms=args.timeout,
-                         step_timeout_ms=args.step_timeout, secret_values=tuple(secrets.values()),
-                         base_url=args.base_url, locale=args.locale, timezone_id=args.timezone,
-                         viewport=args.viewport)
     output_dir: Path = args.out if args.out is not None else _default_output_dir()
     chromium = args.chromium or settings.chromium_path
     try:
-        result = asyncio.run(_replay(script, options, output_dir, chromium))
+        result = asyncio.run(_replay(script, options, tuple(secrets.values()), output_dir, chromium))
     except BrowserError as error:
-        result = RunResult(status="error", error=str(error))
+        result = RunResult(status=RunStatus.ERROR, error=str(error))
     except KeyboardInterrupt:
         sys.stderr.write("reprise run: interrupted\n")
         return 130
@@ -158,9 +176,10 @@ def handle(args: argparse.Namespace) -> int:
     return EXIT_CODES[result.status]
 
 
-async def _replay(script: Script, options: RunOptions, output_dir: Path, chromium: str) -> RunResult:
+async def _replay(script: Script, options: RunOptions, secret_values: tuple[str, ...], output_dir: Path,
+                  chromium: str) -> RunResult:
     async with launch_chromium(chromium) as browser:
-        return await PlaywrightRunner(browser).run(script, options, output_dir)
+        return await PlaywrightRunner(browser).run(script, options, output_dir, secret_values=secret_values)
 
 
 def _summary(script: Script | None, result: RunResult) -> str:

@@ -34,7 +34,7 @@ if [ ! -f "$stamp" ]; then
     touch "$stamp"
 fi
 
-"$VENV/bin/python" -c "from runner.browser import prepare_playwright_env; print('setup: playwright ffmpeg link in', prepare_playwright_env())"
+"$VENV/bin/python" -c "from runner.replay.browser import prepare_playwright_env; print('setup: playwright ffmpeg link in', prepare_playwright_env())"
 
 # The conformance suite's reference runner (@puppeteer/replay) for `make test`.
 [ ! -f tests/conformance/package.json ] || bash scripts/setup-node.sh

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 from playwright.async_api import Browser
 
-from runner import launch_chromium
+from runner.replay import launch_chromium
 
 from site_server import serve_site
 

@@ -11,7 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from runner import ChromiumLauncher, PlaywrightRunner, RunOptions, StepResult, parse_script
+from contract.options import RunOptions
+from contract.results import StepResult
+from runner.formats import parse_script
+from runner.replay import ChromiumLauncher, PlaywrightRunner
 
 from processes import TAG_VARIABLE, chromium_browsers, tagged_processes
 from services import wait_for

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from runner import parse_script
-from runner.native import parse_native
-from runner.steps import Click, Navigate
+from runner.formats import parse_script
+from runner.formats.native import parse_native
+from runner.formats.steps import Click, Navigate
 
 from recordings import recording_text
 

@@ -11,12 +11,11 @@ from typing import Any
 import pytest
 from playwright.async_api import Browser
 
-from runner import InvalidScript, PlaywrightRunner, RunOptions, RunResult, parse_script
-from runner.actions import StepExecutor
-from runner.extra_actions import captured_screenshots, keep_screenshots
-from runner.native import ACTIONS, MAX_UPLOAD_BYTES
-from runner.results import ArtifactFile
-from runner.steps import (
+from contract.options import RunOptions
+from contract.results import ArtifactFile, RunResult
+from runner.formats import InvalidScript, parse_script
+from runner.formats.native import ACTIONS, MAX_UPLOAD_BYTES
+from runner.formats.steps import (
     AssertCount,
     AssertElement,
     AssertHidden,
@@ -45,6 +44,10 @@ from runner.steps import (
     WaitForLoadState,
     WaitForUrl,
 )
+from runner.replay import PlaywrightRunner
+from runner.replay.context import StepContext
+from runner.replay.executor import StepExecutor
+from runner.replay.registry import HANDLERS
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 NAVIGATE = {"action": "navigate", "url": "http://127.0.0.1:8000/widgets.html"}
@@ -345,24 +348,25 @@ async def test_frames_pages_and_dialogs(browser: Browser, site_url: str, tmp_pat
     assert result.steps[2].selector == "#widget-frame >> #inner-input"
 
 
-async def test_named_screenshots_are_written_where_the_executor_is_told(browser: Browser, site_url: str,
-                                                                        tmp_path: Path) -> None:
+async def test_named_screenshots_are_written_where_the_step_context_is_told(browser: Browser, site_url: str,
+                                                                            tmp_path: Path) -> None:
     context = await browser.new_context()
     try:
-        executor = StepExecutor(context, await context.new_page())
+        steps = StepContext(context, await context.new_page())
+        executor = StepExecutor(HANDLERS)
         script = parse_script(native({"action": "navigate", "url": f"{site_url}/widgets.html"},
                                      {"action": "screenshot", "name": "in-memory"}))
         for step in script.steps:
-            await executor.execute(step, 5_000)
-        assert captured_screenshots(executor)["in-memory"][:8] == PNG_MAGIC
+            await executor.execute(steps, step, 5_000)
+        assert steps.captured["in-memory"][:8] == PNG_MAGIC
 
         artifacts: list[ArtifactFile] = []
-        keep_screenshots(executor, tmp_path, artifacts)
+        steps.keep_screenshots(tmp_path, artifacts)
         script = parse_script(native({"action": "navigate", "url": f"{site_url}/widgets.html"},
                                      {"action": "screenshot", "name": "full", "fullPage": True},
                                      {"action": "screenshot", "name": "heading", "selector": "#heading"}))
         for step in script.steps:
-            await executor.execute(step, 5_000)
+            await executor.execute(steps, step, 5_000)
     finally:
         await context.close()
     assert [(a.kind, a.path.name, a.content_type) for a in artifacts] == [

@@ -1,4 +1,5 @@
-"""worker.outcomes.decide: which attempt outcomes are final and which are retried."""
+"""worker.outcomes: how an attempt's end is judged, and which outcomes are final, retried, dead-lettered or
+handed back (decisions as values, no worker needed)."""
 
 from __future__ import annotations
 
@@ -6,53 +7,93 @@ from typing import Any
 
 import pytest
 
-from worker.outcomes import Decision, decide, is_infrastructure_failure
+from contract.results import RunResult
+from contract.runs import AttemptStatus, FailureCategory, RunStatus
+from worker.outcomes import (
+    Decision,
+    Ending,
+    JobAction,
+    Outcome,
+    ReplayEnd,
+    decide,
+    is_infrastructure_failure,
+    judge,
+)
+
+ERROR, FAILED = AttemptStatus.ERROR, AttemptStatus.FAILED
 
 
-def outcome(status: str, category: str | None = None, error: str | None = None, **overrides: Any) -> Decision:
+def decision(status: RunStatus, category: FailureCategory | None = None, error: str | None = None,
+             **overrides: Any) -> Decision:
     arguments: dict[str, Any] = {
-        "status": status, "category": category, "error": error, "run_retries": 0, "previous_attempts": {},
-        "job_attempts_made": 0, "job_attempts": 3, "max_attempts": 3,
+        "run_retries": 0, "previous_attempts": {}, "job_attempts_made": 0, "job_attempts": 3, "max_attempts": 3,
     }
     arguments.update(overrides)
-    return decide(**arguments)
+    return decide(Outcome(status, error, category), **arguments)
 
 
-@pytest.mark.parametrize("status", ["passed", "cancelled"])
-def test_passed_and_cancelled_are_final(status: str) -> None:
-    assert outcome(status) == Decision(retry=False)
+@pytest.mark.parametrize("status", [RunStatus.PASSED, RunStatus.CANCELLED])
+def test_passed_and_cancelled_are_final(status: RunStatus) -> None:
+    assert decision(status) == Decision(JobAction.COMPLETE, AttemptStatus(status.value))
 
 
 def test_a_failed_test_is_a_result_not_retried() -> None:
-    assert outcome("failed", "assertion_failed", "step 2 (assertText) [assertion_failed]: ...") == Decision(False)
+    assert decision(RunStatus.FAILED, FailureCategory.ASSERTION_FAILED, "step 2 (assertText) ...") == Decision(
+        JobAction.COMPLETE, FAILED)
 
 
 def test_a_failed_test_is_retried_while_the_run_has_retries_left() -> None:
-    assert outcome("failed", "selector_not_found", run_retries=2).retry
-    assert outcome("failed", "selector_not_found", run_retries=2, previous_attempts={"failed": 1},
-                   job_attempts_made=1, job_attempts=5).retry
-    assert not outcome("failed", "selector_not_found", run_retries=2, previous_attempts={"failed": 2},
-                       job_attempts_made=2, job_attempts=5).retry
+    selector = FailureCategory.SELECTOR_NOT_FOUND
+    assert decision(RunStatus.FAILED, selector, run_retries=2) == Decision(JobAction.RETRY, FAILED)
+    assert decision(RunStatus.FAILED, selector, run_retries=2, previous_attempts={FAILED: 1},
+                    job_attempts_made=1, job_attempts=5).action == JobAction.RETRY
+    assert decision(RunStatus.FAILED, selector, run_retries=2, previous_attempts={FAILED: 2},
+                    job_attempts_made=2, job_attempts=5).action == JobAction.COMPLETE
 
 
 def test_infrastructure_errors_are_retried_up_to_max_attempts_then_dead_lettered() -> None:
-    first = outcome("error", "browser_crashed", "the page crashed")
-    assert first == Decision(retry=True, attempt_status="error")
-    last = outcome("error", "browser_crashed", previous_attempts={"error": 2}, job_attempts_made=2)
-    assert last == Decision(retry=False, dead_letter=True)
+    crashed = FailureCategory.BROWSER_CRASHED
+    assert decision(RunStatus.ERROR, crashed, "the page crashed") == Decision(JobAction.RETRY, ERROR)
+    last = decision(RunStatus.ERROR, crashed, previous_attempts={ERROR: 2}, job_attempts_made=2)
+    assert last == Decision(JobAction.DEAD_LETTER, ERROR)
 
 
 def test_a_network_error_loading_a_page_is_infrastructure_but_ends_as_the_test_result() -> None:
+    navigation = FailureCategory.NAVIGATION_ERROR
     error = "step 1 (navigate) [navigation_error]: net::ERR_CONNECTION_REFUSED at http://127.0.0.1:1/"
-    assert is_infrastructure_failure("failed", "navigation_error", error)
-    assert not is_infrastructure_failure("failed", "navigation_error", "the page answered 404")
-    assert not is_infrastructure_failure("failed", "navigation_error", "failed: net::ERR_UNSAFE_PORT at ...")
-    assert outcome("failed", "navigation_error", error).retry
-    assert outcome("failed", "navigation_error", error, previous_attempts={"error": 2},
-                   job_attempts_made=2) == Decision(retry=False, dead_letter=False)
+    assert is_infrastructure_failure(Outcome(RunStatus.FAILED, error, navigation))
+    assert not is_infrastructure_failure(Outcome(RunStatus.FAILED, "the page answered 404", navigation))
+    assert not is_infrastructure_failure(Outcome(RunStatus.FAILED, "failed: net::ERR_UNSAFE_PORT at ...",
+                                                 navigation))
+    assert decision(RunStatus.FAILED, navigation, error).action == JobAction.RETRY
+    assert decision(RunStatus.FAILED, navigation, error, previous_attempts={ERROR: 2},
+                    job_attempts_made=2) == Decision(JobAction.COMPLETE, FAILED)
 
 
 def test_no_retry_when_bullmq_has_no_attempt_left() -> None:
     # A producer that set no `attempts` (BullMQ's default 1): the worker cannot retry.
-    assert not outcome("error", "browser_crashed", job_attempts=1).retry
-    assert not outcome("failed", "timeout", run_retries=3, job_attempts=1).retry
+    assert decision(RunStatus.ERROR, FailureCategory.BROWSER_CRASHED, job_attempts=1).action == JobAction.DEAD_LETTER
+    assert decision(RunStatus.FAILED, FailureCategory.TIMEOUT, run_retries=3, job_attempts=1).action == \
+        JobAction.COMPLETE
+
+
+def test_a_handed_back_attempt_is_abandoned_and_its_job_returns_whatever_the_budgets() -> None:
+    handed = decision(RunStatus.ERROR, ending=Ending.HANDED_BACK, previous_attempts={ERROR: 5}, job_attempts=1)
+    assert handed == Decision(JobAction.HAND_BACK, AttemptStatus.ABANDONED) and handed.requeue
+
+
+def end(ending: Ending, result: RunResult) -> ReplayEnd:
+    return ReplayEnd(ending=ending, result=result, duration_ms=1)
+
+
+def test_judge_reads_how_the_replay_ended() -> None:
+    finished = RunResult(status=RunStatus.FAILED, error="step 2 (click) [timeout]: ...",
+                         category=FailureCategory.TIMEOUT)
+    assert judge(end(Ending.FINISHED, finished), "w1") == Outcome(RunStatus.FAILED, finished.error,
+                                                                  FailureCategory.TIMEOUT)
+    stopped = RunResult(status=RunStatus.FAILED, error="cancelled by request at step 2")
+    assert judge(end(Ending.CANCELLED, stopped), "w1") == Outcome(RunStatus.CANCELLED, "cancelled by request at step 2")
+    assert judge(end(Ending.TIMED_OUT, RunResult(status=RunStatus.FAILED)), "w1") == Outcome(
+        RunStatus.FAILED, "run exceeded its timeout and was aborted by the worker", FailureCategory.TIMEOUT)
+    assert judge(end(Ending.HANDED_BACK, RunResult(status=RunStatus.ERROR)), "w1") == Outcome(
+        RunStatus.ERROR, "worker w1 shut down before the run finished; the run went back to the queue")

@@ -2,8 +2,8 @@
 
 import pytest
 
-from runner import InvalidScript, parse_script
-from runner.rebase import rebase_script
+from runner.formats import InvalidScript, parse_script
+from runner.formats.rebase import rebase_script
 
 
 def test_urls_on_the_recorded_origin_move_and_others_stay() -> None:

@@ -131,6 +131,23 @@ def test_bad_option_is_a_usage_error(tmp_path: Path) -> None:
     assert "--video" in completed.stderr
 
 
+@pytest.mark.parametrize(("flags", "named"), [
+    (["--timeout", "500"], "--timeout: Input should be greater than or equal to 1000"),
+    (["--viewport", "50x50"], "--viewport: Input should be greater than or equal to 100"),
+    (["--timezone", "Mars/Olympus"], "--timezone: unknown time zone 'Mars/Olympus'"),
+    (["--base-url", "ftp://files.test"], "--base-url: String should match pattern"),
+    (["--var", "TOKEN=1", "--secret", "TOKEN"], "--var/--secret: TOKEN given both as a variable and as a secret"),
+])
+def test_options_the_run_contract_refuses_exit_2_naming_the_flag(flags: list[str], named: str,
+                                                                 tmp_path: Path) -> None:
+    recording = tmp_path / "never-read.json"
+    completed = reprise_run(recording, "--json", *flags, cwd=tmp_path)
+
+    assert completed.returncode == 2
+    assert completed.stdout == ""
+    assert named in completed.stderr
+
+
 def test_variables_and_secrets_on_the_command_line(site_url: str, chromium_path: str, tmp_path: Path) -> None:
     secret = "pa55-Word-xyz"
     recording = tmp_path / "login.json"

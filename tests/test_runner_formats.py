@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from runner import InvalidScript, detect_format, load_script_file, native_json_schema, parse_script
-from runner.native import ACTIONS
-from runner.selectors import parse_selector
-from runner.steps import (
+from runner.formats import InvalidScript, detect_format, load_script_file, native_json_schema, parse_script
+from runner.formats.native import ACTIONS
+from runner.formats.selectors import parse_selector
+from runner.formats.steps import (
     AssertText,
     Click,
     Fill,
@@ -311,7 +311,7 @@ def test_documented_schema_matches_the_code() -> None:
     import json
     from pathlib import Path
 
-    from runner import native_json_schema
+    from runner.formats import native_json_schema
 
     documented = json.loads((Path(__file__).resolve().parent.parent / "docs/native-script.schema.json").read_text())
     assert documented == native_json_schema()

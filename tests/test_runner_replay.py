@@ -11,8 +11,11 @@ import pytest
 from media import video_seconds
 from playwright.async_api import Browser
 
-from runner import BrowserError, PlaywrightRunner, RunOptions, RunResult, StepResult, launch_chromium, parse_script
-from runner.browser import ffmpeg_revision, find_ffmpeg, prepare_playwright_env
+from contract.options import RunOptions
+from contract.results import RunResult, StepResult
+from runner.formats import parse_script
+from runner.replay import BrowserError, PlaywrightRunner, launch_chromium
+from runner.replay.browser import ffmpeg_revision, find_ffmpeg, prepare_playwright_env
 
 from recordings import load_recording
 
@@ -294,7 +297,7 @@ def test_prepare_playwright_env_links_ffmpeg_idempotently(tmp_path: Path, monkey
 @pytest.mark.usefixtures("no_browsers_path")
 def test_prepare_playwright_env_without_ffmpeg(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))  # no ffmpeg on it
-    monkeypatch.setattr("runner.browser.SYSTEM_FFMPEG", str(tmp_path / "ffmpeg"))
+    monkeypatch.setattr("runner.replay.browser.SYSTEM_FFMPEG", str(tmp_path / "ffmpeg"))
     with pytest.raises(BrowserError, match="ffmpeg not found"):
         prepare_playwright_env(tmp_path / "browsers", require_ffmpeg=True)
     assert prepare_playwright_env(tmp_path / "browsers") == (tmp_path / "browsers").resolve()
@@ -363,8 +366,8 @@ async def test_run_options_shape_the_browser_context(browser: Browser, site_url:
         {"type": "waitForElement", "selectors": [["#never-there"]], "timeout": 300},
     ]}
     result = await replay(
-        browser, recorded, tmp_path, video="off", screenshots="off", viewport=(900, 650), locale="de-DE",
-        timezone_id="Asia/Tokyo", base_url=site_url, extra_http_headers={"X-Reprise-Run": "42"},
+        browser, recorded, tmp_path, video="off", screenshots="off", viewport={"width": 900, "height": 650},
+        locale="de-DE", timezone_id="Asia/Tokyo", base_url=site_url, extra_http_headers={"X-Reprise-Run": "42"},
         storage_state={"cookies": [{"name": "session", "value": "logged-in", "domain": host, "path": "/",
                                     "expires": -1, "httpOnly": False, "secure": False, "sameSite": "Lax"}],
                        "origins": []},
@@ -392,9 +395,10 @@ async def test_navigation_timeout_applies_to_page_loads_only(browser: Browser, s
 
 
 async def test_device_emulation(browser: Browser, site_url: str, tmp_path: Path) -> None:
-    from runner.devices import load_device_descriptors
+    from contract.devices import device_descriptor
 
-    iphone = (await load_device_descriptors())["iPhone 13"]
+    iphone = device_descriptor("iPhone 13")
+    assert iphone is not None
     data = {"title": "mobile", "steps": [
         {"type": "setViewport", "width": 1024, "height": 768, "deviceScaleFactor": 1, "isMobile": False,
          "hasTouch": False, "isLandscape": False},
@@ -404,5 +408,5 @@ async def test_device_emulation(browser: Browser, site_url: str, tmp_path: Path)
             f"screen.width === {iphone['screen']['width']} && navigator.userAgent.includes('iPhone')"
             " && navigator.maxTouchPoints > 0 && window.devicePixelRatio === 3"},
     ]}
-    result = await replay(browser, data, tmp_path, video="off", screenshots="off", device=iphone)
+    result = await replay(browser, data, tmp_path, video="off", screenshots="off", device="iPhone 13")
     assert result.status == "passed", result.error

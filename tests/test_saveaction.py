@@ -9,10 +9,11 @@ from typing import Any
 import pytest
 from playwright.async_api import Browser
 
-from runner import InvalidScript, PlaywrightRunner, RunOptions, detect_format, parse_script
-from runner.saveaction import strategy_chain
-from runner.selectors import parse_selector
-from runner.steps import (
+from contract.options import RunOptions
+from runner.formats import InvalidScript, detect_format, parse_script
+from runner.formats.saveaction import strategy_chain
+from runner.formats.selectors import parse_selector
+from runner.formats.steps import (
     AssertText,
     AssertUrl,
     AssertVisible,
@@ -31,6 +32,7 @@ from runner.steps import (
     WaitForExpression,
     WaitForState,
 )
+from runner.replay import PlaywrightRunner
 
 from recordings import load_recording
 

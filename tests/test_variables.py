@@ -2,8 +2,8 @@
 
 import pytest
 
-from runner import InvalidScript, parse_script
-from runner.variables import MASK, SecretMasker, references, resolve_secrets, substitute
+from runner.formats import InvalidScript, parse_script
+from runner.formats.variables import MASK, SecretMasker, references, resolve_secrets, substitute
 
 
 def test_substitutes_in_every_string_and_keeps_escapes() -> None:

@@ -233,10 +233,33 @@ async def test_a_secret_missing_on_the_worker_is_an_error_naming_it(
     assert run["steps"] == []
 
 
+async def test_stored_options_this_release_refuses_end_the_run_before_it_starts(
+    api_client: httpx.AsyncClient, site_url: str, settings: Settings, start_worker: Callable[..., WorkerProcess],
+) -> None:
+    import asyncpg
+
+    script = {"version": 1, "name": "n", "steps": [{"action": "navigate", "url": f"{site_url}/index.html"}]}
+    created = await api_client.post("/api/runs", json={"script": script, "device": "iPhone 13"})
+    assert created.status_code == 201, created.text
+    # A device the API knew when the run was queued but this worker's catalogue does not (say, after an upgrade).
+    connection = await asyncpg.connect(settings.database_url)
+    try:
+        await connection.execute("UPDATE runs SET options = $1::jsonb WHERE id = $2",
+                                 json.dumps({"device": "Nokia 3310"}), created.json()["id"])
+    finally:
+        await connection.close()
+    start_worker("worker-1")
+
+    run = await wait_for_final(api_client, created.json()["id"], timeout=60)
+    assert run["status"] == "error" and run["steps"] == [] and run["attempts"] == 0
+    assert run["error"] == ("invalid run options: device: unknown device 'Nokia 3310' (Playwright's device names, "
+                            "e.g. 'iPhone 13')")
+
+
 async def test_a_saveaction_recording_replays_through_the_queue(
     api_client: httpx.AsyncClient, site_url: str, start_worker: Callable[..., WorkerProcess],
 ) -> None:
-    from runner import parse_script
+    from runner.formats import parse_script
 
     start_worker("worker-1")
     recording = load_recording("saveaction/signup.json", site_url)

@@ -18,8 +18,7 @@ import structlog
 from playwright.async_api import Browser
 from playwright.async_api import Error as PlaywrightError
 
-from runner import ChromiumLauncher
-from runner.errors import BrowserError
+from runner.replay import BrowserError, ChromiumLauncher
 
 log = structlog.get_logger(__name__)
 

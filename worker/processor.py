@@ -1,17 +1,21 @@
-"""One job -> one replay: mark the run running, replay it, store steps and artifacts, mark the result.
+"""One job -> one attempt of its run, in five steps: replay -> outcome -> decision -> persist -> report.
 
-The processor knows nothing of HTTP. A run cancelled through the API is stopped by closing its browser
-context (see `cancel`); every status write is guarded in SQL, so a late writer changes nothing. Whether a
-failed attempt is final or retried is `worker.outcomes.decide`.
+    process(job)   load the run and prepare it (options, secrets, script), start the attempt
+      replay       ActiveReplays.run: the replay in Chromium, bounded, cancellable  -> ReplayEnd
+      outcome      outcomes.judge: what the attempt's end means                      -> Outcome
+      decision     outcomes.decide: final, retried, dead-lettered or handed back     -> Decision
+      persist      artifacts into the store, steps and the guarded status writes (storage)
+      report       the answer BullMQ gets: a return value, or RetryRun / UnrecoverableError / DelayedError
+
+The processor knows nothing of HTTP. Every status write is guarded in SQL, so a late writer (an attempt
+whose run was cancelled meanwhile, or taken over by another worker) changes nothing.
 """
 
 from __future__ import annotations
 
-import asyncio
 import shutil
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -19,12 +23,13 @@ from uuid import UUID
 import structlog
 from bullmq import Job
 from bullmq.custom_errors import DelayedError, UnrecoverableError
+from pydantic import ValidationError
 
-from contract.results import StepResult as ContractStepResult
-from contract.runs import AttemptStatus, FailureCategory, RunStatus
-from runner import InvalidScript, RunOptions, RunResult, Script, StepResult, parse_script
-from runner.devices import DeviceCatalogue
-from runner.variables import SecretMasker, resolve_secrets, substitute
+from contract.options import RunOptions
+from contract.results import RunResult, StepResult
+from contract.runs import FailureCategory, RunStatus
+from runner.formats import InvalidScript, Script, prepare_script
+from runner.formats.variables import resolve_secrets
 from storage import (
     ArtifactStore,
     ArtifactWrite,
@@ -34,15 +39,10 @@ from storage import (
     RunRepository,
     artifact_key,
 )
-from worker.outcomes import Decision, decide
+from worker.outcomes import Decision, JobAction, Outcome, ReplayEnd, decide, judge
+from worker.replays import ActiveReplays
 
 log = structlog.get_logger(__name__)
-
-# The runner bounds a run by its own timeout; this margin covers browser start and artifact writes.
-HARD_TIMEOUT_MARGIN_S = 60
-CANCEL_FORCE_AFTER_S = 5.0
-
-ReplayFunction = Callable[..., Awaitable[RunResult]]
 
 
 class RetryRun(Exception):
@@ -55,84 +55,37 @@ class WorkerStats:
     failed: int = 0
 
 
-def _step_write(step: StepResult) -> ContractStepResult:
-    return ContractStepResult.model_validate(step, from_attributes=True)
+@dataclass(frozen=True)
+class PreparedRun:
+    run: RunRecord
+    script: Script
+    options: RunOptions
+    secret_values: tuple[str, ...]
 
 
-def options_from_stored(options: dict[str, Any]) -> RunOptions:
-    defaults = RunOptions()
-    viewport = options.get("viewport")
-    return RunOptions(
-        video=options.get("video", defaults.video),
-        screenshots=options.get("screenshots", defaults.screenshots),
-        timeout_ms=int(options.get("timeoutMs", defaults.timeout_ms)),
-        step_timeout_ms=int(options.get("stepTimeoutMs", defaults.step_timeout_ms)),
-        viewport=(int(viewport["width"]), int(viewport["height"])) if viewport else None,
-        locale=options.get("locale"),
-        timezone_id=options.get("timezoneId"),
-        extra_http_headers=options.get("extraHttpHeaders"),
-        storage_state=options.get("storageState"),
-        base_url=options.get("baseUrl"),
-        navigation_timeout_ms=options.get("navigationTimeoutMs"),
-    )
+def _options_problem(error: ValidationError) -> str:
+    """A stored options object pydantic refused, in one line: `device: unknown device 'X' (...)`."""
+    problems = []
+    for problem in error.errors(include_url=False):
+        field = ".".join(str(part) for part in problem["loc"])
+        message = problem["msg"].removeprefix("Value error, ")
+        problems.append(f"{field}: {message}" if field else message)
+    return "; ".join(problems)
 
 
 class RunProcessor:
-    def __init__(
-        self,
-        *,
-        runs: RunRepository,
-        artifacts: ArtifactStore,
-        replay: ReplayFunction,
-        worker_name: str,
-        work_dir: Path,
-        devices: DeviceCatalogue,
-        max_attempts: int = 3,
-    ) -> None:
-        self._devices = devices
+    def __init__(self, *, runs: RunRepository, artifacts: ArtifactStore, replays: ActiveReplays, worker_name: str,
+                 work_dir: Path, max_attempts: int = 3) -> None:
         self._runs = runs
         self._artifacts = artifacts
-        self._replay = replay
+        self.replays = replays
         self._worker_name = worker_name
         self._work_dir = work_dir
         self._max_attempts = max_attempts
-        self._active: dict[UUID, asyncio.Future[RunResult]] = {}
-        self._cancel_requested: set[UUID] = set()
-        self._handed_back: set[UUID] = set()
-        self._stops: dict[UUID, asyncio.Event] = {}
         self.stats = WorkerStats()
 
-    @property
-    def active_count(self) -> int:
-        return len(self._active)
-
-    def cancel(self, run_id: UUID) -> bool:
-        """Stop a run this worker is replaying (its browser context is closed, what it made so far is kept);
-        False when it is not here. A replay that does not stop within CANCEL_FORCE_AFTER_S is cancelled."""
-        task = self._active.get(run_id)
-        stop = self._stops.get(run_id)
-        if task is None or task.done() or stop is None:
-            return False
-        self._cancel_requested.add(run_id)
-        stop.set()
-        asyncio.get_running_loop().call_later(CANCEL_FORCE_AFTER_S, task.cancel)
-        return True
-
-    def hand_back_all(self) -> int:
-        """Abort every active replay and return its job to the queue (shutdown after the grace period)."""
-        handed = 0
-        for run_id, task in list(self._active.items()):
-            if not task.done():
-                self._handed_back.add(run_id)
-                task.cancel()
-                handed += 1
-        return handed
-
-    @property
-    def active_run_ids(self) -> list[str]:
-        return sorted(str(run_id) for run_id in self._active)
-
     async def process(self, job: Job, token: str, signal: Any = None) -> dict[str, Any]:
+        """BullMQ's processor: the job's data names the run (`{"runId": ...}`)."""
         raw_run_id = (job.data or {}).get("runId")
         try:
             run_id = UUID(str(raw_run_id))
@@ -142,7 +95,7 @@ class RunProcessor:
         try:
             return await self._process(job, run_id, token)
         finally:
-            structlog.contextvars.unbind_contextvars("jobId", "runId")
+            structlog.contextvars.unbind_contextvars("jobId", "runId", "attempt")
 
     async def _process(self, job: Job, run_id: UUID, token: str) -> dict[str, Any]:
         try:
@@ -151,155 +104,90 @@ class RunProcessor:
             raise UnrecoverableError(str(error)) from error
         if run.is_final:
             log.info("run already final, nothing to do", status=run.status)
-            return {"runId": str(run_id), "status": run.status, "skipped": True}
-        script, options = await self._prepare(run)
-
+            return {"runId": str(run_id), "status": run.status.value, "skipped": True}
+        prepared = await self._prepare(run)
         attempt = await self._runs.start_attempt(run_id, self._worker_name, token)
         if attempt is None:
             log.info("run no longer startable (cancelled or finished)")
-            return {"runId": str(run_id), "status": "cancelled", "skipped": True}
+            return {"runId": str(run_id), "status": RunStatus.CANCELLED.value, "skipped": True}
         structlog.contextvars.bind_contextvars(attempt=attempt)
-        try:
-            return await self._attempt(job, token, run, attempt, script, options)
-        finally:
-            structlog.contextvars.unbind_contextvars("attempt")
-
-    async def _attempt(self, job: Job, token: str, run: RunRecord, attempt: int, script: Script,
-                       options: RunOptions) -> dict[str, Any]:
-        run_id = run.id
-        log.info("run started", name=run.name, status="running")
+        log.info("run started", name=run.name, status=RunStatus.RUNNING)
         output_dir = self._work_dir / str(run_id) / f"attempt-{attempt}"
         output_dir.mkdir(parents=True, exist_ok=True)
-        started = time.monotonic()
 
-        async def on_step(step: StepResult) -> None:
-            try:
-                await self._runs.record_step(run_id, attempt, _step_write(step))
-            except Exception as error:  # live progress only: finish() writes every step again
-                log.warning("could not record step progress", step=step.index, error=repr(error))
-
-        stop = asyncio.Event()
-        replay = asyncio.ensure_future(self._replay(script, options, output_dir, on_step=on_step, stop=stop))
-        self._active[run_id] = replay
-        self._stops[run_id] = stop
-        handed_back = False
-        try:
-            result = await asyncio.wait_for(
-                asyncio.shield(replay), options.timeout_ms / 1000 + HARD_TIMEOUT_MARGIN_S
-            )
-        except asyncio.CancelledError:
-            if run_id in self._handed_back:
-                handed_back = True
-                result = RunResult(status="error", error=f"worker {self._worker_name} shut down before the run "
-                                                         "finished; the run went back to the queue")
-                status = "error"
-            elif run_id in self._cancel_requested:
-                result = RunResult(status="failed", error="cancelled by request")
-                status = "cancelled"
-            else:
-                replay.cancel()
-                raise  # the worker itself is being stopped: the job comes back through stalled detection
-        except TimeoutError:
-            replay.cancel()
-            result = RunResult(status="failed", error="run exceeded its timeout and was aborted by the worker",
-                               category="timeout")
-            status = "failed"
-        else:
-            status = "cancelled" if run_id in self._cancel_requested else result.status
-        finally:
-            self._active.pop(run_id, None)
-            self._stops.pop(run_id, None)
-            self._cancel_requested.discard(run_id)
-            self._handed_back.discard(run_id)
-
-        duration_ms = int((time.monotonic() - started) * 1000)
-        if handed_back:
-            decision = Decision(retry=True, attempt_status="abandoned")
-        else:
-            decision = decide(
-                status=status,
-                category=result.category,
-                error=result.error,
-                run_retries=int(run.options.get("retries", 0)),
-                previous_attempts=await self._runs.attempt_counts(run_id),
-                job_attempts_made=int(job.attemptsMade or 0),
-                job_attempts=int(job.opts.get("attempts") or 1),
-                max_attempts=self._max_attempts,
-            )
-        artifacts = await self._store_artifacts(run_id, attempt, output_dir, result)
-        category = FailureCategory(result.category) if result.category and status != "cancelled" else None
-        final = await self._runs.finish(run_id, attempt, AttemptOutcome(
-            status=RunStatus(status),
-            error=result.error,
-            category=category,
-            steps=[_step_write(step) for step in result.steps],
-            artifacts=artifacts,
-            actions_executed=result.actions_executed,
-            duration_ms=duration_ms,
-            requeue=decision.retry,
-            attempt_status=AttemptStatus(decision.attempt_status) if decision.attempt_status else None,
-        ))
-        shutil.rmtree(output_dir, ignore_errors=True)
-        if handed_back:
-            log.warning("run handed back to the queue", attemptStatus="abandoned")
-            await job.moveToDelayed(int(time.time() * 1000), token)
-            raise DelayedError("handed back to the queue at shutdown")
-        if decision.retry and final is not None:
-            log.info("attempt failed, run will be retried", status=status, error=result.error,
-                     category=result.category, attemptsMade=job.attemptsMade)
-            raise RetryRun(result.error or status)
-        final_status = final.status if final is not None else (await self._runs.get(run_id)).status
-        self.stats.processed += 1
-        if final_status != "passed":
-            self.stats.failed += 1
-        log.info(
-            "run finished",
-            status=final_status,
-            actionsExecuted=result.actions_executed,
-            duration=duration_ms,
-            error=result.error,
-            category=result.category,
+        end = await self._replay(prepared, attempt, output_dir)
+        outcome = judge(end, self._worker_name)
+        decision = decide(
+            outcome,
+            ending=end.ending,
+            run_retries=prepared.options.retries,
+            previous_attempts=await self._runs.attempt_counts(run_id),
+            job_attempts_made=int(job.attemptsMade or 0),
+            job_attempts=int(job.opts.get("attempts") or 1),
+            max_attempts=self._max_attempts,
         )
-        if decision.dead_letter and final is not None:
-            raise UnrecoverableError(result.error or "infrastructure error")
-        return {
-            "runId": str(run_id),
-            "status": final_status,
-            "attempt": attempt,
-            "actionsExecuted": result.actions_executed,
-            "durationMs": duration_ms,
-        }
+        final = await self._persist(run_id, attempt, output_dir, end, outcome, decision)
+        return await self._report(job, token, run_id, attempt, end, outcome, decision, final)
 
-    async def _prepare(self, run: RunRecord) -> tuple[Script, RunOptions]:
-        """The script with its variables and secrets filled in, and the replay options; a run that cannot
-        be replayed here ends `error` (UnrecoverableError: retrying would not help)."""
+    async def _prepare(self, run: RunRecord) -> PreparedRun:
+        """The replay options, the secrets' values and the script with its variables and secrets filled in;
+        a run that cannot be replayed here ends `error` (UnrecoverableError: retrying would not help)."""
         try:
-            secrets = resolve_secrets(run.options.get("secrets", []))
+            options = run.replay_options()
+        except ValidationError as error:
+            # Stored by an API that validated them, so only a device this release does not know, a browser
+            # this worker lacks, or a row written by hand gets here.
+            reason = f"invalid run options: {_options_problem(error)}"
+            await self._runs.fail_unstarted(run.id, reason)
+            raise UnrecoverableError(reason) from error
+        try:
+            secrets = resolve_secrets(options.secrets)
         except LookupError as error:
             # Configuration of this worker, not the recording: say so, and don't replay half a script.
             reason = f"worker {self._worker_name} cannot run it: {error}"
             await self._runs.fail_unstarted(run.id, reason)
             raise UnrecoverableError(reason) from error
-        device = None
-        if run.options.get("device"):
-            device = await self._devices.get(run.options["device"])
-            if device is None:
-                reason = f"worker {self._worker_name} does not know device {run.options['device']!r}"
-                await self._runs.fail_unstarted(run.id, reason)
-                raise UnrecoverableError(reason)
         try:
-            script = parse_script(substitute(run.script, {**run.options.get("variables", {}), **secrets}))
+            script = prepare_script(run.script, options.variables, secrets)
         except InvalidScript as error:
-            message = SecretMasker(secrets.values()).mask(f"invalid script: {error}")
+            message = f"invalid script: {error}"  # prepare_script masked the secrets
             await self._runs.fail_unstarted(run.id, message, FailureCategory.INVALID_SCRIPT)
             raise UnrecoverableError(message) from error
+        return PreparedRun(run, script, options, tuple(secrets.values()))
 
-        options = replace(options_from_stored(run.options), secret_values=tuple(secrets.values()), device=device)
-        return script, options
+    async def _replay(self, prepared: PreparedRun, attempt: int, output_dir: Path) -> ReplayEnd:
+        run_id = prepared.run.id
 
-    async def _store_artifacts(
-        self, run_id: UUID, attempt: int, output_dir: Path, result: RunResult
-    ) -> list[ArtifactWrite]:
+        async def on_step(step: StepResult) -> None:
+            try:
+                await self._runs.record_step(run_id, attempt, step)
+            except Exception as error:  # live progress only: persist writes every step again
+                log.warning("could not record step progress", step=step.index, error=repr(error))
+
+        return await self.replays.run(run_id, prepared.script, prepared.options, output_dir,
+                                      secret_values=prepared.secret_values, on_step=on_step)
+
+    async def _persist(self, run_id: UUID, attempt: int, output_dir: Path, end: ReplayEnd, outcome: Outcome,
+                       decision: Decision) -> RunRecord | None:
+        """Store the artifacts, write the attempt and the run's status; None when the run was no longer this
+        attempt's to finish. The scratch folder goes either way."""
+        try:
+            artifacts = await self._store_artifacts(run_id, attempt, end.result)
+            return await self._runs.finish(run_id, attempt, AttemptOutcome(
+                status=outcome.status,
+                error=outcome.error,
+                category=outcome.category if outcome.status != RunStatus.CANCELLED else None,
+                steps=end.result.steps,
+                artifacts=artifacts,
+                actions_executed=end.result.actions_executed,
+                duration_ms=end.duration_ms,
+                requeue=decision.requeue,
+                attempt_status=decision.attempt_status,
+            ))
+        finally:
+            shutil.rmtree(output_dir, ignore_errors=True)
+
+    async def _store_artifacts(self, run_id: UUID, attempt: int, result: RunResult) -> list[ArtifactWrite]:
         stored: list[ArtifactWrite] = []
         for artifact in result.artifacts:
             if not artifact.path.is_file():
@@ -307,13 +195,29 @@ class RunProcessor:
                 continue
             key = artifact_key(artifact.kind, run_id, attempt, artifact.path.name)
             saved = await self._artifacts.save(artifact.path, key)
-            stored.append(
-                ArtifactWrite(
-                    kind=artifact.kind,
-                    step_index=artifact.step_index,
-                    storage_key=saved.storage_key,
-                    content_type=artifact.content_type,
-                    size_bytes=saved.size_bytes,
-                )
-            )
+            stored.append(ArtifactWrite(kind=artifact.kind, step_index=artifact.step_index,
+                                        storage_key=saved.storage_key, content_type=artifact.content_type,
+                                        size_bytes=saved.size_bytes))
         return stored
+
+    async def _report(self, job: Job, token: str, run_id: UUID, attempt: int, end: ReplayEnd, outcome: Outcome,
+                      decision: Decision, final: RunRecord | None) -> dict[str, Any]:
+        """BullMQ's answer: the job's return value, or the exception that retries, dead-letters or hands it back."""
+        if decision.action == JobAction.HAND_BACK:
+            log.warning("run handed back to the queue", attemptStatus=decision.attempt_status)
+            await job.moveToDelayed(int(time.time() * 1000), token)
+            raise DelayedError("handed back to the queue at shutdown")
+        if decision.action == JobAction.RETRY and final is not None:
+            log.info("attempt failed, run will be retried", status=outcome.status, error=outcome.error,
+                     category=outcome.category, attemptsMade=job.attemptsMade)
+            raise RetryRun(outcome.error or outcome.status)
+        final_status = final.status if final is not None else (await self._runs.get(run_id)).status
+        self.stats.processed += 1
+        if final_status != RunStatus.PASSED:
+            self.stats.failed += 1
+        log.info("run finished", status=final_status, actionsExecuted=end.result.actions_executed,
+                 duration=end.duration_ms, error=outcome.error, category=outcome.category)
+        if decision.action == JobAction.DEAD_LETTER and final is not None:
+            raise UnrecoverableError(outcome.error or "infrastructure error")
+        return {"runId": str(run_id), "status": final_status.value, "attempt": attempt,
+                "actionsExecuted": end.result.actions_executed, "durationMs": end.duration_ms}

@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from contract.runs import contract_document
-from runner import native_json_schema
+from runner.formats import native_json_schema
 
 router = APIRouter(prefix="/api", tags=["schema"])
 

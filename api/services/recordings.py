@@ -9,7 +9,7 @@ import structlog
 
 from api.services.runs import RunService
 from contract.options import RunOptions
-from runner import parse_script
+from runner.formats import parse_script
 from storage import RecordingRecord, RecordingRepository, RunRecord
 
 log = structlog.get_logger(__name__)

@@ -12,8 +12,7 @@ from api.errors import ServiceUnavailable
 from contract.options import RunOptions
 from contract.results import StepResult
 from jobs.queue import RunQueue
-from runner import parse_script
-from runner.variables import substitute
+from runner.formats import prepare_script
 from storage import (
     ArtifactNotFound,
     ArtifactRecord,
@@ -51,8 +50,7 @@ class RunService:
         """Validate the recording (InvalidScript names the field), record the run and queue it. With an
         idempotency key already used, the first run and False."""
         # The secrets' values exist only on the workers: validate with stand-ins.
-        stand_ins = {secret: "secret" for secret in options.secrets}
-        script = parse_script(substitute(script_data, {**options.variables, **stand_ins}))
+        script = prepare_script(script_data, options.variables, {secret: "secret" for secret in options.secrets})
         new_run = NewRun(
             name=name or script.name,
             script_format=script.format,

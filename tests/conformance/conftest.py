@@ -10,7 +10,7 @@ import pytest_asyncio
 from oracle_client import CONFORMANCE_DIR, SETUP_NODE, Oracle, case_paths
 from playwright.async_api import Browser
 
-from runner import launch_chromium
+from runner.replay import launch_chromium
 
 
 @pytest.fixture(scope="session")

@@ -17,7 +17,9 @@ import pytest
 from oracle_client import CONFORMANCE_DIR, Oracle, case_paths
 from playwright.async_api import Browser
 
-from runner import InvalidScript, PlaywrightRunner, RunOptions, parse_script
+from contract.options import RunOptions
+from runner.formats import InvalidScript, parse_script
+from runner.replay import PlaywrightRunner
 
 PLACEHOLDER = "{{BASE_URL}}"
 EXPECTED: dict[str, dict[str, str]] = json.loads((CONFORMANCE_DIR / "expected.json").read_text(encoding="utf-8"))

@@ -1,11 +1,15 @@
-"""The runner's exceptions, one tree:
+"""The runner's exceptions, one tree (the base and the recording's error here, the replay's in
+`runner.replay.errors`):
 
     RunnerError
      ├── InvalidScript   the recording cannot be replayed as written (`field` names the culprit, e.g.
-     │                   `steps[2].selectors`); raised by the parsers, before any browser is touched
+     │                   `steps[2].selectors`); raised by the parsers and `prepare_script`, before any
+     │                   browser is touched
      ├── BrowserError    infrastructure: Chromium missing or failing to launch, ffmpeg missing, a crash
+     │                   (runner.replay.errors)
      └── StepFailed      one step did not replay (selector not found, timeout, assertion mismatch);
-                         internal to the runner, it becomes a `failed` StepResult and never escapes `run()`
+                         internal to the replay, it becomes a `failed` StepResult and never escapes `run()`
+                         (runner.replay.errors)
 
 A test failure is never raised to the runner's caller: `PlaywrightRunner.run` reports it in its RunResult.
 """
@@ -27,19 +31,3 @@ class InvalidScript(RunnerError):
 
     def __str__(self) -> str:
         return f"{self.field}: {self.message}" if self.field else self.message
-
-
-class BrowserError(RunnerError):
-    """The browser could not be started, or stopped answering (infrastructure, not the recording)."""
-
-
-class StepFailed(RunnerError):
-    """One step did not replay; the message is the step's error, without the `step N (type):` prefix.
-
-    `category` (a `runner.results.FailureCategory`) says why, when the raiser knows; otherwise the runner
-    infers it from the kind of step (see `runner.categories`).
-    """
-
-    def __init__(self, message: str, category: str | None = None) -> None:
-        super().__init__(message)
-        self.category = category

@@ -48,9 +48,9 @@ import json
 import re
 from typing import Any
 
-from runner.errors import InvalidScript
-from runner.selectors import parse_selector
-from runner.steps import (
+from runner.formats.errors import InvalidScript
+from runner.formats.selectors import parse_selector
+from runner.formats.steps import (
     AssertText,
     AssertUrl,
     AssertVisible,

@@ -1,4 +1,4 @@
-"""Why a step failed, as one of a few categories people can filter on.
+"""Why a step failed, as one of a few categories people can filter on (`contract.runs.FailureCategory`).
 
 The raiser of `StepFailed` may name the category; otherwise it is inferred here from the kind of step and
 the failure, in this order: navigation steps and missed navigations are `navigation_error`; assertions
@@ -10,10 +10,16 @@ the failure, in this order: navigation steps and missed navigations are `navigat
 
 from __future__ import annotations
 
-from runner.results import FailureCategory
-from runner.steps import AssertText, AssertUrl, AssertVisible, Navigate, Step, WaitForElement, WaitForExpression
-
-_VALID: frozenset[str] = frozenset(FailureCategory.__args__)  # type: ignore[attr-defined]
+from contract.runs import FailureCategory
+from runner.formats.steps import (
+    AssertText,
+    AssertUrl,
+    AssertVisible,
+    Navigate,
+    Step,
+    WaitForElement,
+    WaitForExpression,
+)
 
 
 def _is_check(step: Step) -> bool:
@@ -25,18 +31,18 @@ def _is_check(step: Step) -> bool:
     return False
 
 
-def categorize(step: Step, message: str, hint: str | None = None) -> FailureCategory:
-    if hint in _VALID:
-        return hint  # type: ignore[return-value]
+def categorize(step: Step, message: str, hint: FailureCategory | None = None) -> FailureCategory:
+    if hint is not None:
+        return hint
     if isinstance(step, Navigate) or "expected a navigation" in message or message.startswith("navigation to"):
-        return "navigation_error"
+        return FailureCategory.NAVIGATION_ERROR
     no_match = message.startswith("no element matched") or message.startswith("frame ")
     if _is_check(step) and not no_match:
-        return "assertion_failed"
+        return FailureCategory.ASSERTION_FAILED
     if no_match:
-        return "selector_not_found"
+        return FailureCategory.SELECTOR_NOT_FOUND
     if isinstance(step, WaitForExpression) and "failed:" in message:
-        return "script_error"
+        return FailureCategory.SCRIPT_ERROR
     if "unknown key" in message or "cannot replay steps" in message:
-        return "script_error"
-    return "timeout"
+        return FailureCategory.SCRIPT_ERROR
+    return FailureCategory.TIMEOUT

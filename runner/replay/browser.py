@@ -22,7 +22,7 @@ import structlog
 from playwright.async_api import Browser, Playwright, async_playwright
 from playwright.async_api import Error as PlaywrightError
 
-from runner.errors import BrowserError
+from runner.replay.errors import BrowserError
 
 log = structlog.get_logger(__name__)
 

@@ -1,6 +1,6 @@
-"""Recorder selectors -> Playwright locators, and finding the first alternative that matches.
+"""Parsed selectors -> Playwright locators, and finding the first alternative that matches.
 
-Selector kinds (the prefixes of @puppeteer/replay; a part without one is CSS):
+How each kind of part (`runner.formats.selectors`) is looked up:
 
 - CSS and `pierce/CSS`: Playwright's `css=` engine, which already pierces open shadow roots.
 - `xpath/EXPR`: `xpath=EXPR` (XPath does not pierce shadow roots, in Playwright as in Puppeteer).
@@ -22,22 +22,21 @@ so an outdated first alternative costs one cheap query per round, not the whole 
 from __future__ import annotations
 
 import asyncio
-import inspect
 import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Literal, TypeVar, cast, get_args
+from typing import Any, Literal, TypeVar, cast
 
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Frame, FrameLocator, Locator, Page
 
-from runner.errors import StepFailed
-from runner.steps import SelectorChain, Selectors, describe_selectors
+from runner.formats.selectors import SelectorPart, chain_text, parse_selector
+from runner.formats.steps import SelectorChain, Selectors, describe_selectors
+from runner.replay.errors import StepFailed
 
 POLL_INTERVAL_S = 0.1
 
-SelectorKind = Literal["css", "xpath", "text", "aria", "pierce"]
 Root = Page | Frame | Locator | FrameLocator
 T = TypeVar("T")
 
@@ -47,65 +46,6 @@ NAMED_ROLES = (
     "listbox", "option", "menuitem", "menuitemcheckbox", "menuitemradio", "tab", "slider", "spinbutton",
     "img", "dialog", "cell", "columnheader", "rowheader", "treeitem", "region", "navigation",
 )
-
-ARIA_ROLES: frozenset[str] = frozenset(get_args(inspect.signature(Page.get_by_role).parameters["role"].annotation))
-# `[role="button"]` / `[name='Go']` at the end of an aria selector (quotes may be escaped inside).
-_ARIA_ATTRIBUTE = re.compile(
-    r"\[\s*(?P<attribute>\w+)\s*=\s*(?P<quote>[\"'])(?P<value>(?:\\.|(?!(?P=quote)).)*)(?P=quote)\s*\]"
-)
-
-
-@dataclass(frozen=True)
-class SelectorPart:
-    kind: SelectorKind
-    value: str  # the selector without its prefix
-    role: str | None = None  # aria only
-    name: str | None = None  # aria only; None = any name
-
-
-def parse_selector(text: str) -> SelectorPart:
-    """One part of a chain; ValueError with a readable message when it cannot be used."""
-    if not text.strip():
-        raise ValueError("selector is empty")
-    for kind in ("aria", "text", "xpath", "pierce"):
-        prefix = f"{kind}/"
-        if text.startswith(prefix):
-            value = text[len(prefix):]
-            if not value.strip():
-                raise ValueError(f"selector {text!r} has nothing after {prefix!r}")
-            if kind == "aria":
-                return _parse_aria(value)
-            return SelectorPart(kind=cast(SelectorKind, kind), value=value)
-    return SelectorPart(kind="css", value=text)
-
-
-def _parse_aria(value: str) -> SelectorPart:
-    attributes: dict[str, str] = {}
-
-    def take(match: re.Match[str]) -> str:
-        attributes[match["attribute"]] = re.sub(r"\\(.)", r"\1", match["value"])
-        return ""
-
-    name = _ARIA_ATTRIBUTE.sub(take, value).strip()
-    unknown = set(attributes) - {"role", "name"}
-    if unknown:
-        raise ValueError(f"aria selector attribute {sorted(unknown)[0]!r} is not supported (use role or name)")
-    name = attributes.get("name", name)
-    role = attributes.get("role")
-    if role is not None and ARIA_ROLES and role not in ARIA_ROLES:
-        raise ValueError(f"aria selector role {role!r} is not an ARIA role")
-    if role is None and not name:
-        raise ValueError(f"aria selector {'aria/' + value!r} names neither an accessible name nor a role")
-    return SelectorPart(kind="aria", value=value, role=role, name=name or None)
-
-
-def selector_problem(text: str) -> str | None:
-    """Why this selector part cannot be used, or None; for the parsers' field errors."""
-    try:
-        parse_selector(text)
-    except ValueError as error:
-        return str(error)
-    return None
 
 
 def _by_role(root: Root, role: str, name: str | None) -> Locator:
@@ -146,10 +86,6 @@ async def resolve_chain(frame: Frame, chain: SelectorChain) -> Locator | None:
     return locator
 
 
-def chain_text(chain: SelectorChain) -> str:
-    return " >> ".join(chain)
-
-
 API_PREFIX = re.compile(r"^[A-Z]\w*\.\w+: ")  # "Frame.goto: ", "Locator.click: "
 
 
@@ -157,6 +93,16 @@ def first_line(error: BaseException) -> str:
     """The first line of an error's message, without Playwright's `Class.method: ` prefix."""
     text = str(error).strip()
     return API_PREFIX.sub("", text.splitlines()[0]) if text else type(error).__name__
+
+
+def error_reason(error: PlaywrightError) -> str:
+    """The most telling line of a Playwright error: the last line of its call log, else its first line."""
+    lines = [line.strip(" -") for line in str(error).splitlines() if line.strip(" -")]
+    if "Call log:" in lines:
+        log_lines = lines[lines.index("Call log:") + 1:]
+        if log_lines:
+            return re.sub(r"^\d+ \N{MULTIPLICATION SIGN} ", "", log_lines[-1])
+    return API_PREFIX.sub("", lines[0]) if lines else type(error).__name__
 
 
 @dataclass(frozen=True)

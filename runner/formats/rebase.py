@@ -11,8 +11,8 @@ from dataclasses import fields, replace
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from runner.errors import InvalidScript
-from runner.steps import Navigate, Script, Step
+from runner.formats.errors import InvalidScript
+from runner.formats.steps import Navigate, Script, Step
 
 
 def _origin(url: str) -> tuple[str, str]:

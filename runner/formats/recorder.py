@@ -10,16 +10,16 @@ waitForExpression, setViewport, scroll, close, emulateNetworkConditions. `custom
 needs an extension to mean anything, and replaying it as a no-op would report a pass it did not earn.
 `waitForElement` follows @puppeteer/replay's runner (operator `>=` and count 1 by default, `visible: false`
 inverts the condition, `attributes`/`properties` must match on every element found), except that it
-counts visible elements only (see `runner.steps.WaitForElement`).
+counts visible elements only (see `runner.formats.steps.WaitForElement`).
 """
 
 from __future__ import annotations
 
 from typing import Any, cast, get_args
 
-from runner.errors import InvalidScript
-from runner.selectors import selector_problem
-from runner.steps import (
+from runner.formats.errors import InvalidScript
+from runner.formats.selectors import selector_problem
+from runner.formats.steps import (
     Click,
     ClosePage,
     CountOperator,

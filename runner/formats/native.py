@@ -11,14 +11,14 @@ keyDown, keyUp; select, check, uncheck; upload; scroll; dragAndDrop; waitForSele
 waitForLoadState, wait, waitForFunction; assertVisible, assertHidden, assertText, assertValue,
 assertAttribute, assertCount, assertUrl, assertTitle; screenshot; switchToFrame, switchToMainFrame,
 switchToPage; handleDialog. Every step may carry `timeoutMs`. A selector is CSS, or one of the Recorder's
-prefixed kinds (`aria/`, `text/`, `xpath/`, `pierce/`; see `runner.selectors`). Assertions retry until they
-hold or the step's timeout ends, like waits do. Unknown fields are refused, so a typo is an error rather
-than a silently ignored option.
+prefixed kinds (`aria/`, `text/`, `xpath/`, `pierce/`; see `runner.formats.selectors`). Assertions retry
+until they hold or the step's timeout ends, like waits do. Unknown fields are refused, so a typo is an error
+rather than a silently ignored option.
 
 Frames: `switchToFrame` is resolved here, not at replay: the selectors of later element steps (and the
-frame of `waitForFunction`) are prefixed with the iframe's selector, a chain `runner.selectors` follows
+frame of `waitForFunction`) are prefixed with the iframe's selector, a chain `runner.replay.locate` follows
 into the frame's document, until `switchToMainFrame` or `switchToPage`. Pages: `switchToPage` changes the
-executor's page at replay (see `runner.extra_actions`).
+executor's page at replay (see `runner.replay.handlers.pages`).
 """
 
 from __future__ import annotations
@@ -30,9 +30,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from runner.errors import InvalidScript
-from runner.selectors import selector_problem
-from runner.steps import (
+from runner.formats.errors import InvalidScript
+from runner.formats.selectors import selector_problem
+from runner.formats.steps import (
     AssertCount,
     AssertElement,
     AssertHidden,

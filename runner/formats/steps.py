@@ -6,7 +6,8 @@ so results read in the recording's own words; the class says what the runner doe
 Selectors: a step that targets an element carries `selectors`, a tuple of alternatives tried in order.
 Each alternative is a chain of parts (`SelectorChain`); a one-part chain is the common case, later parts
 are looked up inside the element the earlier ones matched (its shadow root, or its document for an iframe).
-Parts keep the Recorder's prefixes (`aria/`, `text/`, `xpath/`, `pierce/`, else CSS); see `runner.selectors`.
+Parts keep the Recorder's prefixes (`aria/`, `text/`, `xpath/`, `pierce/`, else CSS); see
+`runner.formats.selectors`.
 """
 
 from __future__ import annotations
@@ -217,7 +218,7 @@ def url_problem(url: str) -> str | None:
     return None
 
 
-# Steps of the native format's later actions; `runner.extra_actions` replays them.
+# Steps of the native format's later actions.
 
 TextMatch = Literal["equals", "contains", "matches"]  # `matches`: a regular expression, searched (re.search)
 LoadState = Literal["load", "domcontentloaded", "networkidle"]

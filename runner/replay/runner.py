@@ -9,9 +9,13 @@ Verdicts:
 
 A test failure is never raised. Cancellation (asyncio.CancelledError) propagates, after the context is
 closed. Artifacts go to `output_dir`: `video.webm` (per `RunOptions.video`), `step-<index:03>.png`, and
-when the run does not pass: `trace.zip` (per `RunOptions.trace`), `page.html` (the page at the failure),
-`console.log` (console messages and uncaught page errors) and `network.har`. Each failing step and the run
-carry a category (`runner.categories`).
+when the run does not pass: `trace.zip` (per `RunOptions.trace`; never for a run with secrets), `page.html`
+(the page at the failure), `console.log` (console messages and uncaught page errors) and `network.har`. Each
+failing step and the run carry a category (`runner.replay.categories`). The secrets' values are masked as
+`***` in every error and text artifact.
+
+Options and results are the contract's (`contract.options.RunOptions`, `contract.results`): the replay reads
+the options as the API validated them, and reports with the contract's status and category enums.
 
 Step numbering: `StepResult.index` is the 0-based position in the recording (as in `steps[2]` of
 InvalidScript paths); messages count from 1 as people do (`step 3 (click): ...` is index 2).
@@ -22,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import replace
 from pathlib import Path
@@ -32,17 +36,19 @@ import structlog
 from playwright.async_api import Browser, BrowserContext, ConsoleMessage, Page, WebError
 from playwright.async_api import Error as PlaywrightError
 
-from runner.actions import StepExecutor
-from runner.categories import categorize
-from runner.devices import device_identity, device_viewport
-from runner.errors import StepFailed
-from runner.extra_actions import keep_screenshots
-from runner.options import RunOptions
-from runner.rebase import rebase_script
-from runner.results import ArtifactFile, FailureCategory, RunResult, RunStatus, StepResult
-from runner.selectors import first_line
-from runner.steps import Navigate, Script, SetViewport, Step, Viewport
-from runner.variables import SecretMasker
+from contract.options import RunOptions
+from contract.results import ArtifactFile, ArtifactKind, ReplayStatus, RunResult, StepResult
+from contract.runs import FailureCategory, RunStatus, StepStatus
+from runner.formats.rebase import rebase_script
+from runner.formats.steps import Navigate, Script, SetViewport, Step, Viewport
+from runner.formats.variables import SecretMasker
+from runner.replay.categories import categorize
+from runner.replay.context import Handler, StepContext
+from runner.replay.devices import device_identity, device_viewport, lookup_device
+from runner.replay.errors import StepFailed
+from runner.replay.executor import StepExecutor
+from runner.replay.locate import first_line
+from runner.replay.registry import HANDLERS
 
 log = structlog.get_logger(__name__)
 
@@ -64,10 +70,14 @@ def _ms(seconds: float) -> int:
 
 
 class PlaywrightRunner:
-    """Replays scripts in the given browser, one fresh context per run; safe to use concurrently."""
+    """Replays scripts in the given browser, one fresh context per run; safe to use concurrently.
 
-    def __init__(self, browser: Browser) -> None:
+    `handlers`: what replays each step class (`runner.replay.registry.HANDLERS`, unless a test says otherwise).
+    """
+
+    def __init__(self, browser: Browser, *, handlers: Mapping[type[Step], Handler] = HANDLERS) -> None:
         self._browser = browser
+        self._executor = StepExecutor(handlers)
 
     async def run(
         self,
@@ -75,18 +85,22 @@ class PlaywrightRunner:
         options: RunOptions,
         output_dir: Path,
         *,
+        secret_values: Sequence[str] = (),
         on_step: StepCallback | None = None,
         stop: asyncio.Event | None = None,
     ) -> RunResult:
-        """`stop`: set it to cancel the run mid-step (its context is closed); the result keeps the steps,
+        """`secret_values`: masked as `***` in every error and text artifact (and no trace is recorded).
+        `stop`: set it to cancel the run mid-step (its context is closed); the result keeps the steps,
         screenshots and video made so far, the interrupted step `failed` with "cancelled by request"."""
+        device = lookup_device(options.device) if options.device is not None else None
         if options.base_url:
             script = rebase_script(script, options.base_url)
         if options.viewport is not None:
-            script = _with_viewport(script, Viewport(width=options.viewport[0], height=options.viewport[1]))
-        elif options.device is not None:
-            script = _with_viewport(script, device_viewport(options.device))
-        replay = _Run(self._browser, script, options, output_dir, on_step, stop)
+            script = _with_viewport(script, Viewport(width=options.viewport.width, height=options.viewport.height))
+        elif device is not None:
+            script = _with_viewport(script, device_viewport(device))
+        replay = _Run(self._browser, self._executor, script, options, output_dir, device=device,
+                      masker=SecretMasker(secret_values), on_step=on_step, stop=stop)
         return await _unless_the_browser_dies(self._browser, replay)
 
 
@@ -127,35 +141,38 @@ async def _unless_the_browser_dies(browser: Browser, replay: _Run) -> RunResult:
 class _Run:
     """One replay: its context, the results so far, and the verdict."""
 
-    def __init__(self, browser: Browser, script: Script, options: RunOptions, output_dir: Path,
-                 on_step: StepCallback | None, stop: asyncio.Event | None = None) -> None:
+    def __init__(self, browser: Browser, executor: StepExecutor, script: Script, options: RunOptions,
+                 output_dir: Path, *, device: dict[str, Any] | None, masker: SecretMasker,
+                 on_step: StepCallback | None, stop: asyncio.Event | None) -> None:
         self.browser = browser
+        self.executor = executor
         self.stop = stop
         self.stopped = False
         self.current_step: asyncio.Future[str | None] | None = None
         self.script = script
         self.options = options
+        self.device = device
         self.output_dir = output_dir
         self.on_step = on_step
         self.video_dir = output_dir / ".video" if options.video != "off" else None
         self.steps: list[StepResult] = []
         self.artifacts: list[ArtifactFile] = []
-        self.status: RunStatus = "passed"
+        self.status: ReplayStatus = RunStatus.PASSED
         self.error: str | None = None
         self.category: FailureCategory | None = None
         self.failed_index: int | None = None
         self.console: list[str] = []
         self.tracing = False
-        self.masker = SecretMasker(options.secret_values)
+        self.masker = masker
         self.started = time.monotonic()
 
     def abandoned(self, reason: str) -> RunResult:
         """What is known of a replay that had to be cancelled because its browser died under it."""
-        self.status, self.category = "error", "browser_crashed"
+        self.status, self.category = RunStatus.ERROR, FailureCategory.BROWSER_CRASHED
         self.error = self.masker.mask(reason)
         for index in range(len(self.steps), len(self.script.steps)):
             step = self.script.steps[index]
-            self.steps.append(StepResult(index=index, type=step.type, status="skipped", duration_ms=0))
+            self.steps.append(StepResult(index=index, type=step.type, status=StepStatus.SKIPPED, duration_ms=0))
         return self.result()
 
     def result(self) -> RunResult:
@@ -172,19 +189,19 @@ class _Run:
         try:
             context, page = await self.new_context()
         except PlaywrightError as error:
-            self.status, self.error = "error", f"could not create a browser context: {first_line(error)}"
-            self.category = "browser_crashed"
+            self.status, self.error = RunStatus.ERROR, f"could not create a browser context: {first_line(error)}"
+            self.category = FailureCategory.BROWSER_CRASHED
             log.warning("run could not start", error=self.error)
             for index, step in enumerate(self.script.steps):
-                await self.report(StepResult(index=index, type=step.type, status="skipped", duration_ms=0))
+                await self.report(StepResult(index=index, type=step.type, status=StepStatus.SKIPPED, duration_ms=0))
             return self.result()
-        executor = StepExecutor(context, page)
-        keep_screenshots(executor, self.output_dir, self.artifacts)  # `screenshot` steps become artifacts
+        # Named `screenshot` steps become artifacts of the run.
+        steps = StepContext(context, page, screenshot_dir=self.output_dir, artifacts=self.artifacts)
         stop_watch = asyncio.create_task(self.close_on_stop(context)) if self.stop is not None else None
         try:
-            await self.replay(executor)
-            if self.status != "passed" and not self.stopped:
-                await self.keep_failure_state(executor.last_page)
+            await self.replay(steps)
+            if self.status != RunStatus.PASSED and not self.stopped:
+                await self.keep_failure_state(steps.last_page)
             if not self.stopped:
                 await self.stop_tracing(context)
         finally:
@@ -221,8 +238,8 @@ class _Run:
             "is_mobile": viewport.is_mobile,
             "has_touch": viewport.has_touch,
         }
-        if self.options.device is not None:
-            emulation.update(device_identity(self.options.device))
+        if self.device is not None:
+            emulation.update(device_identity(self.device))
         context = await self.browser.new_context(
             **emulation,
             locale=self.options.locale,
@@ -247,52 +264,55 @@ class _Run:
             raise
         return context, page
 
-    async def replay(self, executor: StepExecutor) -> None:
+    async def replay(self, steps: StepContext) -> None:
         crashed: list[str] = []
-        executor.main_page.on("crash", lambda _: crashed.append("the page crashed"))
+        steps.main_page.on("crash", lambda _: crashed.append("the page crashed"))
         video_start = time.monotonic()  # the video starts with the page
         run_deadline = self.started + self.options.timeout_ms / 1000
         for index, step in enumerate(self.script.steps):
-            if self.status != "passed":
-                await self.report(StepResult(index=index, type=step.type, status="skipped", duration_ms=0))
+            if self.status != RunStatus.PASSED:
+                await self.report(StepResult(index=index, type=step.type, status=StepStatus.SKIPPED, duration_ms=0))
                 continue
             if self.stopped:
-                await self.report(StepResult(index=index, type=step.type, status="skipped", duration_ms=0))
+                await self.report(StepResult(index=index, type=step.type, status=StepStatus.SKIPPED, duration_ms=0))
                 continue
             step_start = time.monotonic()
-            executor.step_index = index
-            selector, error, category = await self.run_step(executor, step, run_deadline)
+            steps.step_index = index
+            selector, error, category = await self.run_step(steps, step, run_deadline)
             if self.stopped:
-                self.status, self.failed_index = "failed", index
+                self.status, self.failed_index = RunStatus.FAILED, index
                 self.error = f"cancelled by request at step {index + 1}"
-                await self.report(StepResult(index=index, type=step.type, status="failed",
+                await self.report(StepResult(index=index, type=step.type, status=StepStatus.FAILED,
                                              duration_ms=_ms(time.monotonic() - step_start),
                                              error="cancelled by request",
                                              started_offset_ms=max(0, _ms(step_start - video_start))))
                 continue
             if error is not None and (crashed or not self.browser.is_connected()):
-                self.status = "error"
-                category = "browser_crashed"
+                self.status = RunStatus.ERROR
+                category = FailureCategory.BROWSER_CRASHED
                 error = f"{crashed[0] if crashed else 'the browser disconnected'} ({error})"
-            result = StepResult(index=index, type=step.type, status="passed" if error is None else "failed",
+            if error is not None:
+                self.status = RunStatus.ERROR if self.status == RunStatus.ERROR else RunStatus.FAILED
+                self.failed_index = index
+                self.category = category
+                self.error = self.masker.mask(f"step {index + 1} ({step.type}) [{category}]: {error}")
+                log.info("step failed", step=index, type=step.type, error=self.error, status=self.status,
+                         category=category)
+            result = StepResult(index=index, type=step.type,
+                                status=StepStatus.PASSED if error is None else StepStatus.FAILED,
                                 duration_ms=_ms(time.monotonic() - step_start),
                                 selector=self.masker.mask_optional(selector),
-                                started_offset_ms=max(0, _ms(step_start - video_start)))
-            if error is not None:
-                self.status = "error" if self.status == "error" else "failed"
-                self.failed_index = index
-                result.category = self.category = category
-                result.error = self.error = self.masker.mask(f"step {index + 1} ({step.type}) [{category}]: {error}")
-                log.info("step failed", step=index, type=step.type, error=result.error, status=self.status,
-                         category=category)
+                                started_offset_ms=max(0, _ms(step_start - video_start)),
+                                error=self.error if error is not None else None,
+                                category=category if error is not None else None)
             screenshots = self.options.screenshots
             if (screenshots == "every-step" or (screenshots == "on-failure" and error is not None)) \
-                    and self.status != "error":
-                await self.screenshot(executor.last_page, index)
+                    and self.status != RunStatus.ERROR:
+                await self.screenshot(steps.last_page, index)
             await self.report(result)
 
     async def run_step(
-        self, executor: StepExecutor, step: Step, run_deadline: float
+        self, steps: StepContext, step: Step, run_deadline: float
     ) -> tuple[str | None, str | None, FailureCategory | None]:
         """(the selector that matched, the error, its category) for one step, bounded by the run's deadline."""
         default_ms = self.options.step_timeout_ms
@@ -301,7 +321,7 @@ class _Run:
         timeout_ms = step.timeout_ms or self.script.timeout_ms or default_ms
         loop = asyncio.get_running_loop()
         budget = asyncio.timeout_at(loop.time() + max(0.0, run_deadline - time.monotonic()))
-        step_task = asyncio.ensure_future(executor.execute(step, timeout_ms))
+        step_task = asyncio.ensure_future(self.executor.execute(steps, step, timeout_ms))
         self.current_step = step_task
         try:
             async with budget:
@@ -317,7 +337,7 @@ class _Run:
         except TimeoutError:
             if not budget.expired():
                 raise
-            return None, f"the run exceeded its timeout of {self.options.timeout_ms} ms", "timeout"
+            return None, f"the run exceeded its timeout of {self.options.timeout_ms} ms", FailureCategory.TIMEOUT
         except PlaywrightError as failure:
             return None, first_line(failure), categorize(step, first_line(failure))
 
@@ -341,8 +361,8 @@ class _Run:
     def offset(self) -> str:
         return f"+{_ms(time.monotonic() - self.started)}ms"
 
-    def add_failure_artifact(self, kind: str, path: Path, content_type: str) -> None:
-        self.artifacts.append(ArtifactFile(kind=kind, path=path, content_type=content_type,  # type: ignore[arg-type]
+    def add_failure_artifact(self, kind: ArtifactKind, path: Path, content_type: str) -> None:
+        self.artifacts.append(ArtifactFile(kind=kind, path=path, content_type=content_type,
                                            step_index=self.failed_index))
 
     async def keep_failure_state(self, page: Page) -> None:
@@ -367,7 +387,7 @@ class _Run:
         if not self.tracing:
             return
         self.tracing = False
-        keep = self.options.trace == "on" or self.status != "passed"
+        keep = self.options.trace == "on" or self.status != RunStatus.PASSED
         path = self.output_dir / TRACE_NAME
         try:
             await context.tracing.stop(path=path if keep else None)
@@ -382,7 +402,7 @@ class _Run:
         path = self.output_dir / HAR_NAME
         if not path.is_file():
             return
-        if self.status == "passed":
+        if self.status == RunStatus.PASSED:
             path.unlink()
             return
         if self.masker:  # request bodies and URLs may carry what was typed
@@ -398,7 +418,7 @@ class _Run:
             recorded = Path(await page.video.path()) if page.video is not None else None
         except PlaywrightError:
             recorded = None
-        keep = self.options.video == "on" or self.status != "passed"
+        keep = self.options.video == "on" or self.status != RunStatus.PASSED
         if keep and recorded is not None and recorded.is_file() and recorded.stat().st_size > 0:
             recorded.replace(target)
         shutil.rmtree(self.video_dir, ignore_errors=True)

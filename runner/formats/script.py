@@ -10,11 +10,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from runner.errors import InvalidScript
-from runner.native import parse_native
-from runner.recorder import parse_recording
-from runner.saveaction import parse_saveaction
-from runner.steps import Script, ScriptFormat
+from runner.formats.errors import InvalidScript
+from runner.formats.native import parse_native
+from runner.formats.recorder import parse_recording
+from runner.formats.saveaction import parse_saveaction
+from runner.formats.steps import Script, ScriptFormat
 
 __all__ = ["Script", "detect_format", "load_script_file", "parse_script", "read_script_json"]
 

@@ -16,9 +16,9 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import quote, quote_plus
 
-from runner.errors import InvalidScript
+from contract.options import NAME_PATTERN
+from runner.formats.errors import InvalidScript
 
-NAME_PATTERN = r"[A-Za-z_][A-Za-z0-9_]*"
 _REFERENCE = re.compile(r"\$(\$?)\{(" + NAME_PATTERN + r")\}")
 VALID_NAME = re.compile(rf"^{NAME_PATTERN}$")
 SECRET_ENV_PREFIX = "REPRISE_SECRET_"
