@@ -1,8 +1,9 @@
 # `make dev`: the whole system running. `make test`: the whole suite passing. Both install what they need.
-.PHONY: setup dev test lint typecheck unit screenshots clean
+.PHONY: setup dev test lint typecheck layers unit integration e2e screenshots clean
 
 VENV := .venv
 PY := $(VENV)/bin/python
+PYTEST := $(PY) -m pytest -q -p no:cacheprovider
 
 setup:
 	@bash scripts/setup.sh
@@ -16,14 +17,30 @@ lint: setup
 typecheck: setup
 	$(VENV)/bin/mypy
 
+# The layering rule (docs/architecture.md): import-linter contracts in pyproject.toml.
+layers: setup
+	$(VENV)/bin/lint-imports --no-cache
+
+# Tests by layer: unit needs no service (seconds); integration talks to Postgres, Redis and Chromium
+# in-process; e2e runs real processes (workers, the CLI, reprise dev).
+unit: setup
+	$(PYTEST) tests/unit $(PYTEST_ARGS)
+
+integration: setup
+	$(PYTEST) tests/integration $(PYTEST_ARGS)
+
+e2e: setup
+	$(PYTEST) tests/e2e tests/conformance $(PYTEST_ARGS)
+
 test: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
-	$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+	$(VENV)/bin/lint-imports --no-cache
+	$(PYTEST) $(PYTEST_ARGS)
 
 # The README's dashboard pictures, taken by the dashboard tests (make test writes them to a temporary folder).
 screenshots: setup
-	REPRISE_SCREENSHOTS_DIR=docs/screenshots $(PY) -m pytest -q -p no:cacheprovider tests/test_dashboard.py
+	REPRISE_SCREENSHOTS_DIR=docs/screenshots $(PYTEST) tests/e2e/test_dashboard.py
 
 clean:
 	rm -rf .reprise artifacts reprise-output .pytest_cache .mypy_cache .ruff_cache

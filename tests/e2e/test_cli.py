@@ -8,14 +8,11 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import asyncpg
 import pytest
 
-from services import ADMIN_DATABASE_URL
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from services import ADMIN_DATABASE_URL, REPO_ROOT
 
 
 def reprise(*args: str, **env: str) -> subprocess.CompletedProcess[str]:

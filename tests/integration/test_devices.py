@@ -7,7 +7,6 @@ from __future__ import annotations
 import importlib.util
 import inspect
 import json
-from pathlib import Path
 from typing import Any, get_args
 
 from playwright.async_api import Page
@@ -16,7 +15,9 @@ from contract.devices import device_descriptor, device_names
 from runner.formats.selectors import ARIA_ROLES
 from runner.replay.devices import device_identity, device_viewport
 
-ROOT = Path(__file__).resolve().parent.parent
+from services import REPO_ROOT
+
+ROOT = REPO_ROOT  # the repository
 GENERATOR = ROOT / "scripts" / "generate_devices.py"
 
 

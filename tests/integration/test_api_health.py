@@ -11,7 +11,7 @@ from api import create_app
 from contract.settings import Settings
 from jobs.registry import WorkerBeat, WorkerRegistry
 
-from services import wait_for
+from services import REPO_ROOT, wait_for
 
 
 async def test_detailed_health_shows_dependencies_counts_and_live_workers(
@@ -66,9 +66,8 @@ async def test_redis_down_is_503_and_a_posted_run_is_marked_not_lost(settings: S
 
 async def test_native_script_schema_is_served(api_client: httpx.AsyncClient) -> None:
     import json
-    from pathlib import Path
 
     response = await api_client.get("/api/schema/script")
     assert response.status_code == 200
-    documented = json.loads((Path(__file__).resolve().parent.parent / "docs/native-script.schema.json").read_text())
+    documented = json.loads((REPO_ROOT / "docs/native-script.schema.json").read_text())
     assert response.json() == documented

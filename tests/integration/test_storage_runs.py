@@ -28,7 +28,9 @@ from storage import (
     migrate,
 )
 
-MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "storage" / "migrations"
+from services import REPO_ROOT
+
+MIGRATIONS_DIR = REPO_ROOT / "storage" / "migrations"
 
 
 @pytest.fixture

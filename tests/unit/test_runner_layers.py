@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from services import REPO_ROOT
+
+ROOT = REPO_ROOT  # the repository
 # The replay's modules from the bottom up: each may import only modules before it (and runner.formats).
 REPLAY_ORDER = [
     "runner.replay.errors",

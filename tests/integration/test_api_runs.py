@@ -158,9 +158,10 @@ async def test_variables_and_secrets_are_checked_at_post(api_client: httpx.Async
 
 
 async def test_context_options_are_validated_and_stored(api_client: httpx.AsyncClient) -> None:
-    cases = [({"timezoneId": "Mars/Olympus"}, "timezoneId"), ({"browser": "firefox"}, "browser"),
-             ({"viewport": {"width": 5, "height": 600}}, "viewport.width"), ({"locale": "not a locale"}, "locale"),
-             ({"baseUrl": "ftp://x"}, "baseUrl")]
+    cases: list[tuple[dict[str, Any], str]] = [
+        ({"timezoneId": "Mars/Olympus"}, "timezoneId"), ({"browser": "firefox"}, "browser"),
+        ({"viewport": {"width": 5, "height": 600}}, "viewport.width"), ({"locale": "not a locale"}, "locale"),
+        ({"baseUrl": "ftp://x"}, "baseUrl")]
     for extra, field in cases:
         response = await api_client.post("/api/runs", json={"script": RECORDING, **extra})
         assert response.status_code == 422, (extra, response.text)

@@ -26,6 +26,7 @@ from runner.formats.steps import (
 )
 
 from recordings import RECORDINGS_DIR, load_recording
+from services import REPO_ROOT
 
 BASE = "http://127.0.0.1:8123"
 
@@ -309,9 +310,8 @@ def test_unusable_selectors(text: str) -> None:
 
 def test_documented_schema_matches_the_code() -> None:
     import json
-    from pathlib import Path
 
     from runner.formats import native_json_schema
 
-    documented = json.loads((Path(__file__).resolve().parent.parent / "docs/native-script.schema.json").read_text())
+    documented = json.loads((REPO_ROOT / "docs/native-script.schema.json").read_text())
     assert documented == native_json_schema()

@@ -1,14 +1,15 @@
 """Unit tests of the named-query loader and migration discovery (no database)."""
 
 import ast
-from pathlib import Path
 
 import pytest
 
 from storage.migrations import load_migrations
 from storage.queries import load_queries, parse_queries
 
-STORAGE_DIR = Path(__file__).resolve().parent.parent / "storage"
+from services import REPO_ROOT
+
+STORAGE_DIR = REPO_ROOT / "storage"
 
 
 def query_names_in_code() -> dict[str, list[str]]:
