@@ -21,15 +21,6 @@ from storage.errors import ArtifactNotFound, InvalidTransition, RecordingNotFoun
 log = structlog.get_logger(__name__)
 
 
-class InvalidField(Exception):
-    """A request field that passed its type check but names something that does not exist."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
-
-
 class ServiceUnavailable(Exception):
     """A dependency (database, Redis) did not answer."""
 
@@ -71,11 +62,6 @@ def install_error_handlers(app: FastAPI) -> None:
         field = f"script.{error.field}" if error.field else "script"
         fields = [{"field": field, "message": error.message}]
         return JSONResponse(error_body("invalid_script", f"{field}: {error.message}", fields), status_code=422)
-
-    @app.exception_handler(InvalidField)
-    async def field_invalid(_: Request, error: InvalidField) -> JSONResponse:
-        fields = [{"field": error.field, "message": error.message}]
-        return JSONResponse(error_body("invalid_request", str(error), fields), status_code=422)
 
     @app.exception_handler(RunNotFound)
     async def run_not_found(_: Request, error: RunNotFound) -> JSONResponse:

@@ -31,8 +31,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from contract.options import MAX_STEP_TIMEOUT_MS
 from runner.formats import InvalidScript, Script, load_script_file
-from runner.formats.native import MAX_STEP_TIMEOUT_MS, parse_native
+from runner.formats.native import parse_native
 from runner.formats.steps import (
     AssertText,
     AssertUrl,

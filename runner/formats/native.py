@@ -30,6 +30,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from contract.options import MAX_STEP_TIMEOUT_MS
 from runner.formats.errors import InvalidScript
 from runner.formats.selectors import selector_problem
 from runner.formats.steps import (
@@ -79,7 +80,6 @@ from runner.formats.steps import (
 )
 
 NATIVE_VERSION = 1
-MAX_STEP_TIMEOUT_MS = 600_000
 MAX_WAIT_MS = 60_000
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024  # all the files of one upload step, decoded
 SCREENSHOT_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"

@@ -48,6 +48,7 @@ import json
 import re
 from typing import Any
 
+from contract.options import NAME_PATTERN
 from runner.formats.errors import InvalidScript
 from runner.formats.selectors import parse_selector
 from runner.formats.steps import (
@@ -87,7 +88,7 @@ FOLLOWING_TRIGGERS = ("click", "form-submit", "redirect")  # navigations the pre
 CLICKED_INPUTS = ("checkbox", "radio")
 
 _CSS_IDENTIFIER = re.compile(r"-?[A-Za-z_][A-Za-z0-9_-]*")
-_VARIABLE = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*\}")
+_VARIABLE = re.compile(r"\$\{" + NAME_PATTERN + r"\}")
 
 
 def _quote(value: str) -> str:
