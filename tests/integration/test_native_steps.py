@@ -30,20 +30,6 @@ def b64(text: str) -> str:
     return base64.b64encode(text.encode()).decode()
 
 
-
-
-
-
-
-
-
-
-
-
-
-
-
-
 async def replay(browser: Browser, data: dict[str, Any], output_dir: Path) -> RunResult:
     return await PlaywrightRunner(browser).run(parse_script(data), RunOptions(video="off", screenshots="off",
                                                                                trace="off"), output_dir)

@@ -3,96 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from playwright.async_api import Browser
 
 from contract.options import RunOptions
 from runner.formats import parse_script
-from runner.formats.steps import (
-    Navigate,
-    Step,
-)
 from runner.replay import PlaywrightRunner
 
 from recordings import load_recording
 
-BASE = "http://127.0.0.1:8123"
 SIGNUP = "saveaction/signup.json"
-
-
-def recording(*actions: Any, **top: Any) -> dict[str, Any]:
-    return {"testName": "t", "url": f"{BASE}/index.html", "version": "1.0.0", **top, "actions": list(actions)}
-
-
-def legacy(**values: Any) -> dict[str, Any]:
-    return {**values, "priority": list(values)}
-
-
-def action(kind: str, **fields: Any) -> dict[str, Any]:
-    return {"id": "act_001", "type": kind, "timestamp": 1000, "url": f"{BASE}/index.html", **fields}
-
-
-def steps_of(*actions: Any) -> list[Step]:
-    script = parse_script(recording(*actions))
-    assert isinstance(script.steps[0], Navigate) and script.steps[0].type == "navigation"
-    return script.steps[1:]
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
 
 
 async def test_the_fixture_recording_replays(browser: Browser, site_url: str, tmp_path: Path) -> None:

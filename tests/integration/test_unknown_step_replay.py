@@ -8,20 +8,9 @@ from playwright.async_api import Browser
 
 from contract.options import RunOptions
 from runner.formats import parse_script
-from runner.formats.steps import Click, ElementStep, Step
+from runner.formats.steps import Click
 from runner.replay import PlaywrightRunner
 from runner.replay.registry import HANDLERS
-
-# Bases of the step model, never produced themselves.
-ABSTRACT_STEPS = {Step, ElementStep}
-
-
-
-
-
-
-
-
 
 
 async def test_a_step_without_a_handler_fails_the_run_naming_its_type(browser: Browser, site_url: str,

@@ -214,17 +214,3 @@ def test_screenshot_names_are_unique() -> None:
 async def replay(browser: Browser, data: dict[str, Any], output_dir: Path) -> RunResult:
     return await PlaywrightRunner(browser).run(parse_script(data), RunOptions(video="off", screenshots="off",
                                                                                trace="off"), output_dir)
-
-
-
-
-
-
-
-
-
-
-
-
-
-

@@ -44,5 +44,3 @@ def test_two_handlers_for_one_step_class_are_refused() -> None:
 def test_the_registry_cannot_be_changed() -> None:
     with pytest.raises(TypeError):
         HANDLERS[Click] = HANDLERS[Click]  # type: ignore[index]
-
-

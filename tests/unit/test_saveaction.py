@@ -326,5 +326,3 @@ def test_the_fixture_recording_maps_every_action() -> None:
                      "scroll"}
     assert [(note.index, note.action) for note in script.warnings] == [
         (8, "submit"), (12, "modal-lifecycle"), (20, "checkpoint")]
-
-
