@@ -21,6 +21,7 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
+from contract.runs import FINAL_RUN_STATUSES
 from contract.settings import Settings
 from storage import migrate
 
@@ -209,7 +210,7 @@ async def wait_for_workers(client: httpx.AsyncClient, names: set[str], timeout: 
 async def wait_for_final(client: httpx.AsyncClient, run_id: str, timeout: float = 60) -> dict[str, Any]:
     async def final() -> dict[str, Any] | None:
         body: dict[str, Any] = (await client.get(f"/api/runs/{run_id}")).json()
-        return body if body["status"] in ("passed", "failed", "error", "cancelled") else None
+        return body if body["status"] in FINAL_RUN_STATUSES else None
 
     return await wait_for(final, timeout=timeout, interval=0.2, what=f"run {run_id} to end")
 

@@ -18,6 +18,7 @@ import httpx
 import pytest
 from media import video_seconds
 
+from contract.runs import FINAL_RUN_STATUSES
 from contract.settings import Settings
 
 from recordings import load_recording
@@ -113,7 +114,7 @@ def test_reprise_dev_runs_a_recording_to_passed_and_stops_on_ctrl_c(
         created = client.post("/api/runs", json={"script": recording, "screenshots": "every-step"})
         assert created.status_code == 201, created.text
         run = wait_json(client, f"/api/runs/{created.json()['id']}",
-                        lambda body: body["status"] not in ("queued", "running"), timeout=90)
+                        lambda body: body["status"] in FINAL_RUN_STATUSES, timeout=90)
         assert run["status"] == "passed", run["error"]
         assert run["worker"] in {"worker-1", "worker-2"}
 

@@ -11,13 +11,12 @@ from typing import Any
 import httpx
 import pytest
 
+from contract.runs import FINAL_RUN_STATUSES
 from contract.settings import Settings
 
 from flows import FAST_STALLS, log_events, numbered_slow_script, post_run
 from private_services import PrivatePostgres, PrivateRedis
 from services import WorkerProcess, wait_for, wait_for_workers
-
-FINAL = ("passed", "failed", "error", "cancelled")
 
 
 @pytest.fixture
@@ -83,7 +82,8 @@ async def test_runs_in_flight_survive_a_redis_restart_then_a_postgres_restart(
 
     async def all_final() -> dict[str, str] | None:
         current = await statuses(api_client, run_ids)
-        return current if current is not None and all(status in FINAL for status in current.values()) else None
+        ended = current is not None and all(status in FINAL_RUN_STATUSES for status in current.values())
+        return current if ended else None
 
     final = await wait_for(all_final, timeout=180, interval=0.5, what="every run to end")
 

@@ -19,6 +19,7 @@ import asyncpg
 import httpx
 import pytest
 
+from contract.runs import FINAL_RUN_STATUSES
 from contract.settings import Settings
 
 from flows import (
@@ -34,7 +35,6 @@ from flows import (
 from processes import TAG_VARIABLE, chromium_browsers, tagged_processes
 from services import WorkerProcess, wait_for, wait_for_final, wait_for_workers
 
-FINAL = ("passed", "failed", "error", "cancelled")
 
 @pytest.fixture
 def settings(settings: Settings) -> Settings:
@@ -281,7 +281,7 @@ async def test_200_runs_on_3_workers_with_random_kills_each_end_exactly_once(
     deadline = time.monotonic() + 600
     while time.monotonic() < deadline:
         counts = await statuses()
-        if sum(counts[status] for status in FINAL) == 200:
+        if sum(counts[status] for status in FINAL_RUN_STATUSES) == 200:
             break
         if kills < 8 and counts["running"] > 0:
             await asyncio.sleep(chooser.uniform(2, 5))
