@@ -8,6 +8,7 @@ import httpx
 from redis.asyncio import Redis
 
 from api import create_app
+from contract.runs import contract_document
 from contract.settings import Settings
 from jobs.registry import WorkerBeat, WorkerRegistry
 
@@ -71,3 +72,9 @@ async def test_native_script_schema_is_served(api_client: httpx.AsyncClient) -> 
     assert response.status_code == 200
     documented = json.loads((REPO_ROOT / "docs/native-script.schema.json").read_text())
     assert response.json() == documented
+
+
+async def test_the_run_contract_is_served(api_client: httpx.AsyncClient) -> None:
+    response = await api_client.get("/api/contract")
+    assert response.status_code == 200 and response.json() == contract_document()
+    assert response.json()["finalRunStatuses"] == ["passed", "failed", "error", "cancelled"]
