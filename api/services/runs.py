@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -122,7 +123,7 @@ class RunService:
         log.info("run cancelled", runId=str(run_id), removedFromQueue=removed)
         return run
 
-    async def artifact_file(self, run_id: UUID, artifact_id: int) -> tuple[ArtifactRecord, Any]:
+    async def artifact_file(self, run_id: UUID, artifact_id: int) -> tuple[ArtifactRecord, Path]:
         """The artifact and the local file that holds it (ArtifactNotFound otherwise)."""
         await self._runs.get(run_id)  # a run of another queue is not ours to serve
         artifact = await self._runs.artifact(run_id, artifact_id)
