@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from enum import StrEnum
+from typing import Any
 
 
 class RunStatus(StrEnum):
@@ -79,7 +80,7 @@ class FailureCategory(StrEnum):
     INFRASTRUCTURE = "infrastructure"
 
 
-def contract_document() -> dict[str, object]:
+def contract_document() -> dict[str, Any]:
     """The contract as JSON, for clients that must not hard-code it (the dashboard)."""
     return {
         "runStatuses": [status.value for status in RunStatus],

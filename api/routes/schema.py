@@ -20,7 +20,7 @@ async def script_schema() -> dict[str, Any]:
 
 
 @router.get("/contract")
-async def run_contract() -> dict[str, object]:
+async def run_contract() -> dict[str, Any]:
     """Run, attempt and step statuses, which run statuses are final, the allowed changes of a run's status,
     and the failure categories (the dashboard builds its filters from this)."""
     return contract_document()
