@@ -7,7 +7,7 @@ never the Playwright replay (an import-linter contract in `make test` holds it t
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 
 import structlog
 from fastapi import FastAPI
@@ -15,8 +15,9 @@ from redis.asyncio import Redis
 
 from api.errors import install_error_handlers
 from api.events import EventHub
-from api.routes import dead_letter, events, health, queue, recordings, runs, schema, stats
+from api.routes import artifacts, dead_letter, events, health, queue, recordings, runs, schema, stats
 from api.routes.dashboard import install_dashboard
+from api.services.artifacts import ArtifactService
 from api.services.dead_letter import DeadLetterService
 from api.services.health import HealthService
 from api.services.recordings import RecordingService
@@ -24,7 +25,14 @@ from api.services.runs import RunService
 from contract.settings import Settings
 from jobs.queue import RetryPolicy, RunQueue
 from jobs.registry import WorkerRegistry
-from storage import LocalArtifactStore, RecordingRepository, RunRepository, create_pool, migrate
+from storage import (
+    RecordingRepository,
+    RunRepository,
+    create_pool,
+    describe_store,
+    migrate,
+    open_artifact_store,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -35,30 +43,31 @@ def create_app(settings: Settings) -> FastAPI:
         applied = await migrate(settings.database_url)
         if applied:
             log.info("database migrated", versions=applied)
-        pool = await create_pool(settings.database_url)
-        redis = Redis.from_url(settings.redis_url, decode_responses=True, socket_timeout=5,
-                               socket_connect_timeout=5)
-        event_hub = EventHub(settings.database_url, settings.queue_name)
-        event_hub.start()
-        run_queue = RunQueue(settings.queue_name, settings.redis_url, redis,
-                             RetryPolicy(settings.job_max_attempts, settings.job_backoff_ms))
-        artifacts = LocalArtifactStore(settings.video_storage_path, settings.screenshot_storage_path,
-                                       settings.artifact_storage_path)
-        run_service = RunService(RunRepository(pool, queue=settings.queue_name), run_queue, artifacts)
-        app.state.runs = run_service
-        app.state.recordings = RecordingService(RecordingRepository(pool, queue=settings.queue_name), run_service)
-        app.state.dead_letter = DeadLetterService(run_queue, run_service)
-        app.state.health = HealthService(pool, redis, run_queue, WorkerRegistry(redis, settings.queue_name))
-        app.state.queue = run_queue
-        app.state.events = event_hub
-        log.info("api started", queue=settings.queue_name)
-        try:
+        async with AsyncExitStack() as stack:
+            pool = await create_pool(settings.database_url)
+            stack.push_async_callback(pool.close)
+            redis = Redis.from_url(settings.redis_url, decode_responses=True, socket_timeout=5,
+                                   socket_connect_timeout=5)
+            stack.push_async_callback(redis.aclose)
+            run_queue = RunQueue(settings.queue_name, settings.redis_url, redis,
+                                 RetryPolicy(settings.job_max_attempts, settings.job_backoff_ms))
+            stack.push_async_callback(run_queue.close)
+            event_hub = EventHub(settings.database_url, settings.queue_name)
+            event_hub.start()
+            stack.push_async_callback(event_hub.close)
+            store = await stack.enter_async_context(open_artifact_store(settings))
+            runs_repository = RunRepository(pool, queue=settings.queue_name)
+            run_service = RunService(runs_repository, run_queue)
+            app.state.runs = run_service
+            app.state.artifacts = ArtifactService(runs_repository, store, delivery=settings.artifact_delivery,
+                                                  url_ttl_s=settings.artifact_url_ttl_s)
+            app.state.recordings = RecordingService(RecordingRepository(pool, queue=settings.queue_name), run_service)
+            app.state.dead_letter = DeadLetterService(run_queue, run_service)
+            app.state.health = HealthService(pool, redis, run_queue, WorkerRegistry(redis, settings.queue_name), store)
+            app.state.queue = run_queue
+            app.state.events = event_hub
+            log.info("api started", queue=settings.queue_name, artifacts=describe_store(settings))
             yield
-        finally:
-            await event_hub.close()
-            await run_queue.close()
-            await redis.aclose()
-            await pool.close()
 
     app = FastAPI(
         title="Reprise",
@@ -67,7 +76,7 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    for module in (runs, health, schema, queue, dead_letter, events, stats, recordings):
+    for module in (runs, artifacts, health, schema, queue, dead_letter, events, stats, recordings):
         app.include_router(module.router)
     install_dashboard(app)
     return app

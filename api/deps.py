@@ -8,6 +8,7 @@ from typing import Annotated, cast
 from fastapi import Depends, Request
 
 from api.events import EventHub
+from api.services.artifacts import ArtifactService
 from api.services.dead_letter import DeadLetterService
 from api.services.health import HealthService
 from api.services.recordings import RecordingService
@@ -27,6 +28,10 @@ def _recordings(request: Request) -> RecordingService:
     return cast(RecordingService, _state(request, "recordings"))
 
 
+def _artifacts(request: Request) -> ArtifactService:
+    return cast(ArtifactService, _state(request, "artifacts"))
+
+
 def _dead_letter(request: Request) -> DeadLetterService:
     return cast(DeadLetterService, _state(request, "dead_letter"))
 
@@ -44,6 +49,7 @@ def _events(request: Request) -> EventHub:
 
 
 RunServiceDep = Annotated[RunService, Depends(_runs)]
+ArtifactServiceDep = Annotated[ArtifactService, Depends(_artifacts)]
 RecordingServiceDep = Annotated[RecordingService, Depends(_recordings)]
 DeadLetterServiceDep = Annotated[DeadLetterService, Depends(_dead_letter)]
 HealthServiceDep = Annotated[HealthService, Depends(_health)]

@@ -16,7 +16,15 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from runner.formats import InvalidScript
-from storage.errors import ArtifactNotFound, InvalidTransition, RecordingNotFound, RunNotFound, StorageError
+from storage.errors import (
+    ArtifactNotFound,
+    ArtifactStoreError,
+    InvalidTransition,
+    RangeNotSatisfiable,
+    RecordingNotFound,
+    RunNotFound,
+    StorageError,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -78,6 +86,16 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(InvalidTransition)
     async def invalid_transition(_: Request, error: InvalidTransition) -> JSONResponse:
         return JSONResponse(error_body("conflict", str(error)), status_code=409)
+
+    @app.exception_handler(RangeNotSatisfiable)
+    async def range_not_satisfiable(_: Request, error: RangeNotSatisfiable) -> JSONResponse:
+        return JSONResponse(error_body("range_not_satisfiable", str(error)), status_code=416,
+                            headers={"Content-Range": f"bytes */{error.size}"})
+
+    @app.exception_handler(ArtifactStoreError)
+    async def store_unavailable(_: Request, error: ArtifactStoreError) -> JSONResponse:
+        log.warning("artifact store unavailable", error=str(error))
+        return _unavailable(f"the artifact store is unavailable: {error}")
 
     @app.exception_handler(StorageError)
     async def storage_error(_: Request, error: StorageError) -> JSONResponse:

@@ -125,6 +125,7 @@ class DependencyHealth(CamelModel):
     ok: bool
     latency_ms: float | None
     error: str | None = None
+    kind: str | None = None
 
 
 class QueueHealth(CamelModel):
@@ -137,6 +138,8 @@ class HealthDetail(CamelModel):
     status: Literal["ok", "degraded"]
     database: DependencyHealth
     redis: DependencyHealth
+    artifact_store: DependencyHealth = Field(description="Where artifacts live (`local` or `s3`), and whether "
+                                                         "it answers")
     queue: QueueHealth
     workers: list[dict[str, Any]]
 

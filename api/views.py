@@ -101,8 +101,8 @@ def dead_job(entry: DeadLetterEntry, request: Request) -> DeadJobPublic:
     )
 
 
-def _dependency(probe: Probe) -> DependencyHealth:
-    return DependencyHealth(ok=probe.ok, latency_ms=probe.latency_ms, error=probe.error)
+def _dependency(probe: Probe, kind: str | None = None) -> DependencyHealth:
+    return DependencyHealth(ok=probe.ok, latency_ms=probe.latency_ms, error=probe.error, kind=kind)
 
 
 def health_detail(report: HealthReport) -> HealthDetail:
@@ -110,6 +110,8 @@ def health_detail(report: HealthReport) -> HealthDetail:
         status="ok" if report.ok else "degraded",
         database=_dependency(report.database),
         redis=_dependency(report.redis),
+        artifact_store=_dependency(report.artifact_store or Probe(ok=False, latency_ms=None, error="not probed"),
+                                   report.artifact_store_kind),
         queue=QueueHealth(name=report.queue_name, paused=report.paused, counts=report.counts),
         workers=report.workers,
     )

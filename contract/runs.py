@@ -65,7 +65,8 @@ class FailureCategory(StrEnum):
 
     A failed test carries one of the first five (or `invalid_script`); an infrastructure error carries
     `browser_crashed`; the worker and its orphan sweep add `stalled` (the job stalled too often),
-    `lost` (its job vanished or completed without a result) and `infrastructure` (its job failed for good).
+    `lost` (its job vanished or completed without a result) and `infrastructure` (its job failed for good);
+    `storage` says an artifact could not be stored (the store unreachable past its retries).
     """
 
     SELECTOR_NOT_FOUND = "selector_not_found"
@@ -78,6 +79,7 @@ class FailureCategory(StrEnum):
     STALLED = "stalled"
     LOST = "lost"
     INFRASTRUCTURE = "infrastructure"
+    STORAGE = "storage"
 
 
 def contract_document() -> dict[str, Any]:

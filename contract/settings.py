@@ -9,6 +9,7 @@ import os
 import tempfile
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -55,6 +56,35 @@ class Settings(BaseSettings):
         default=Path("artifacts/screenshots"), validation_alias="SCREENSHOT_STORAGE_PATH"
     )
     artifact_storage_path: Path = Field(default=Path("artifacts/files"), validation_alias="ARTIFACT_STORAGE_PATH")
+    # Where artifacts live: unset = the three local paths above; a folder (or file:///folder) = one local root;
+    # s3://bucket/prefix = any S3-compatible service (S3_ENDPOINT_URL for MinIO, Ceph, R2; credentials from the
+    # standard AWS chain: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY/AWS_REGION, profiles, instance roles).
+    artifact_store_url: str | None = Field(default=None, validation_alias="ARTIFACT_STORE_URL")
+    s3_endpoint_url: str | None = Field(default=None, pattern=r"^https?://", validation_alias="S3_ENDPOINT_URL")
+    # How the API serves artifacts of a remote store: `proxy` streams ranged reads through the API; `redirect`
+    # answers 302 to a presigned URL valid ARTIFACT_URL_TTL_SECONDS (the client's Range goes to the store).
+    artifact_delivery: Literal["proxy", "redirect"] = Field(default="proxy", validation_alias="ARTIFACT_DELIVERY")
+    artifact_url_ttl_s: int = Field(default=300, ge=10, le=7 * 86_400, validation_alias="ARTIFACT_URL_TTL_SECONDS")
+    # How long a worker keeps retrying an artifact upload (store unreachable) before the run ends error [storage].
+    storage_retry_s: float = Field(default=120.0, ge=0, validation_alias="STORAGE_RETRY_SECONDS")
+    # Retention (days after the run finished; unset = keep): per artifact kind (video, screenshots, debug files:
+    # trace, page HTML, console and network logs) for passed runs and for the rest, and for the runs themselves.
+    retention_video_passed_days: float | None = Field(
+        default=None, ge=0, validation_alias="RETENTION_VIDEO_PASSED_DAYS")
+    retention_video_failed_days: float | None = Field(
+        default=None, ge=0, validation_alias="RETENTION_VIDEO_FAILED_DAYS")
+    retention_screenshots_passed_days: float | None = Field(
+        default=None, ge=0, validation_alias="RETENTION_SCREENSHOTS_PASSED_DAYS")
+    retention_screenshots_failed_days: float | None = Field(
+        default=None, ge=0, validation_alias="RETENTION_SCREENSHOTS_FAILED_DAYS")
+    retention_debug_passed_days: float | None = Field(
+        default=None, ge=0, validation_alias="RETENTION_DEBUG_PASSED_DAYS")
+    retention_debug_failed_days: float | None = Field(
+        default=None, ge=0, validation_alias="RETENTION_DEBUG_FAILED_DAYS")
+    retention_runs_days: float | None = Field(default=None, ge=0, validation_alias="RETENTION_RUNS_DAYS")
+    # How often the fleet runs one retention pass (a BullMQ job scheduler: one pass per interval, whatever the
+    # number of workers).
+    retention_interval_s: float = Field(default=3600.0, ge=1, validation_alias="RETENTION_INTERVAL_SECONDS")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO", validation_alias="LOG_LEVEL")
     log_format: Literal["json", "console"] = Field(default="json", validation_alias="LOG_FORMAT")
     api_host: str = Field(default="127.0.0.1", validation_alias="API_HOST")
@@ -62,6 +92,19 @@ class Settings(BaseSettings):
     chromium_path: str = Field(default="/usr/bin/chromium", validation_alias="CHROMIUM_PATH")
     # JavaScript heap limit of each page's renderer: a page that allocates without end crashes alone.
     browser_js_heap_mb: int = Field(default=2048, ge=64, validation_alias="BROWSER_JS_HEAP_MB")
+
+    @field_validator("artifact_store_url")
+    @classmethod
+    def _store_url(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme == "s3":
+            if not parts.netloc:
+                raise ValueError(f"{value!r} names no bucket (expected s3://bucket or s3://bucket/prefix)")
+        elif parts.scheme not in ("", "file"):
+            raise ValueError(f"{value!r}: expected s3://bucket/prefix, file:///folder or a folder")
+        return value
 
     @field_validator("log_level", mode="before")
     @classmethod

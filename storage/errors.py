@@ -3,6 +3,9 @@
     StorageError
     ├── RunNotFound          no run with that id
     ├── ArtifactNotFound     no artifact with that id for the run, or its file is gone
+    ├── RangeNotSatisfiable  a byte range outside the artifact
+    ├── ArtifactStoreError   the artifact store (disk, S3) did not answer or refused; `transient` when a
+    │                        retry may succeed (connection lost, 5xx, throttled)
     ├── RecordingNotFound    no saved recording with that id
     ├── InvalidTransition    the run's status does not allow the change (e.g. cancelling a passed run)
     ├── MigrationError       a migration file is malformed or failed to apply
@@ -25,6 +28,22 @@ class RunNotFound(StorageError):
 
 class ArtifactNotFound(StorageError):
     """No artifact with that id for this run."""
+
+
+class RangeNotSatisfiable(StorageError):
+    """The byte range lies outside the artifact."""
+
+    def __init__(self, message: str, size: int) -> None:
+        super().__init__(message)
+        self.size = size
+
+
+class ArtifactStoreError(StorageError):
+    """The artifact store did not answer or refused."""
+
+    def __init__(self, message: str, *, transient: bool) -> None:
+        super().__init__(message)
+        self.transient = transient
 
 
 class RecordingNotFound(StorageError):

@@ -13,7 +13,7 @@ from runner.replay import launch_chromium
 from site_server import serve_site
 
 # Postgres/Redis/API/worker fixtures live in tests/services.py.
-pytest_plugins = ["services", "private_services"]
+pytest_plugins = ["services", "private_services", "s3_server"]
 
 
 @pytest.fixture(scope="session")

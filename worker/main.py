@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Coroutine, Mapping, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,7 +29,15 @@ from jobs.queue import RetryPolicy, RunQueue, bullmq_connection
 from jobs.registry import WorkerBeat, WorkerRegistry
 from runner.formats import Script
 from runner.replay import BrowserError, ChromiumLauncher, PlaywrightRunner, StepCallback
-from storage import LocalArtifactStore, RunRepository, create_pool, migrate
+from storage import (
+    ArtifactStore,
+    ArtifactStoreError,
+    RunRepository,
+    create_pool,
+    describe_store,
+    migrate,
+    open_artifact_store,
+)
 from worker.browser_health import BrowserSupervisor
 from worker.cancellation import cancel_listener
 from worker.heartbeat import heartbeat_loop
@@ -52,23 +60,28 @@ class Connections:
     redis: Redis
     pubsub_redis: Redis  # pub/sub blocks on reads, so this connection never times out
     queue: RunQueue
+    store: ArtifactStore
 
 
 @asynccontextmanager
 async def open_connections(settings: Settings) -> AsyncIterator[Connections]:
-    pool = await create_pool(settings.database_url, max_size=settings.worker_concurrency + 3)
-    redis = Redis.from_url(settings.redis_url, decode_responses=True, socket_timeout=5, socket_connect_timeout=5)
-    pubsub_redis = Redis.from_url(settings.redis_url, decode_responses=True, socket_timeout=None,
-                                  socket_connect_timeout=5)
-    queue = RunQueue(settings.queue_name, settings.redis_url, redis,
-                     RetryPolicy(settings.job_max_attempts, settings.job_backoff_ms))
-    try:
-        yield Connections(pool, redis, pubsub_redis, queue)
-    finally:
-        await queue.close()
-        await pubsub_redis.aclose()
-        await redis.aclose()
-        await pool.close()
+    async with AsyncExitStack() as stack:
+        pool = await create_pool(settings.database_url, max_size=settings.worker_concurrency + 3)
+        stack.push_async_callback(pool.close)
+        redis = Redis.from_url(settings.redis_url, decode_responses=True, socket_timeout=5, socket_connect_timeout=5)
+        stack.push_async_callback(redis.aclose)
+        pubsub_redis = Redis.from_url(settings.redis_url, decode_responses=True, socket_timeout=None,
+                                      socket_connect_timeout=5)
+        stack.push_async_callback(pubsub_redis.aclose)
+        queue = RunQueue(settings.queue_name, settings.redis_url, redis,
+                         RetryPolicy(settings.job_max_attempts, settings.job_backoff_ms))
+        stack.push_async_callback(queue.close)
+        store = await stack.enter_async_context(open_artifact_store(settings))
+        try:
+            await store.check()
+        except ArtifactStoreError as error:  # uploads retry; a store that stays away ends runs error [storage]
+            log.warning("artifact store unavailable at start", error=str(error), store=describe_store(settings))
+        yield Connections(pool, redis, pubsub_redis, queue, store)
 
 
 class ClaimControl:
@@ -121,12 +134,12 @@ class WorkerRuntime:
         runs = RunRepository(connections.pool, queue=settings.queue_name, retry_for_s=settings.database_retry_s)
         self.processor = RunProcessor(
             runs=runs,
-            artifacts=LocalArtifactStore(settings.video_storage_path, settings.screenshot_storage_path,
-                                         settings.artifact_storage_path),
+            artifacts=connections.store,
             replays=ActiveReplays(replay_in({"chromium": browser}, BROWSER_WAIT_S)),
             worker_name=settings.worker_name,
             work_dir=work_dir,
             max_attempts=settings.job_max_attempts,
+            storage_retry_s=settings.storage_retry_s,
         )
         self.sweeper = OrphanSweeper(runs=runs, queue=connections.queue, registry=self.registry,
                                      redis=connections.redis, worker_name=settings.worker_name,
@@ -183,7 +196,7 @@ class WorkerRuntime:
             tasks.start(name, coroutine)
         tasks.start("bullmq-worker", worker.run())
         log.info("worker started", queue=self.settings.queue_name, concurrency=self.settings.worker_concurrency,
-                 pid=self.beat.pid, host=self.beat.host)
+                 pid=self.beat.pid, host=self.beat.host, artifacts=describe_store(self.settings))
         await stop.requested.wait()
         await shut_down(worker, self.processor.replays, stop, self.settings.shutdown_grace_s)
         self.refresh_beat(self.beat, stop)

@@ -10,6 +10,8 @@ carries the decision out (procrastinate's RetryDecision habit), and every rule i
   (flaky tests): then retried while at most N attempts failed.
 - Handed back (the worker shut down before the replay finished): the attempt is `abandoned`, the job goes
   back to the queue, another worker replays the run.
+- An artifact that could not be stored (the store unreachable for STORAGE_RETRY_SECONDS): `error`
+  [storage], final (its uploads were the retries), the job dead-lettered so it can be queued again later.
 A retry also needs BullMQ to have an attempt left for the job (`opts.attempts`, which the API sets to
 JOB_MAX_ATTEMPTS + retries; a producer that sets none gets no retries).
 """
@@ -79,7 +81,13 @@ class Decision:
         return self.action in (JobAction.RETRY, JobAction.HAND_BACK)
 
 
-def judge(end: ReplayEnd, worker_name: str) -> Outcome:
+def judge(end: ReplayEnd, worker_name: str, *, storage_failure: str | None = None) -> Outcome:
+    """`storage_failure`: why an artifact of the replay could not be stored; it outweighs the replay's verdict
+    (a result whose video is lost is not one to trust at 7am)."""
+    if storage_failure is not None:
+        verdict = judge(end, worker_name)
+        return Outcome(RunStatus.ERROR, f"{storage_failure} (the replay itself: {verdict.status})",
+                       FailureCategory.STORAGE)
     result = end.result
     if end.ending == Ending.CANCELLED:
         return Outcome(RunStatus.CANCELLED, result.error or "cancelled by request")
@@ -115,6 +123,8 @@ def decide(
     as_recorded = AttemptStatus(outcome.status.value)
     if outcome.status in (RunStatus.PASSED, RunStatus.CANCELLED):
         return Decision(JobAction.COMPLETE, as_recorded)
+    if outcome.category == FailureCategory.STORAGE:
+        return Decision(JobAction.DEAD_LETTER, as_recorded)
     job_can_retry = job_attempts_made + 1 < job_attempts
     if is_infrastructure_failure(outcome):
         infrastructure_failures = previous_attempts.get(INFRASTRUCTURE_ATTEMPT, 0) + 1

@@ -2,9 +2,11 @@
 
     process(job)   load the run and prepare it (options, secrets, script), start the attempt
       replay       ActiveReplays.run: the replay in Chromium, bounded, cancellable  -> ReplayEnd
+                   then its files into the artifact store (uploads retried for STORAGE_RETRY_SECONDS);
+                   the scratch folder goes either way
       outcome      outcomes.judge: what the attempt's end means                      -> Outcome
       decision     outcomes.decide: final, retried, dead-lettered or handed back     -> Decision
-      persist      artifacts into the store, steps and the guarded status writes (storage)
+      persist      the steps, the stored artifacts and the guarded status writes (storage)
       report       the answer BullMQ gets: a return value, or RetryRun / UnrecoverableError / DelayedError
 
 The processor knows nothing of HTTP. Every status write is guarded in SQL, so a late writer (an attempt
@@ -15,7 +17,8 @@ from __future__ import annotations
 
 import shutil
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -32,6 +35,7 @@ from runner.formats import InvalidScript, Script, prepare_script
 from runner.formats.variables import resolve_secrets
 from storage import (
     ArtifactStore,
+    ArtifactStoreError,
     ArtifactWrite,
     AttemptOutcome,
     RunNotFound,
@@ -39,6 +43,7 @@ from storage import (
     RunRepository,
     artifact_key,
 )
+from storage.retry import is_transient_store_error, retry_while
 from worker.outcomes import Decision, JobAction, Outcome, ReplayEnd, decide, judge
 from worker.replays import ActiveReplays
 
@@ -53,6 +58,12 @@ class RetryRun(Exception):
 class WorkerStats:
     processed: int = 0
     failed: int = 0
+
+
+@dataclass
+class KeptArtifacts:
+    artifacts: list[ArtifactWrite] = field(default_factory=list)  # in the store, to be listed with the attempt
+    failure: str | None = None  # why one could not be stored
 
 
 @dataclass(frozen=True)
@@ -75,9 +86,10 @@ def _options_problem(error: ValidationError) -> str:
 
 class RunProcessor:
     def __init__(self, *, runs: RunRepository, artifacts: ArtifactStore, replays: ActiveReplays, worker_name: str,
-                 work_dir: Path, max_attempts: int = 3) -> None:
+                 work_dir: Path, max_attempts: int = 3, storage_retry_s: float = 120.0) -> None:
         self._runs = runs
         self._artifacts = artifacts
+        self._storage_retry_s = storage_retry_s
         self.replays = replays
         self._worker_name = worker_name
         self._work_dir = work_dir
@@ -116,7 +128,11 @@ class RunProcessor:
         output_dir.mkdir(parents=True, exist_ok=True)
 
         end = await self._replay(prepared, attempt, output_dir)
-        outcome = judge(end, self._worker_name)
+        try:
+            kept = await self._keep_artifacts(run_id, attempt, end.result)
+        finally:
+            shutil.rmtree(output_dir, ignore_errors=True)
+        outcome = judge(end, self._worker_name, storage_failure=kept.failure)
         decision = decide(
             outcome,
             ending=end.ending,
@@ -126,7 +142,7 @@ class RunProcessor:
             job_attempts=int(job.opts.get("attempts") or 1),
             max_attempts=self._max_attempts,
         )
-        final = await self._persist(run_id, attempt, output_dir, end, outcome, decision)
+        final = await self._persist(run_id, attempt, end, kept.artifacts, outcome, decision)
         return await self._report(job, token, run_id, attempt, end, outcome, decision, final)
 
     async def _prepare(self, run: RunRecord) -> PreparedRun:
@@ -167,38 +183,46 @@ class RunProcessor:
         return await self.replays.run(run_id, prepared.script, prepared.options, output_dir,
                                       secret_values=prepared.secret_values, on_step=on_step)
 
-    async def _persist(self, run_id: UUID, attempt: int, output_dir: Path, end: ReplayEnd, outcome: Outcome,
-                       decision: Decision) -> RunRecord | None:
-        """Store the artifacts, write the attempt and the run's status; None when the run was no longer this
-        attempt's to finish. The scratch folder goes either way."""
-        try:
-            artifacts = await self._store_artifacts(run_id, attempt, end.result)
-            return await self._runs.finish(run_id, attempt, AttemptOutcome(
-                status=outcome.status,
-                error=outcome.error,
-                category=outcome.category if outcome.status != RunStatus.CANCELLED else None,
-                steps=end.result.steps,
-                artifacts=artifacts,
-                actions_executed=end.result.actions_executed,
-                duration_ms=end.duration_ms,
-                requeue=decision.requeue,
-                attempt_status=decision.attempt_status,
-            ))
-        finally:
-            shutil.rmtree(output_dir, ignore_errors=True)
-
-    async def _store_artifacts(self, run_id: UUID, attempt: int, result: RunResult) -> list[ArtifactWrite]:
-        stored: list[ArtifactWrite] = []
+    async def _keep_artifacts(self, run_id: UUID, attempt: int, result: RunResult) -> KeptArtifacts:
+        """Put the replay's files into the artifact store, each retried while the store is unreachable; after
+        one fails for good the rest are not tried (they would wait out the same outage)."""
+        kept = KeptArtifacts()
         for artifact in result.artifacts:
             if not artifact.path.is_file():
                 log.warning("artifact file missing", path=str(artifact.path), kind=artifact.kind)
                 continue
+            if kept.failure is not None:
+                continue
             key = artifact_key(artifact.kind, run_id, attempt, artifact.path.name)
-            saved = await self._artifacts.save(artifact.path, key)
-            stored.append(ArtifactWrite(kind=artifact.kind, step_index=artifact.step_index,
-                                        storage_key=saved.storage_key, content_type=artifact.content_type,
-                                        size_bytes=saved.size_bytes))
-        return stored
+            try:
+                saved = await retry_while(
+                    partial(self._artifacts.put, artifact.path, key, artifact.content_type),
+                    transient=is_transient_store_error, for_seconds=self._storage_retry_s, what=f"store {key}",
+                    event="artifact store unavailable, retrying")
+            except ArtifactStoreError as error:
+                kept.failure = f"could not store the {artifact.kind} ({artifact.path.name}): {error}"
+                log.error("artifact not stored", kind=artifact.kind, error=str(error))
+                continue
+            kept.artifacts.append(ArtifactWrite(kind=artifact.kind, step_index=artifact.step_index,
+                                                storage_key=saved.storage_key, content_type=artifact.content_type,
+                                                size_bytes=saved.size_bytes))
+        return kept
+
+    async def _persist(self, run_id: UUID, attempt: int, end: ReplayEnd, artifacts: list[ArtifactWrite],
+                       outcome: Outcome, decision: Decision) -> RunRecord | None:
+        """Write the attempt (its steps and the artifacts now in the store) and the run's status; None when the
+        run was no longer this attempt's to finish."""
+        return await self._runs.finish(run_id, attempt, AttemptOutcome(
+            status=outcome.status,
+            error=outcome.error,
+            category=outcome.category if outcome.status != RunStatus.CANCELLED else None,
+            steps=end.result.steps,
+            artifacts=artifacts,
+            actions_executed=end.result.actions_executed,
+            duration_ms=end.duration_ms,
+            requeue=decision.requeue,
+            attempt_status=decision.attempt_status,
+        ))
 
     async def _report(self, job: Job, token: str, run_id: UUID, attempt: int, end: ReplayEnd, outcome: Outcome,
                       decision: Decision, final: RunRecord | None) -> dict[str, Any]:

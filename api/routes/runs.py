@@ -7,7 +7,6 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Header, Path, Query, Request, Response
-from fastapi.responses import FileResponse
 
 from api.deps import RunServiceDep
 from api.schemas import RunCreate, RunDetail, RunPage, RunSummary
@@ -81,13 +80,3 @@ async def retry_run(run_id: UUID, runs: RunServiceDep, request: Request, respons
     copy = await runs.copy(await runs.get(run_id))
     response.headers["Location"] = run_url(request, copy.id)
     return run_summary(copy, request)
-
-
-@router.get("/{run_id}/artifacts/{artifact_id}", name="download_artifact")
-async def download_artifact(run_id: UUID, artifact_id: int, runs: RunServiceDep) -> FileResponse:
-    """The artifact file; answers Range requests (206) so a video player can seek."""
-    artifact, path = await runs.artifact_file(run_id, artifact_id)
-    # A saved page (or anything else recorded from the site under test) must not run in our origin.
-    headers = {"Content-Security-Policy": "sandbox", "X-Content-Type-Options": "nosniff"}
-    return FileResponse(path, media_type=artifact.content_type, filename=path.name,
-                        content_disposition_type="inline", headers=headers)

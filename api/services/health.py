@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import asyncpg
@@ -15,6 +15,7 @@ from redis.asyncio import Redis
 
 from jobs.queue import RunQueue
 from jobs.registry import WorkerRegistry
+from storage import ArtifactStore
 
 PROBE_TIMEOUT_S = 2.0
 
@@ -31,13 +32,16 @@ class HealthReport:
     database: Probe
     redis: Probe
     queue_name: str
+    artifact_store: Probe | None = None  # in the detailed view
+    artifact_store_kind: str | None = None
     paused: bool | None = None
     counts: dict[str, int] = field(default_factory=dict)
     workers: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return self.database.ok and self.redis.ok
+        store_ok = self.artifact_store is None or self.artifact_store.ok
+        return self.database.ok and self.redis.ok and store_ok
 
 
 async def _probe(check: Callable[[], Awaitable[Any]]) -> Probe:
@@ -50,7 +54,9 @@ async def _probe(check: Callable[[], Awaitable[Any]]) -> Probe:
 
 
 class HealthService:
-    def __init__(self, pool: asyncpg.Pool, redis: Redis, queue: RunQueue, registry: WorkerRegistry) -> None:
+    def __init__(self, pool: asyncpg.Pool, redis: Redis, queue: RunQueue, registry: WorkerRegistry,
+                 store: ArtifactStore) -> None:
+        self._store = store
         self._pool = pool
         self._redis = redis
         self._queue = queue
@@ -64,8 +70,8 @@ class HealthService:
 
     async def detailed(self) -> HealthReport:
         report = await self.dependencies()
+        detail = replace(report, artifact_store=await _probe(self._store.check), artifact_store_kind=self._store.kind)
         if not report.redis.ok:
-            return report
-        return HealthReport(database=report.database, redis=report.redis, queue_name=self._queue.name,
-                            paused=await self._queue.is_paused(), counts=await self._queue.counts(),
-                            workers=await self._registry.live_workers())
+            return detail
+        return replace(detail, paused=await self._queue.is_paused(), counts=await self._queue.counts(),
+                       workers=await self._registry.live_workers())

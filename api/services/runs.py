@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -15,9 +14,7 @@ from contract.results import StepResult
 from jobs.queue import RunQueue
 from runner.formats import prepare_script
 from storage import (
-    ArtifactNotFound,
     ArtifactRecord,
-    ArtifactStore,
     AttemptRecord,
     NewRun,
     RunFilters,
@@ -41,10 +38,9 @@ class RunView:
 
 
 class RunService:
-    def __init__(self, runs: RunRepository, queue: RunQueue, artifacts: ArtifactStore) -> None:
+    def __init__(self, runs: RunRepository, queue: RunQueue) -> None:
         self._runs = runs
         self._queue = queue
-        self._artifacts = artifacts
 
     async def create(self, options: RunOptions, script_data: dict[str, Any], name: str | None, *,
                      idempotency_key: str | None = None, recording_id: UUID | None = None) -> tuple[RunRecord, bool]:
@@ -122,14 +118,6 @@ class RunService:
             await self._queue.request_cancel(run_id)
         log.info("run cancelled", runId=str(run_id), removedFromQueue=removed)
         return run
-
-    async def artifact_file(self, run_id: UUID, artifact_id: int) -> tuple[ArtifactRecord, Path]:
-        """The artifact and the local file that holds it (ArtifactNotFound otherwise)."""
-        await self._runs.get(run_id)  # a run of another queue is not ours to serve
-        artifact = await self._runs.artifact(run_id, artifact_id)
-        if artifact is None:
-            raise ArtifactNotFound(f"run {run_id} has no artifact {artifact_id}")
-        return artifact, self._artifacts.local_path(artifact.storage_key)
 
     async def throughput(self, *, window_s: int, bucket_s: int) -> list[dict[str, Any]]:
         return await self._runs.throughput(window_s=window_s, bucket_s=bucket_s)

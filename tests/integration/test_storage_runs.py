@@ -176,14 +176,14 @@ async def test_local_artifact_store_moves_files_and_refuses_escapes(tmp_path: Pa
     source.write_bytes(b"webm")
     run_id = uuid4()
     key = artifact_key("video", run_id, 1, "video.webm")
-    saved = await store.save(source, key)
+    saved = await store.put(source, key, "video/webm")
     assert saved.size_bytes == 4 and not source.exists()
     assert store.local_path(key) == (tmp_path / "v" / str(run_id) / "attempt-1" / "video.webm").resolve()
     trace = tmp_path / "trace.zip"
     trace.write_bytes(b"zip")
     trace_key = artifact_key("trace", run_id, 1, "trace.zip")
     assert trace_key.startswith("files/")
-    await store.save(trace, trace_key)
+    await store.put(trace, trace_key, "application/zip")
     assert store.local_path(trace_key).parent == (tmp_path / "f" / str(run_id) / "attempt-1").resolve()
     for bad in ("videos/../../etc/passwd", "/etc/passwd", "other/x", "videos"):
         with pytest.raises(ArtifactNotFound):

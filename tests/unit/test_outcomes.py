@@ -97,3 +97,12 @@ def test_judge_reads_how_the_replay_ended() -> None:
         RunStatus.FAILED, "run exceeded its timeout and was aborted by the worker", FailureCategory.TIMEOUT)
     assert judge(end(Ending.HANDED_BACK, RunResult(status=RunStatus.ERROR)), "w1") == Outcome(
         RunStatus.ERROR, "worker w1 shut down before the run finished; the run went back to the queue")
+
+
+def test_an_artifact_that_could_not_be_stored_outweighs_the_replay_and_is_not_replayed_again() -> None:
+    passed = RunResult(status=RunStatus.PASSED)
+    outcome = judge(end(Ending.FINISHED, passed), "w1", storage_failure="could not store the video (video.webm): x")
+    assert outcome == Outcome(RunStatus.ERROR, "could not store the video (video.webm): x (the replay itself: passed)",
+                              FailureCategory.STORAGE)
+    assert decide(outcome, run_retries=3, previous_attempts={}, job_attempts_made=0, job_attempts=5,
+                  max_attempts=3) == Decision(JobAction.DEAD_LETTER, ERROR)
