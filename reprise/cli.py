@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "reprise.commands.migrate",
     "reprise.commands.api",
     "reprise.commands.worker",
+    "reprise.commands.cleanup",
     "reprise.run_command",
     "reprise.convert_command",
     "reprise.dev",

@@ -5,6 +5,7 @@ from storage.artifacts import ArtifactContent, ArtifactStore, ByteRange, StoredF
 from storage.db import create_pool
 from storage.errors import (
     ArtifactNotFound,
+    ArtifactRemoved,
     ArtifactStoreError,
     DatabaseMissing,
     InvalidTransition,
@@ -17,13 +18,16 @@ from storage.errors import (
 from storage.local_artifacts import LocalArtifactStore
 from storage.migrations import apply_migrations, migrate
 from storage.recordings import RecordingRecord, RecordingRepository
-from storage.records import ArtifactRecord, AttemptRecord, RunRecord
+from storage.records import ArtifactRecord, AttemptRecord, RetentionPassRecord, RunRecord
+from storage.retention import Retention, RetentionReport
 from storage.runs import ArtifactWrite, AttemptOutcome, NewRun, RunFilters, RunRepository
+from storage.usage import GrowthRecord, StorageUsage, UsageRecord
 
 __all__ = [
     "ArtifactContent",
     "ArtifactNotFound",
     "ArtifactRecord",
+    "ArtifactRemoved",
     "ArtifactStore",
     "ArtifactStoreError",
     "ArtifactWrite",
@@ -31,6 +35,7 @@ __all__ = [
     "AttemptRecord",
     "ByteRange",
     "DatabaseMissing",
+    "GrowthRecord",
     "InvalidTransition",
     "LocalArtifactStore",
     "MigrationError",
@@ -39,12 +44,17 @@ __all__ = [
     "RecordingNotFound",
     "RecordingRecord",
     "RecordingRepository",
+    "Retention",
+    "RetentionPassRecord",
+    "RetentionReport",
     "RunFilters",
     "RunNotFound",
     "RunRecord",
     "RunRepository",
     "StorageError",
+    "StorageUsage",
     "StoredFile",
+    "UsageRecord",
     "apply_migrations",
     "artifact_key",
     "create_pool",

@@ -3,6 +3,7 @@
     StorageError
     ├── RunNotFound          no run with that id
     ├── ArtifactNotFound     no artifact with that id for the run, or its file is gone
+    ├── ArtifactRemoved      the artifact's object was removed on purpose (retention); its row stays
     ├── RangeNotSatisfiable  a byte range outside the artifact
     ├── ArtifactStoreError   the artifact store (disk, S3) did not answer or refused; `transient` when a
     │                        retry may succeed (connection lost, 5xx, throttled)
@@ -13,6 +14,8 @@
 """
 
 from __future__ import annotations
+
+from datetime import datetime
 
 
 class StorageError(Exception):
@@ -28,6 +31,15 @@ class RunNotFound(StorageError):
 
 class ArtifactNotFound(StorageError):
     """No artifact with that id for this run."""
+
+
+class ArtifactRemoved(StorageError):
+    """The artifact's object was removed (by retention)."""
+
+    def __init__(self, message: str, *, removed_at: datetime, removed_by: str | None) -> None:
+        super().__init__(message)
+        self.removed_at = removed_at
+        self.removed_by = removed_by
 
 
 class RangeNotSatisfiable(StorageError):

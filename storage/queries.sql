@@ -189,3 +189,116 @@ WHERE rec.id = $2;
 
 -- name: delete_recording
 DELETE FROM recordings WHERE id = $1 RETURNING id;
+
+-- Retention (storage/retention.py). Two passes may run at once: each claims its batch with FOR UPDATE SKIP
+-- LOCKED inside a transaction, so no artifact or run is taken by both; what a pass claimed and did not finish
+-- (the store refused) is rolled back and left for the next pass.
+
+-- name: claim_expired_artifacts
+-- A batch of one rule's expired artifacts still in the store: runs of the queue in the rule's statuses ($2)
+-- finished more than $3 seconds ago, artifacts of the rule's kinds ($4).
+SELECT a.id, a.kind, a.storage_key, a.size_bytes
+FROM run_artifacts a
+JOIN runs r ON r.id = a.run_id
+WHERE r.queue = $1
+  AND r.status = ANY($2::run_status[])
+  AND r.finished_at < now() - make_interval(secs => $3)
+  AND a.kind = ANY($4::text[])
+  AND a.removed_at IS NULL
+ORDER BY a.id
+LIMIT $5
+FOR UPDATE OF a SKIP LOCKED;
+
+-- name: mark_artifacts_removed
+UPDATE run_artifacts SET removed_at = now(), removed_by = $2
+WHERE id = ANY($1::bigint[]) AND removed_at IS NULL;
+
+-- name: claim_expired_runs
+-- A batch of final runs ($2) of the queue finished more than $3 seconds ago.
+SELECT id FROM runs
+WHERE queue = $1 AND status = ANY($2::run_status[]) AND finished_at < now() - make_interval(secs => $3)
+ORDER BY finished_at, id
+LIMIT $4
+FOR UPDATE SKIP LOCKED;
+
+-- name: lock_run_artifacts
+-- The artifacts still in the store of runs this pass is removing. Not SKIP LOCKED: an artifact another pass
+-- is removing right now is waited for, and then no longer matches (removed_at is set).
+SELECT id, kind, storage_key, size_bytes FROM run_artifacts
+WHERE run_id = ANY($1::uuid[]) AND removed_at IS NULL
+ORDER BY id
+FOR UPDATE;
+
+-- name: delete_runs
+-- Their attempts, steps and artifact rows go with them (ON DELETE CASCADE).
+DELETE FROM runs WHERE queue = $1 AND id = ANY($2::uuid[]);
+
+-- name: preview_expired_runs
+SELECT count(*) FROM runs
+WHERE queue = $1 AND status = ANY($2::run_status[]) AND finished_at < now() - make_interval(secs => $3);
+
+-- name: preview_expired_run_artifacts
+-- What removing those runs would delete from the store, by kind.
+SELECT a.kind, count(*) AS artifacts, coalesce(sum(a.size_bytes), 0)::bigint AS bytes
+FROM run_artifacts a
+JOIN runs r ON r.id = a.run_id
+WHERE r.queue = $1 AND r.status = ANY($2::run_status[]) AND r.finished_at < now() - make_interval(secs => $3)
+  AND a.removed_at IS NULL
+GROUP BY a.kind;
+
+-- name: preview_expired_artifacts
+-- What one artifact rule would remove, leaving out the runs that go whole ($5: the runs' rule, or null).
+SELECT count(*) AS artifacts, coalesce(sum(a.size_bytes), 0)::bigint AS bytes
+FROM run_artifacts a
+JOIN runs r ON r.id = a.run_id
+WHERE r.queue = $1
+  AND r.status = ANY($2::run_status[])
+  AND r.finished_at < now() - make_interval(secs => $3)
+  AND a.kind = ANY($4::text[])
+  AND a.removed_at IS NULL
+  AND ($5::float8 IS NULL OR r.finished_at >= now() - make_interval(secs => $5::float8));
+
+-- name: insert_retention_pass
+INSERT INTO retention_passes (queue, worker, job_id, dry_run) VALUES ($1, $2, $3, $4)
+RETURNING *;
+
+-- name: record_retention_progress
+-- Written in each batch's own transaction: the record counts exactly the batches that were committed.
+UPDATE retention_passes SET artifacts_removed = $2, runs_removed = $3, bytes_freed = $4, groups = $5
+WHERE id = $1;
+
+-- name: finish_retention_pass
+UPDATE retention_passes SET finished_at = now(), error = $2 WHERE id = $1
+RETURNING *;
+
+-- name: last_retention_pass
+-- The queue's last pass that deleted (not a dry run) and ended.
+SELECT * FROM retention_passes
+WHERE queue = $1 AND NOT dry_run AND finished_at IS NOT NULL
+ORDER BY finished_at DESC, id DESC
+LIMIT 1;
+
+-- name: artifact_usage
+-- The queue's artifacts still in the store, by kind and by their run's status.
+SELECT a.kind, r.status, count(*) AS artifacts, coalesce(sum(a.size_bytes), 0)::bigint AS bytes
+FROM run_artifacts a
+JOIN runs r ON r.id = a.run_id
+WHERE r.queue = $1 AND a.removed_at IS NULL
+GROUP BY a.kind, r.status
+ORDER BY a.kind, r.status;
+
+-- name: artifact_growth
+-- What the queue's runs stored per UTC day over the last $2 days (today included), every day present, oldest
+-- first; an artifact removed since still counts on the day it was stored.
+WITH days AS (
+    SELECT day::date AS day
+    FROM generate_series((now() AT TIME ZONE 'UTC')::date - ($2::integer - 1),
+                         (now() AT TIME ZONE 'UTC')::date, interval '1 day') AS day
+)
+SELECT d.day, count(a.id) AS artifacts, coalesce(sum(a.size_bytes), 0)::bigint AS bytes
+FROM days d
+LEFT JOIN (run_artifacts a JOIN runs r ON r.id = a.run_id AND r.queue = $1)
+       ON a.created_at >= d.day::timestamp AT TIME ZONE 'UTC'
+      AND a.created_at < (d.day + 1)::timestamp AT TIME ZONE 'UTC'
+GROUP BY d.day
+ORDER BY d.day;

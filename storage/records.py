@@ -93,3 +93,28 @@ class ArtifactRecord(_FromRow):
     content_type: str
     size_bytes: int
     created_at: datetime
+    removed_at: datetime | None = None  # its object was deleted (by retention); the row stays
+    removed_by: str | None = None
+
+    @property
+    def removed(self) -> bool:
+        return self.removed_at is not None
+
+
+@dataclass(frozen=True)
+class RetentionPassRecord(_FromRow):
+    """One retention pass (storage.retention): who ran it, when, and what it removed (or, for a dry run,
+    would have). `groups`: {"video": {"artifacts": n, "bytes": b}, ...}."""
+
+    id: int
+    queue: str
+    worker: str
+    job_id: str | None
+    dry_run: bool
+    started_at: datetime
+    finished_at: datetime | None
+    artifacts_removed: int
+    runs_removed: int
+    bytes_freed: int
+    groups: dict[str, dict[str, int]]
+    error: str | None
