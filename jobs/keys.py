@@ -17,3 +17,9 @@ def worker_key_prefix(queue_name: str) -> str:
 def sweep_lock_key(queue_name: str) -> str:
     """Held by the worker that runs the orphan sweep, so one worker at a time sweeps."""
     return f"reprise:{queue_name}:sweep-lock"
+
+
+def maintenance_queue(queue_name: str) -> str:
+    """The BullMQ queue of the fleet's maintenance jobs (retention passes), apart from the runs queue, so that
+    queue holds runs only: `<queue>-maintenance` (keys `bull:<queue>-maintenance:...`)."""
+    return f"{queue_name}-maintenance"

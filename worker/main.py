@@ -1,5 +1,5 @@
-"""`reprise worker`: a BullMQ Worker on the runs queue, one Chromium, a heartbeat, a cancel listener and
-the orphan sweep.
+"""`reprise worker`: a BullMQ Worker on the runs queue, one Chromium, a heartbeat, a cancel listener, the
+orphan sweep, and (with a retention rule set) the fleet's retention passes on the maintenance queue.
 
 `run_worker` connects (Postgres, Redis), migrates, launches Chromium and serves a `WorkerRuntime` until
 SIGTERM/SIGINT: stop claiming jobs, let active runs finish within WORKER_SHUTDOWN_GRACE_SECONDS, then hand
@@ -23,6 +23,7 @@ from redis.asyncio import Redis
 
 from contract.options import BrowserName, RunOptions
 from contract.results import RunResult
+from contract.retention import RetentionPolicy
 from contract.runs import FailureCategory, RunStatus
 from contract.settings import Settings
 from jobs.queue import RetryPolicy, RunQueue, bullmq_connection
@@ -32,6 +33,7 @@ from runner.replay import BrowserError, ChromiumLauncher, PlaywrightRunner, Step
 from storage import (
     ArtifactStore,
     ArtifactStoreError,
+    Retention,
     RunRepository,
     create_pool,
     describe_store,
@@ -44,6 +46,7 @@ from worker.heartbeat import heartbeat_loop
 from worker.lifecycle import EXIT_DEPENDENCY, SideTasks, StopSignal, shut_down, stop_signals
 from worker.processor import RunProcessor
 from worker.replays import ActiveReplays, ReplayFunction
+from worker.retention import RetentionJobs, retention_loop
 from worker.sweep import OrphanSweeper, sweep_loop
 from worker.workdir import work_directory
 
@@ -66,7 +69,7 @@ class Connections:
 @asynccontextmanager
 async def open_connections(settings: Settings) -> AsyncIterator[Connections]:
     async with AsyncExitStack() as stack:
-        pool = await create_pool(settings.database_url, max_size=settings.worker_concurrency + 3)
+        pool = await create_pool(settings.database_url, max_size=settings.worker_concurrency + 4)
         stack.push_async_callback(pool.close)
         redis = Redis.from_url(settings.redis_url, decode_responses=True, socket_timeout=5, socket_connect_timeout=5)
         stack.push_async_callback(redis.aclose)
@@ -146,6 +149,11 @@ class WorkerRuntime:
                                      quiet_for_s=settings.orphan_grace_s,
                                      replaying_here=lambda: self.processor.replays.run_ids)
         self.beat = WorkerBeat(name=settings.worker_name, concurrency=settings.worker_concurrency)
+        policy = RetentionPolicy.from_settings(settings)
+        # No rule set: this worker takes no part in retention (the others' scheduler, if any, runs on).
+        self.retention = None if policy.is_empty else RetentionJobs(
+            Retention(connections.pool, connections.store, queue=settings.queue_name, policy=policy),
+            settings.worker_name)
 
     def refresh_beat(self, beat: WorkerBeat, stop: StopSignal) -> None:
         beat.active_jobs = self.processor.replays.count
@@ -162,13 +170,16 @@ class WorkerRuntime:
 
     def side_tasks(self, stop: StopSignal) -> dict[str, Coroutine[Any, Any, None]]:
         settings = self.settings
-        return {
+        tasks = {
             "heartbeat": heartbeat_loop(self.registry, self.beat, settings.heartbeat_interval_s,
                                         lambda beat: self.refresh_beat(beat, stop)),
             "cancel-listener": cancel_listener(self.connections.pubsub_redis, settings.queue_name,
                                                self.processor.replays.cancel),
             "orphan-sweep": sweep_loop(self.sweeper, settings.sweep_interval_s),
         }
+        if self.retention is not None:
+            tasks["retention"] = retention_loop(settings, self.retention)
+        return tasks
 
     def consumer(self) -> Worker:
         settings = self.settings
@@ -196,7 +207,8 @@ class WorkerRuntime:
             tasks.start(name, coroutine)
         tasks.start("bullmq-worker", worker.run())
         log.info("worker started", queue=self.settings.queue_name, concurrency=self.settings.worker_concurrency,
-                 pid=self.beat.pid, host=self.beat.host, artifacts=describe_store(self.settings))
+                 pid=self.beat.pid, host=self.beat.host, artifacts=describe_store(self.settings),
+                 retention=self.retention.retention.policy.describe() if self.retention is not None else None)
         await stop.requested.wait()
         await shut_down(worker, self.processor.replays, stop, self.settings.shutdown_grace_s)
         self.refresh_beat(self.beat, stop)
