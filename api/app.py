@@ -22,12 +22,14 @@ from api.services.dead_letter import DeadLetterService
 from api.services.health import HealthService
 from api.services.recordings import RecordingService
 from api.services.runs import RunService
+from api.services.stats import StatsService
 from contract.settings import Settings
 from jobs.queue import RetryPolicy, RunQueue
 from jobs.registry import WorkerRegistry
 from storage import (
     RecordingRepository,
     RunRepository,
+    StorageUsage,
     create_pool,
     describe_store,
     migrate,
@@ -64,6 +66,7 @@ def create_app(settings: Settings) -> FastAPI:
             app.state.recordings = RecordingService(RecordingRepository(pool, queue=settings.queue_name), run_service)
             app.state.dead_letter = DeadLetterService(run_queue, run_service)
             app.state.health = HealthService(pool, redis, run_queue, WorkerRegistry(redis, settings.queue_name), store)
+            app.state.stats = StatsService(StorageUsage(pool, queue=settings.queue_name))
             app.state.queue = run_queue
             app.state.events = event_hub
             log.info("api started", queue=settings.queue_name, artifacts=describe_store(settings))

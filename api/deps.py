@@ -13,6 +13,7 @@ from api.services.dead_letter import DeadLetterService
 from api.services.health import HealthService
 from api.services.recordings import RecordingService
 from api.services.runs import RunService
+from api.services.stats import StatsService
 from jobs.queue import RunQueue
 
 
@@ -40,6 +41,10 @@ def _health(request: Request) -> HealthService:
     return cast(HealthService, _state(request, "health"))
 
 
+def _stats(request: Request) -> StatsService:
+    return cast(StatsService, _state(request, "stats"))
+
+
 def _queue(request: Request) -> RunQueue:
     return cast(RunQueue, _state(request, "queue"))
 
@@ -53,5 +58,6 @@ ArtifactServiceDep = Annotated[ArtifactService, Depends(_artifacts)]
 RecordingServiceDep = Annotated[RecordingService, Depends(_recordings)]
 DeadLetterServiceDep = Annotated[DeadLetterService, Depends(_dead_letter)]
 HealthServiceDep = Annotated[HealthService, Depends(_health)]
+StatsServiceDep = Annotated[StatsService, Depends(_stats)]
 QueueDep = Annotated[RunQueue, Depends(_queue)]
 EventHubDep = Annotated[EventHub, Depends(_events)]

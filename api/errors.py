@@ -1,6 +1,7 @@
 """Every domain error becomes HTTP here, and nowhere else.
 
-Body of every error: `{"error": <code>, "message": <one line>, "fields": [{"field", "message"}]?}`.
+Body of every error: `{"error": <code>, "message": <one line>, "fields": [{"field", "message"}]?}`; a 410 for
+an artifact retention removed adds `removedAt` and `removedBy`.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from fastapi.responses import JSONResponse
 from runner.formats import InvalidScript
 from storage.errors import (
     ArtifactNotFound,
+    ArtifactRemoved,
     ArtifactStoreError,
     InvalidTransition,
     RangeNotSatisfiable,
@@ -78,6 +80,13 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ArtifactNotFound)
     async def artifact_not_found(_: Request, error: ArtifactNotFound) -> JSONResponse:
         return JSONResponse(error_body("not_found", str(error)), status_code=404)
+
+    @app.exception_handler(ArtifactRemoved)
+    async def artifact_removed(_: Request, error: ArtifactRemoved) -> JSONResponse:
+        body = error_body("gone", str(error))
+        body["removedAt"] = error.removed_at.isoformat()
+        body["removedBy"] = error.removed_by
+        return JSONResponse(body, status_code=410)
 
     @app.exception_handler(RecordingNotFound)
     async def recording_not_found(_: Request, error: RecordingNotFound) -> JSONResponse:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Literal
 from uuid import UUID
 
@@ -35,7 +35,9 @@ class ArtifactPublic(CamelModel):
     step: int | None
     content_type: str
     size_bytes: int
-    url: str
+    url: str | None = Field(description="Where to download it; null once its file was removed (`removedAt`)")
+    removed_at: datetime | None = Field(default=None, description="When retention removed its file, if it did")
+    removed_by: str | None = Field(default=None, description="What removed it (`retention`)")
 
 
 class RunSummary(CamelModel):
@@ -64,8 +66,10 @@ class RunDetail(RunSummary):
     steps: list[StepResult]
     attempt_history: list[AttemptPublic]
     artifacts: list[ArtifactPublic]
-    video_url: str | None
-    screenshot_urls: list[str]
+    video_url: str | None = Field(description="The latest attempt's video, while its file is there")
+    video_removed_at: datetime | None = Field(
+        default=None, description="When retention removed the latest attempt's video (videoUrl is then null)")
+    screenshot_urls: list[str] = Field(description="The latest attempt's screenshots still there")
 
 
 class RunPage(CamelModel):
@@ -88,6 +92,42 @@ class Throughput(CamelModel):
     window: str
     bucket_seconds: int
     buckets: list[ThroughputBucket]
+
+
+class Usage(CamelModel):
+    count: int
+    bytes: int
+
+
+class KindStatusUsage(Usage):
+    kind: str
+    status: RunStatus
+
+
+class GrowthDay(Usage):
+    day: date = Field(description="A UTC day; `bytes`/`count`: what the queue's runs stored that day")
+
+
+class RetentionPassPublic(CamelModel):
+    id: int
+    worker: str
+    dry_run: bool
+    started_at: datetime
+    finished_at: datetime | None
+    artifacts_removed: int
+    runs_removed: int
+    bytes_freed: int
+    error: str | None
+
+
+class StorageStats(CamelModel):
+    queue: str
+    total: Usage = Field(description="This queue's artifacts still in the store")
+    by_kind: dict[str, Usage]
+    by_status: dict[RunStatus, Usage]
+    by_kind_and_status: list[KindStatusUsage]
+    growth: list[GrowthDay] = Field(description="The last 7 UTC days, oldest first, every day present")
+    last_pass: RetentionPassPublic | None = Field(description="The last retention pass that deleted (not a dry run)")
 
 
 class RecordingCreate(CamelModel):

@@ -3,6 +3,8 @@ which need the request to be spelled)."""
 
 from __future__ import annotations
 
+from uuid import UUID
+
 from fastapi import Request
 
 from api.schemas import (
@@ -10,17 +12,23 @@ from api.schemas import (
     AttemptPublic,
     DeadJobPublic,
     DependencyHealth,
+    GrowthDay,
     HealthDetail,
+    KindStatusUsage,
     LastRun,
     QueueHealth,
     RecordingPublic,
+    RetentionPassPublic,
     RunDetail,
     RunSummary,
+    StorageStats,
+    Usage,
 )
 from api.services.dead_letter import DeadLetterEntry
 from api.services.health import HealthReport, Probe
 from api.services.runs import RunView
-from storage import AttemptRecord, RecordingRecord, RunRecord
+from api.services.stats import StorageReport
+from storage import ArtifactRecord, AttemptRecord, RecordingRecord, RunRecord
 
 
 def run_url(request: Request, run_id: object) -> str:
@@ -57,29 +65,34 @@ def _attempt(attempt: AttemptRecord) -> AttemptPublic:
                          finished_at=attempt.finished_at)
 
 
+def _artifact(artifact: ArtifactRecord, run_id: UUID, request: Request) -> ArtifactPublic:
+    return ArtifactPublic(
+        id=artifact.id,
+        kind=artifact.kind,
+        attempt=artifact.attempt,
+        step=artifact.step_index,
+        content_type=artifact.content_type,
+        size_bytes=artifact.size_bytes,
+        url=None if artifact.removed else str(request.url_for("download_artifact", run_id=run_id,
+                                                                artifact_id=artifact.id)),
+        removed_at=artifact.removed_at,
+        removed_by=artifact.removed_by,
+    )
+
+
 def run_detail(view: RunView, request: Request) -> RunDetail:
     run = view.run
-    artifacts = [
-        ArtifactPublic(
-            id=artifact.id,
-            kind=artifact.kind,
-            attempt=artifact.attempt,
-            step=artifact.step_index,
-            content_type=artifact.content_type,
-            size_bytes=artifact.size_bytes,
-            url=str(request.url_for("download_artifact", run_id=run.id, artifact_id=artifact.id)),
-        )
-        for artifact in view.artifacts
-    ]
+    artifacts = [_artifact(artifact, run.id, request) for artifact in view.artifacts]
     latest = [artifact for artifact in artifacts if artifact.attempt == run.attempts]
-    videos = [artifact.url for artifact in latest if artifact.kind == "video"]
+    videos = [artifact for artifact in latest if artifact.kind == "video"]
     return RunDetail(
         **run_summary(run, request).model_dump(),
         steps=view.steps,
         attempt_history=[_attempt(attempt) for attempt in view.attempts],
         artifacts=artifacts,
-        video_url=videos[0] if videos else None,
-        screenshot_urls=[artifact.url for artifact in latest if artifact.kind == "screenshot"],
+        video_url=videos[0].url if videos else None,
+        video_removed_at=videos[0].removed_at if videos else None,
+        screenshot_urls=[artifact.url for artifact in latest if artifact.kind == "screenshot" and artifact.url],
     )
 
 
@@ -114,4 +127,22 @@ def health_detail(report: HealthReport) -> HealthDetail:
                                    report.artifact_store_kind),
         queue=QueueHealth(name=report.queue_name, paused=report.paused, counts=report.counts),
         workers=report.workers,
+    )
+
+
+def storage_stats(report: StorageReport) -> StorageStats:
+    count, size = report.total()
+    last = report.last_pass
+    return StorageStats(
+        queue=report.queue,
+        total=Usage(count=count, bytes=size),
+        by_kind={kind: Usage(count=count, bytes=size) for kind, (count, size) in report.by_kind().items()},
+        by_status={status: Usage(count=count, bytes=size) for status, (count, size) in report.by_status().items()},
+        by_kind_and_status=[KindStatusUsage(kind=row.kind, status=row.status, count=row.artifacts, bytes=row.bytes)
+                            for row in report.usage],
+        growth=[GrowthDay(day=day.day, count=day.artifacts, bytes=day.bytes) for day in report.growth],
+        last_pass=RetentionPassPublic(
+            id=last.id, worker=last.worker, dry_run=last.dry_run, started_at=last.started_at,
+            finished_at=last.finished_at, artifacts_removed=last.artifacts_removed, runs_removed=last.runs_removed,
+            bytes_freed=last.bytes_freed, error=last.error) if last is not None else None,
     )

@@ -8,7 +8,15 @@ from pathlib import Path
 from typing import Literal
 from uuid import UUID
 
-from storage import ArtifactContent, ArtifactNotFound, ArtifactRecord, ArtifactStore, ByteRange, RunRepository
+from storage import (
+    ArtifactContent,
+    ArtifactNotFound,
+    ArtifactRecord,
+    ArtifactRemoved,
+    ArtifactStore,
+    ByteRange,
+    RunRepository,
+)
 
 
 @dataclass(frozen=True)
@@ -46,7 +54,13 @@ class ArtifactService:
 
     async def deliver(self, run_id: UUID, artifact_id: int,
                       byte_range: ByteRange | None) -> tuple[ArtifactRecord, Delivery]:
+        """How to hand the artifact out; ArtifactRemoved when retention deleted its file (the row stays)."""
         artifact = await self.artifact(run_id, artifact_id)
+        if artifact.removed_at is not None:
+            raise ArtifactRemoved(
+                f"artifact {artifact_id} of run {run_id} ({artifact.kind}) was removed by "
+                f"{artifact.removed_by or 'retention'} on {artifact.removed_at.date().isoformat()}",
+                removed_at=artifact.removed_at, removed_by=artifact.removed_by)
         local = self._store.local_path(artifact.storage_key)
         if local is not None:
             return artifact, LocalFile(local)
