@@ -82,6 +82,14 @@ function when(iso) {
   return h("time", { datetime: iso, title: date.toISOString() }, date.toLocaleString());
 }
 
+// "Video removed by retention on 2025-06-30": an artifact whose file retention deleted (its row stays listed).
+function removedNote(what, artifact) {
+  const iso = artifact.removedAt;
+  return h("span", { class: "removed", "data-removed": artifact.kind },
+    `${what} removed by ${artifact.removedBy || "retention"} on `,
+    h("time", { datetime: iso, title: new Date(iso).toISOString() }, new Date(iso).toISOString().slice(0, 10)));
+}
+
 function bytes(size) {
   if (size < 1024) return `${size} B`;
   if (size < 1024 * 1024) return `${(size / 1024).toFixed(1)} KB`;
@@ -243,7 +251,7 @@ async function runDetail(runId) {
   const retry = h("button", { type: "button" }, "Retry run");
   const video = h("video", { controls: true, preload: "metadata", muted: true, playsinline: true,
                              "aria-label": "Recording of the run" });
-  const noVideo = h("p", { class: "muted" }, "No video for this run.");
+  const noVideo = h("p", { class: "muted no-video" });
   const stepsList = h("ol", { class: "steps", "aria-label": "Steps" });
   const shot = h("figure", { class: "shot", "aria-live": "polite" });
   const artifacts = h("ul", { class: "artifacts" });
@@ -256,10 +264,8 @@ async function runDetail(runId) {
 
   const shownAttempt = () => viewing ?? run.attempts;
   const shownSteps = () => (shownAttempt() === run.attempts ? run.steps : olderSteps.get(shownAttempt()) || []);
-  const videoFor = (attempt) => {
-    const found = run.artifacts.find((a) => a.kind === "video" && a.attempt === attempt);
-    return found ? found.url : null;
-  };
+  // The attempt's video artifact (its `url` is null once retention removed the file), or null.
+  const videoFor = (attempt) => run.artifacts.find((a) => a.kind === "video" && a.attempt === attempt) || null;
 
   attemptPicker.addEventListener("change", async () => {
     const chosen = Number(attemptPicker.value);
@@ -310,13 +316,19 @@ async function runDetail(runId) {
     selected = step.index;
     for (const other of stepsList.querySelectorAll("button")) other.setAttribute("aria-pressed", "false");
     button.setAttribute("aria-pressed", "true");
-    if (videoFor(shownAttempt())) {
+    if (videoFor(shownAttempt())?.url) {
       video.currentTime = step.startedOffsetMs / 1000;
     }
     const picture = screenshotFor(step.index);
-    shot.replaceChildren(picture
-      ? h("img", { src: picture.url, alt: `Screenshot after step ${step.index + 1} (${step.type})` })
-      : h("p", { class: "muted" }, `No screenshot for step ${step.index + 1}.`),
+    let view;
+    if (picture && picture.url) {
+      view = h("img", { src: picture.url, alt: `Screenshot after step ${step.index + 1} (${step.type})` });
+    } else if (picture && picture.removedAt) {
+      view = h("p", { class: "muted" }, removedNote("Screenshot", picture));
+    } else {
+      view = h("p", { class: "muted" }, `No screenshot for step ${step.index + 1}.`);
+    }
+    shot.replaceChildren(view,
       h("figcaption", { class: "muted" }, `Step ${step.index + 1}: ${step.type}`));
   }
 
@@ -333,10 +345,18 @@ async function runDetail(runId) {
       : "");
     cancel.disabled = FINAL.has(run.status);
     retry.disabled = !FINAL.has(run.status);
-    const videoUrl = videoFor(shownAttempt());
+    const shownVideo = videoFor(shownAttempt());
+    const videoUrl = shownVideo ? shownVideo.url : null;
     if (videoUrl && video.getAttribute("src") !== videoUrl) video.setAttribute("src", videoUrl);
+    if (!videoUrl && video.hasAttribute("src")) {  // never a player pointing at a file that is gone
+      video.pause();
+      video.removeAttribute("src");
+      video.load();
+    }
     video.hidden = !videoUrl;
     noVideo.hidden = Boolean(videoUrl);
+    noVideo.replaceChildren(shownVideo && shownVideo.removedAt ? removedNote("Video", shownVideo)
+                                                               : "No video for this run.");
     attemptField.hidden = run.attempts < 2;
     attemptPicker.replaceChildren(...run.attemptHistory.map((a) =>
       h("option", { value: String(a.attempt) }, `${a.attempt} of ${run.attempts}: ${a.status} (${a.worker})`)));
@@ -357,12 +377,19 @@ async function runDetail(runId) {
     const latest = run.artifacts.filter((a) => a.attempt === shownAttempt() && a.kind !== "screenshot");
     const names = { video: "video.webm", trace: "trace.zip", html: "page.html", console: "console.log",
                     har: "network.har" };
-    artifacts.replaceChildren(...latest.map((a) => h("li", {},
-      h("a", { href: a.url, download: a.kind === "html" ? "page.html" : null, rel: "noopener" },
-        names[a.kind] || a.kind),
-      " ", h("span", { class: "muted" }, `${bytes(a.sizeBytes)}${a.step !== null ? ` · step ${a.step + 1}` : ""}`))));
-    const screenshots = run.artifacts.filter((a) => a.kind === "screenshot" && a.attempt === shownAttempt()).length;
-    if (screenshots) artifacts.append(h("li", { class: "muted" }, `${screenshots} screenshot(s): select a step`));
+    artifacts.replaceChildren(...latest.map((a) => h("li", { "data-artifact": a.kind },
+      a.url
+        ? h("a", { href: a.url, download: a.kind === "html" ? "page.html" : null, rel: "noopener" },
+            names[a.kind] || a.kind)
+        : h("span", {}, names[a.kind] || a.kind),
+      " ", h("span", { class: "muted" }, `${bytes(a.sizeBytes)}${a.step !== null ? ` · step ${a.step + 1}` : ""}`),
+      a.removedAt ? [" · ", removedNote("File", a)] : null)));
+    const shots = run.artifacts.filter((a) => a.kind === "screenshot" && a.attempt === shownAttempt());
+    const removedShots = shots.filter((a) => a.removedAt);
+    if (shots.length) {
+      artifacts.append(h("li", { class: "muted" }, `${shots.length} screenshot(s): select a step`,
+        removedShots.length ? [" · ", removedNote(`${removedShots.length} of them`, removedShots[0])] : null));
+    }
     if (!artifacts.children.length) artifacts.append(h("li", { class: "muted" }, "None yet."));
 
     attempts.replaceChildren(...run.attemptHistory.map((a) => h("tr", {},
