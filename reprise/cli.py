@@ -15,7 +15,7 @@ import asyncpg
 import redis.exceptions
 from pydantic import ValidationError
 
-from storage import DatabaseMissing
+from storage import ArtifactStoreError, DatabaseMissing
 
 # Exit codes every command shares (a command may add its own: `reprise run`, `reprise worker`).
 EXIT_INVALID_SETTINGS = 2
@@ -56,6 +56,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DatabaseMissing as error:
         print(f"reprise {args.command}: {error}; create it with `reprise migrate --create-database` "
               "(`reprise dev` creates it by itself)", file=sys.stderr)
+        return EXIT_DEPENDENCY
+    except ArtifactStoreError as error:
+        print(f"reprise {args.command}: the artifact store failed: {error}", file=sys.stderr)
         return EXIT_DEPENDENCY
     except ValidationError as error:
         # Settings come from the environment: name the variable rather than print a traceback.

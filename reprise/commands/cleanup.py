@@ -10,15 +10,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import socket
-import sys
 from typing import Any
 
 from contract.retention import ArtifactGroup, RetentionPolicy
 from contract.settings import Settings
 from reprise.logs import configure_logging
-from storage import ArtifactStoreError, Retention, RetentionReport, create_pool, migrate, open_artifact_store
-
-EXIT_DEPENDENCY = 3  # as reprise.cli: a dependency unreachable or refusing
+from storage import Retention, RetentionReport, create_pool, migrate, open_artifact_store
 
 
 def register(subparsers: Any) -> None:
@@ -66,11 +63,8 @@ def handle(args: argparse.Namespace) -> int:
     if policy.is_empty:
         print("no retention rule is set (RETENTION_*_DAYS): everything is kept, nothing to do")
         return 0
-    try:
-        report = asyncio.run(_cleanup(settings, policy, args.dry_run))
-    except ArtifactStoreError as error:
-        print(f"reprise cleanup: the artifact store failed, the pass stopped (what it removed so far is "
-              f"recorded; the rest is left for the next pass): {error}", file=sys.stderr)
-        return EXIT_DEPENDENCY
+    # A store that fails stops the pass (what it removed so far is recorded, the rest waits for the next
+    # pass): reprise.cli turns the ArtifactStoreError into one line and exit 3.
+    report = asyncio.run(_cleanup(settings, policy, args.dry_run))
     print(render(report))
     return 0

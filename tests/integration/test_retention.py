@@ -340,3 +340,27 @@ async def test_a_store_that_fails_leaves_the_rows_for_the_next_pass(
             assert await object_keys(s3_bucket) == {}
     finally:
         await pool.close()
+
+
+async def test_cleanup_exits_3_in_one_line_when_the_store_refuses(
+    settings: Settings, s3_bucket: Bucket, tmp_path: Path,
+) -> None:
+    chosen = with_rules(settings).model_copy(update={"artifact_store_url": s3_bucket.url("kept"),
+                                                     "s3_endpoint_url": s3_bucket.endpoint})
+    pool = await create_pool(chosen.database_url)
+    try:
+        async with open_artifact_store(chosen) as store:
+            world = World(chosen, pool, store, RunRepository(pool, queue=chosen.queue_name), tmp_path)
+            stored = await world.run(RunStatus.PASSED, [("video", 100)], 10)
+    finally:
+        await pool.close()
+    elsewhere = chosen.model_copy(update={"artifact_store_url": f"s3://no-such-bucket-{s3_bucket.name}/kept"})
+
+    completed = await asyncio.to_thread(cleanup, elsewhere)
+
+    assert completed.returncode == 3, (completed.stdout, completed.stderr[-3000:])
+    assert "reprise cleanup: the artifact store failed" in completed.stderr and "NoSuchBucket" in completed.stderr
+    assert "Traceback" not in completed.stderr
+    assert set(await object_keys(s3_bucket)) == {f"kept/{stored.artifacts[0].storage_key}"}
+    [record] = await passes(chosen.database_url, chosen.queue_name)
+    assert record["error"] and record["finished_at"] and record["artifacts_removed"] == 0
