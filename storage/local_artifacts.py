@@ -85,13 +85,25 @@ class LocalArtifactStore(ArtifactStore):
     async def delete(self, keys: Sequence[str]) -> None:
         def remove() -> None:
             for key in keys:
-                path = self._path_for(key)
+                try:
+                    path = self._path_for(key)
+                except ArtifactNotFound:  # a key no root of this store holds: nothing to delete
+                    continue
                 with suppress(FileNotFoundError):
                     path.unlink()
-                with suppress(OSError):  # the attempt's folder, when it is empty now
-                    path.parent.rmdir()
+                root = self._roots[PurePosixPath(key).parts[0]]
+                for folder in (path.parent, path.parent.parent):  # the attempt's, then the run's, once empty
+                    if folder == root or not folder.is_relative_to(root):
+                        break
+                    try:
+                        folder.rmdir()
+                    except OSError:
+                        break
 
-        await asyncio.to_thread(remove)
+        try:
+            await asyncio.to_thread(remove)
+        except OSError as error:  # permission denied, read-only file system, ...
+            raise ArtifactStoreError(f"cannot delete artifacts: {error}", transient=False) from error
 
 
 def _resolve(byte_range: ByteRange, total: int) -> tuple[int, int]:

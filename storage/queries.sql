@@ -205,7 +205,6 @@ WHERE r.queue = $1
   AND r.finished_at < now() - make_interval(secs => $3)
   AND a.kind = ANY($4::text[])
   AND a.removed_at IS NULL
-ORDER BY a.id
 LIMIT $5
 FOR UPDATE OF a SKIP LOCKED;
 

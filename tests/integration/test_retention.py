@@ -161,6 +161,11 @@ async def test_a_pass_removes_exactly_what_the_rules_say(world: World) -> None:
     assert await present(world.store, removed + gone_with_runs) == set()
     assert await present(world.store, kept) == {a.storage_key for a in kept}
     assert await world.store.exists(elsewhere.artifacts[0].storage_key)  # another queue's run is not ours
+    if not world.settings.artifact_store_url:  # a local folder keeps no empty folders of removed runs
+        for root in (world.settings.video_storage_path, world.settings.screenshot_storage_path,
+                     world.settings.artifact_storage_path):
+            assert not (root / str(runs["passed-100d"].id)).exists()
+        assert (world.settings.artifact_storage_path / str(runs["passed-10d"].id)).is_dir()  # its trace is kept
     # The rows: expired artifacts stay listed, marked removed; the old runs are gone with their rows.
     for name, stored in runs.items():
         if name in ("passed-100d", "cancelled-95d"):
