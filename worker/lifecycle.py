@@ -4,7 +4,7 @@ exit code), and the two-stage shutdown (grace for active runs, then hand them ba
 Exit codes of `reprise worker`:
 
     0  stopped by SIGTERM/SIGINT (active runs finished or were handed back to the queue)
-    1  crashed: a side task (heartbeat, cancel listener, orphan sweep) or the BullMQ consumer died
+    1  crashed: a side task (heartbeat, cancel listener, orphan sweep, retention) or the BullMQ consumer died
     2  invalid settings (reprise.cli)
     3  a dependency was unreachable at start: Postgres, Redis, or Chromium would not launch
 """
