@@ -14,15 +14,13 @@ import argparse
 import asyncio
 import os
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager, suppress
 from pathlib import Path
-from typing import Any
 
 import asyncpg
 import httpx
@@ -44,6 +42,8 @@ from storage import (
     migrate,
     open_artifact_store,
 )
+
+from timing import measure, percentiles
 
 DATABASE = "postgresql://postgres@127.0.0.1:5432/reprise_bench_artifacts"
 QUEUE = "bench-artifacts"
@@ -87,17 +87,6 @@ async def fresh_database() -> None:
     await migrate(DATABASE)
 
 
-async def measure(call: Callable[[], Awaitable[Any]], repeat: int) -> tuple[float, float]:
-    await call()  # warm up connections
-    timings = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        await call()
-        timings.append((time.perf_counter() - started) * 1000)
-    timings.sort()
-    return statistics.median(timings), timings[max(0, int(len(timings) * 0.95) - 1)]
-
-
 async def time_uploads(store: ArtifactStore, scratch: Path, size: int, repeat: int) -> tuple[float, float]:
     """`store.put` of a fresh `size`-byte file (written before each timed call, not timed)."""
     timings = []
@@ -108,8 +97,7 @@ async def time_uploads(store: ArtifactStore, scratch: Path, size: int, repeat: i
         await store.put(source, f"videos/bench/attempt-1/video-{index}.webm", "video/webm")
         if index:  # the first one warms the connection up
             timings.append((time.perf_counter() - started) * 1000)
-    timings.sort()
-    return statistics.median(timings), timings[max(0, int(len(timings) * 0.95) - 1)]
+    return percentiles(timings)
 
 
 async def recorded_video(store: ArtifactStore, scratch: Path, size: int) -> str:

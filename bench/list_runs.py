@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import statistics
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -20,6 +19,8 @@ import asyncpg
 
 from contract.runs import RunStatus
 from storage import RunFilters, RunRepository, create_pool, migrate
+
+from timing import measure
 
 FILL = """
 INSERT INTO runs (queue, id, name, script_format, script, options, status, attempts, worker_name, error,
@@ -61,17 +62,6 @@ async def ensure_database(url: str, runs: int) -> None:
         await connection.close()
 
 
-async def measure(call: Callable[[], Awaitable[Any]], repeat: int = 30) -> tuple[float, float]:
-    await call()  # warm the cache and the prepared statement
-    timings = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        await call()
-        timings.append((time.perf_counter() - started) * 1000)
-    timings.sort()
-    return statistics.median(timings), timings[int(len(timings) * 0.95) - 1]
-
-
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=1_000_000)
@@ -100,7 +90,7 @@ async def main() -> None:
         print(f"\n{args.runs} runs; 50 per page; 30 calls each\n")
         print("| case | median ms | p95 ms |\n| --- | ---: | ---: |")
         for title, call in cases:
-            median, p95 = await measure(call)
+            median, p95 = await measure(call, repeat=30)
             print(f"| {title} | {median:.1f} | {p95:.1f} |", flush=True)
     finally:
         await pool.close()

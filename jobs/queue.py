@@ -16,6 +16,7 @@ from bullmq import Queue
 from redis.asyncio import Redis
 from redis.asyncio.connection import parse_url
 
+from contract.settings import Settings
 from jobs.keys import cancel_channel
 
 JOB_NAME = "run"
@@ -45,6 +46,25 @@ class RetryPolicy:
             "attempts": self.max_attempts + max(0, retries),
             "backoff": {"type": "exponential", "delay": self.backoff_ms},
         }
+
+
+# bullmq waits 15 s before retrying a lost Redis connection by default.
+REDIS_RETRY_DELAY_MS = 1_000
+
+
+def consumer_options(settings: Settings, *, concurrency: int) -> dict[str, Any]:
+    """Options of a BullMQ Worker of this worker process (every consumer of a queue must share the stalled-job
+    settings: the queue-wide stalled check follows whichever worker set it last)."""
+    return {
+        "connection": bullmq_connection(settings.redis_url),
+        "concurrency": concurrency,
+        "name": settings.worker_name,
+        "stalledInterval": settings.stalled_interval_ms,
+        "lockDuration": settings.lock_duration_ms,
+        "maxStalledCount": settings.max_stalled_count,
+        "runRetryDelay": REDIS_RETRY_DELAY_MS,
+        "autorun": False,
+    }
 
 
 def bullmq_connection(redis_url: str) -> dict[str, Any]:

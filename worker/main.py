@@ -26,7 +26,7 @@ from contract.results import RunResult
 from contract.retention import RetentionPolicy
 from contract.runs import FailureCategory, RunStatus
 from contract.settings import Settings
-from jobs.queue import RetryPolicy, RunQueue, bullmq_connection
+from jobs.queue import RetryPolicy, RunQueue, consumer_options
 from jobs.registry import WorkerBeat, WorkerRegistry
 from runner.formats import Script
 from runner.replay import BrowserError, ChromiumLauncher, PlaywrightRunner, StepCallback
@@ -52,7 +52,6 @@ from worker.workdir import work_directory
 
 log = structlog.get_logger(__name__)
 
-REDIS_RETRY_DELAY_MS = 1_000
 # A new run waits this long for a relaunching browser before its attempt counts as an infrastructure error.
 BROWSER_WAIT_S = 30.0
 
@@ -183,17 +182,8 @@ class WorkerRuntime:
 
     def consumer(self) -> Worker:
         settings = self.settings
-        worker = Worker(settings.queue_name, self.processor.process, {
-            "connection": bullmq_connection(settings.redis_url),
-            "concurrency": settings.worker_concurrency,
-            "name": settings.worker_name,
-            "stalledInterval": settings.stalled_interval_ms,
-            "lockDuration": settings.lock_duration_ms,
-            "maxStalledCount": settings.max_stalled_count,
-            # bullmq waits 15 s before retrying a lost Redis connection by default.
-            "runRetryDelay": REDIS_RETRY_DELAY_MS,
-            "autorun": False,
-        })
+        worker = Worker(settings.queue_name, self.processor.process,
+                        consumer_options(settings, concurrency=settings.worker_concurrency))
         worker.on("error", lambda error, *_: log.warning("bullmq worker error", error=str(error)))
         worker.on("stalled", lambda job_id, *_: log.warning("stalled job returned to the queue", jobId=job_id))
         return worker

@@ -19,7 +19,7 @@ from bullmq import Job, Worker
 
 from contract.settings import Settings
 from jobs.maintenance import MaintenanceQueue
-from jobs.queue import bullmq_connection
+from jobs.queue import consumer_options
 from storage import Retention
 
 log = structlog.get_logger(__name__)
@@ -30,7 +30,6 @@ REFRESH_MIN_S = 60.0
 # Retry interval while Redis refuses the upsert.
 SCHEDULE_RETRY_S = 5.0
 CLOSE_TIMEOUT_S = 10.0
-REDIS_RETRY_DELAY_MS = 1_000
 
 
 class RetentionJobs:
@@ -56,16 +55,7 @@ class RetentionJobs:
 
 
 def maintenance_consumer(settings: Settings, jobs: RetentionJobs, queue_name: str) -> Worker:
-    worker = Worker(queue_name, jobs.process, {
-        "connection": bullmq_connection(settings.redis_url),
-        "concurrency": 1,
-        "name": settings.worker_name,
-        "stalledInterval": settings.stalled_interval_ms,
-        "lockDuration": settings.lock_duration_ms,
-        "maxStalledCount": settings.max_stalled_count,
-        "runRetryDelay": REDIS_RETRY_DELAY_MS,
-        "autorun": False,
-    })
+    worker = Worker(queue_name, jobs.process, consumer_options(settings, concurrency=1))
     worker.on("error", lambda error, *_: log.warning("maintenance consumer error", error=str(error)))
     return worker
 

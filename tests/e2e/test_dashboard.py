@@ -8,14 +8,14 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import httpx
 import pytest
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Page, expect
 
 from contract.settings import Settings
 
@@ -25,17 +25,6 @@ from services import REPO_ROOT, WorkerProcess, wait_for_final, wait_for_workers
 
 Shoot = Callable[[Page, str], Awaitable[Path]]
 XSS_NAME = "<img src=x onerror=alert(1)>"
-
-
-@pytest.fixture
-async def page(browser: Browser) -> AsyncIterator[Page]:
-    context = await browser.new_context(viewport={"width": 1366, "height": 860})
-    page = await context.new_page()
-    dialogs: list[str] = []
-    page.on("dialog", lambda dialog: dialogs.append(dialog.message))
-    yield page
-    await context.close()
-    assert dialogs == [], f"the page opened dialogs (script ran from data?): {dialogs}"
 
 
 def ends_with(url: str) -> re.Pattern[str]:

@@ -8,30 +8,18 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
 import asyncpg
 import httpx
-import pytest
-from playwright.async_api import Browser, Page, Response, expect
+from playwright.async_api import Page, Response, expect
 
 from contract.settings import Settings
 
 from flows import post_run, quick_script
 from services import REPO_ROOT, WorkerProcess, wait_for_final, wait_for_workers, worker_env
-
-
-@pytest.fixture
-async def page(browser: Browser) -> AsyncIterator[Page]:
-    context = await browser.new_context(viewport={"width": 1366, "height": 860})
-    page = await context.new_page()
-    dialogs: list[str] = []
-    page.on("dialog", lambda dialog: dialogs.append(dialog.message))
-    yield page
-    await context.close()
-    assert dialogs == [], f"the page opened dialogs (script ran from data?): {dialogs}"
 
 
 async def age_run(database_url: str, run_id: str, days: int) -> list[tuple[str, str]]:
