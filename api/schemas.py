@@ -181,6 +181,9 @@ class HealthDetail(CamelModel):
     artifact_store: DependencyHealth = Field(description="Where artifacts live (`local` or `s3`), and whether "
                                                          "it answers")
     queue: QueueHealth
+    queues: dict[str, dict[str, int]] = Field(
+        description="Job counts by state per queue, as the operational contract names them: "
+                    '{"test-runs": {"waiting", "active", "completed", "failed", "delayed", "paused", ...}}')
     workers: list[dict[str, Any]]
 
 

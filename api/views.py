@@ -126,6 +126,7 @@ def health_detail(report: HealthReport) -> HealthDetail:
         artifact_store=_dependency(report.artifact_store or Probe(ok=False, latency_ms=None, error="not probed"),
                                    report.artifact_store_kind),
         queue=QueueHealth(name=report.queue_name, paused=report.paused, counts=report.counts),
+        queues={report.queue_name: report.counts} if report.counts else {},
         workers=report.workers,
     )
 

@@ -5,7 +5,7 @@ Built once by an entry point (`reprise api`, `reprise worker`, `reprise run`, te
 
 from __future__ import annotations
 
-import os
+import socket
 import tempfile
 from pathlib import Path
 from typing import Literal
@@ -16,7 +16,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 def _default_worker_name() -> str:
-    return f"worker-{os.getpid()}"
+    """The host's name: unique per container or pod replica (set WORKER_NAME for several on one host)."""
+    return socket.gethostname()
 
 
 class Settings(BaseSettings):
@@ -85,8 +86,11 @@ class Settings(BaseSettings):
     # How often the fleet runs one retention pass (a BullMQ job scheduler: one pass per interval, whatever the
     # number of workers).
     retention_interval_s: float = Field(default=3600.0, ge=1, validation_alias="RETENTION_INTERVAL_SECONDS")
+    # debug | info | warn | error, in any case.
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO", validation_alias="LOG_LEVEL")
     log_format: Literal["json", "console"] = Field(default="json", validation_alias="LOG_FORMAT")
+    # Which process this container runs, for `reprise health` (the image's HEALTHCHECK).
+    role: Literal["api", "worker"] = Field(default="api", validation_alias="REPRISE_ROLE")
     api_host: str = Field(default="127.0.0.1", validation_alias="API_HOST")
     api_port: int = Field(default=8000, ge=0, le=65535, validation_alias="API_PORT")
     chromium_path: str = Field(default="/usr/bin/chromium", validation_alias="CHROMIUM_PATH")
@@ -108,5 +112,9 @@ class Settings(BaseSettings):
 
     @field_validator("log_level", mode="before")
     @classmethod
-    def _upper_level(cls, value: object) -> object:
-        return value.upper() if isinstance(value, str) else value
+    def _level_name(cls, value: object) -> object:
+        """`debug|info|warn|error` in any case (the operational contract), and `warning` too."""
+        if not isinstance(value, str):
+            return value
+        upper = value.strip().upper()
+        return "WARNING" if upper == "WARN" else upper

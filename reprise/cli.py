@@ -26,6 +26,7 @@ COMMAND_MODULES = (
     "reprise.commands.api",
     "reprise.commands.worker",
     "reprise.commands.cleanup",
+    "reprise.commands.health",
     "reprise.run_command",
     "reprise.convert_command",
     "reprise.dev",

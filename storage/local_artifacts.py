@@ -71,16 +71,19 @@ class LocalArtifactStore(ArtifactStore):
             return False
 
     async def check(self) -> None:
-        def writable() -> None:
-            for root in self._roots.values():
-                root.mkdir(parents=True, exist_ok=True)
-                if not os.access(root, os.W_OK):
-                    raise PermissionError(f"{root} is not writable")
+        def writable(root: Path) -> None:
+            # A file written and removed: permissions, read-only mounts and full disks all show here.
+            root.mkdir(parents=True, exist_ok=True)
+            probe = root / f".reprise-write-check-{os.getpid()}"
+            probe.write_bytes(b"ok")
+            probe.unlink()
 
-        try:
-            await asyncio.to_thread(writable)
-        except OSError as error:
-            raise ArtifactStoreError(f"local artifact folder: {error}", transient=False) from error
+        for root in self._roots.values():
+            try:
+                await asyncio.to_thread(writable, root)
+            except OSError as error:
+                raise ArtifactStoreError(f"artifact folder {root} is not writable: {error.strerror or error}",
+                                         transient=False) from error
 
     async def delete(self, keys: Sequence[str]) -> None:
         def remove() -> None:

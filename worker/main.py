@@ -81,7 +81,10 @@ async def open_connections(settings: Settings) -> AsyncIterator[Connections]:
         store = await stack.enter_async_context(open_artifact_store(settings))
         try:
             await store.check()
-        except ArtifactStoreError as error:  # uploads retry; a store that stays away ends runs error [storage]
+        except ArtifactStoreError as error:
+            if not error.transient:  # a folder it cannot write, a bucket that does not exist: say so, now
+                raise
+            # Unreachable for now: uploads retry; a store that stays away ends runs error [storage].
             log.warning("artifact store unavailable at start", error=str(error), store=describe_store(settings))
         yield Connections(pool, redis, pubsub_redis, queue, store)
 

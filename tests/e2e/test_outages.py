@@ -71,7 +71,7 @@ async def test_runs_in_flight_survive_a_redis_restart_then_a_postgres_restart(
     assert listed.headers["Retry-After"]
 
     def worker_noticed() -> bool:
-        return any(event.get("event") in ("database unavailable, retrying", "could not record step progress")
+        return any(event.get("message") in ("database unavailable, retrying", "could not record step progress")
                    for event in log_events(worker))
 
     async def noticed() -> bool:
@@ -89,7 +89,7 @@ async def test_runs_in_flight_survive_a_redis_restart_then_a_postgres_restart(
 
     assert set(final.values()) == {"passed"}, final
     # The runs still waiting when Redis lost its data came back through the orphan sweep.
-    requeued = {event["runId"] for event in log_events(worker) if event.get("event") == "orphaned run queued again"}
+    requeued = {event["runId"] for event in log_events(worker) if event.get("message") == "orphaned run queued again"}
     assert requeued and requeued <= set(run_ids)
     for run_id in run_ids:
         run: dict[str, Any] = (await api_client.get(f"/api/runs/{run_id}")).json()

@@ -26,7 +26,7 @@ async def other_queue_client(settings: Settings) -> AsyncIterator[httpx.AsyncCli
 
 
 def sweeps(worker: WorkerProcess) -> list[dict[str, Any]]:
-    return [event for event in log_events(worker) if event.get("event") == "orphan sweep"]
+    return [event for event in log_events(worker) if event.get("message") == "orphan sweep"]
 
 
 @pytest.mark.slow

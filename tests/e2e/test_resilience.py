@@ -66,7 +66,7 @@ async def test_sigkill_mid_run_the_other_worker_completes_it(
     history = [(attempt["worker"], attempt["status"]) for attempt in run["attemptHistory"]]
     assert history == [(victim.name, "abandoned"), (survivor.name, "passed")]
     assert "stalled" in run["attemptHistory"][0]["error"]
-    finished = [event for event in log_events(survivor) if event.get("event") == "run finished"]
+    finished = [event for event in log_events(survivor) if event.get("message") == "run finished"]
     assert [(event["runId"], event["status"]) for event in finished] == [(run_id, "passed")]
     counts = (await api_client.get("/api/queue")).json()["counts"]
     assert (counts["completed"], counts["failed"], counts["active"]) == (1, 0, 0)
@@ -141,8 +141,8 @@ async def test_cancel_a_running_run_mid_step_stops_it_and_keeps_what_it_made(
 
     run = await wait_for(stopped, timeout=30, what="the worker to stop the run")
     events = log_events(worker)
-    asked = next(event for event in events if event.get("event") == "cancelling run on request")
-    done = next(event for event in events if event.get("event") == "run finished")
+    asked = next(event for event in events if event.get("message") == "cancelling run on request")
+    done = next(event for event in events if event.get("message") == "run finished")
     # The worker's own clock: from the cancel message to the run written as cancelled.
     took = datetime.fromisoformat(done["timestamp"]) - datetime.fromisoformat(asked["timestamp"])
     assert took.total_seconds() < 2, took
@@ -325,7 +325,7 @@ async def test_a_second_sigterm_skips_the_grace_and_hands_the_run_back(
     worker.process.send_signal(signal.SIGTERM)
 
     async def stopping() -> bool:
-        return any(event.get("event") == "stop signal: no new jobs, finishing active runs"
+        return any(event.get("message") == "stop signal: no new jobs, finishing active runs"
                    for event in log_events(worker))
 
     await wait_for(stopping, timeout=10, what="the worker to take the first SIGTERM")

@@ -110,7 +110,7 @@ async def test_a_run_whose_job_vanished_is_queued_again_by_the_sweep(
     run = await wait_for_final(api_client, run_id, timeout=60)
 
     assert run["status"] == "passed" and run["attempts"] == 1, run
-    swept = [event for event in log_events(worker) if event.get("event") == "orphaned run queued again"]
+    swept = [event for event in log_events(worker) if event.get("message") == "orphaned run queued again"]
     assert [event["runId"] for event in swept] == [run_id]
 
 

@@ -64,7 +64,7 @@ async def test_recorder_run_passes_with_video_screenshots_and_steps(
 
     # The worker's JSON log line names the run with the fields operators search by.
     done = [event for worker in (first, second) for event in log_events(worker)
-            if event.get("event") == "run finished" and event.get("runId") == run["id"]]
+            if event.get("message") == "run finished" and event.get("runId") == run["id"]]
     assert len(done) == 1
     assert {"worker", "jobId", "status", "actionsExecuted", "duration"} <= set(done[0])
     assert done[0]["status"] == "passed" and done[0]["jobId"] == run["id"]
@@ -128,7 +128,7 @@ async def test_ten_runs_on_two_workers_each_execute_exactly_once(
     assert [run["status"] for run in runs] == ["passed"] * 10, [run["error"] for run in runs]
     assert all(run["attempts"] == 1 and len(run["attemptHistory"]) == 1 for run in runs)
     started = Counter(event["runId"] for worker in workers for event in log_events(worker)
-                      if event.get("event") == "run started")
+                      if event.get("message") == "run started")
     assert started == dict.fromkeys(ids, 1)
     assert {run["worker"] for run in runs} == {"worker-1", "worker-2"}
     health = (await api_client.get("/api/health/detailed")).json()

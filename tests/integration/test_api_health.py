@@ -39,6 +39,10 @@ async def test_detailed_health_shows_dependencies_counts_and_live_workers(
         assert body["queue"]["name"] == settings.queue_name and body["queue"]["paused"] is False
         assert body["queue"]["counts"]["waiting"] == 1
         assert set(body["queue"]["counts"]) >= {"waiting", "active", "completed", "failed", "delayed", "paused"}
+        # The operational contract's shape: {"queues": {"<queue>": {waiting, active, completed, failed, ...}}}
+        assert list(body["queues"]) == [settings.queue_name]
+        assert body["queues"][settings.queue_name] == body["queue"]["counts"]
+        assert body["queues"][settings.queue_name]["waiting"] == 1
         [worker] = body["workers"]  # the expired heartbeat is gone
         assert worker["name"] == "worker-a" and worker["concurrency"] == 3 and worker["activeJobs"] == 1
         assert {"pid", "host", "lastHeartbeat"} <= set(worker)
