@@ -93,6 +93,9 @@ class Settings(BaseSettings):
     role: Literal["api", "worker"] = Field(default="api", validation_alias="REPRISE_ROLE")
     api_host: str = Field(default="127.0.0.1", validation_alias="API_HOST")
     api_port: int = Field(default=8000, ge=0, le=65535, validation_alias="API_PORT")
+    # Workers only: serve Prometheus `/metrics` and `/healthz` on this port (every interface); unset = no server.
+    # The API serves `/metrics` on its own port.
+    metrics_port: int | None = Field(default=None, ge=1, le=65535, validation_alias="METRICS_PORT")
     chromium_path: str = Field(default="/usr/bin/chromium", validation_alias="CHROMIUM_PATH")
     # JavaScript heap limit of each page's renderer: a page that allocates without end crashes alone.
     browser_js_heap_mb: int = Field(default=2048, ge=64, validation_alias="BROWSER_JS_HEAP_MB")
@@ -109,6 +112,11 @@ class Settings(BaseSettings):
         elif parts.scheme not in ("", "file"):
             raise ValueError(f"{value!r}: expected s3://bucket/prefix, file:///folder or a folder")
         return value
+
+    @field_validator("metrics_port", mode="before")
+    @classmethod
+    def _unset_port(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -20,6 +20,7 @@ from storage.migrations import apply_migrations, migrate
 from storage.recordings import RecordingRecord, RecordingRepository
 from storage.records import ArtifactRecord, AttemptRecord, RetentionPassRecord, RunRecord
 from storage.retention import Retention, RetentionReport
+from storage.run_metrics import DurationBucket, FinishedRuns, RunMetrics, RunMetricsReader
 from storage.runs import ArtifactWrite, AttemptOutcome, NewRun, RunFilters, RunRepository
 from storage.usage import GrowthRecord, StorageUsage, UsageRecord
 
@@ -35,6 +36,8 @@ __all__ = [
     "AttemptRecord",
     "ByteRange",
     "DatabaseMissing",
+    "DurationBucket",
+    "FinishedRuns",
     "GrowthRecord",
     "InvalidTransition",
     "LocalArtifactStore",
@@ -48,6 +51,8 @@ __all__ = [
     "RetentionPassRecord",
     "RetentionReport",
     "RunFilters",
+    "RunMetrics",
+    "RunMetricsReader",
     "RunNotFound",
     "RunRecord",
     "RunRepository",

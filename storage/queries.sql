@@ -301,3 +301,16 @@ LEFT JOIN (run_artifacts a JOIN runs r ON r.id = a.run_id AND r.queue = $1)
       AND a.created_at < (d.day + 1)::timestamp AT TIME ZONE 'UTC'
 GROUP BY d.day
 ORDER BY d.day;
+
+-- Run metrics (storage/run_metrics.py; counters kept by the trigger of migration 0008): a scrape reads these
+-- few rows, never the runs table.
+
+-- name: runs_finished_totals
+SELECT status, category, runs FROM metric_runs_finished WHERE queue = $1 ORDER BY status, category;
+
+-- name: run_duration_buckets
+-- Every bucket of the histogram, in order, with the queue's runs in it (not cumulative) and their seconds.
+SELECT b.le, coalesce(d.runs, 0)::bigint AS runs, coalesce(d.seconds, 0)::float8 AS seconds
+FROM metric_run_duration_bounds b
+LEFT JOIN metric_run_durations d ON d.le = b.le AND d.queue = $1
+ORDER BY b.le;
