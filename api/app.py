@@ -15,11 +15,13 @@ from redis.asyncio import Redis
 
 from api.errors import install_error_handlers
 from api.events import EventHub
-from api.routes import artifacts, dead_letter, events, health, queue, recordings, runs, schema, stats
+from api.http_metrics import HttpMetrics, HttpMetricsMiddleware
+from api.routes import artifacts, dead_letter, events, health, metrics, queue, recordings, runs, schema, stats
 from api.routes.dashboard import install_dashboard
 from api.services.artifacts import ArtifactService
 from api.services.dead_letter import DeadLetterService
 from api.services.health import HealthService
+from api.services.metrics import MetricsService
 from api.services.recordings import RecordingService
 from api.services.runs import RunService
 from api.services.stats import StatsService
@@ -28,6 +30,7 @@ from jobs.queue import RetryPolicy, RunQueue
 from jobs.registry import WorkerRegistry
 from storage import (
     RecordingRepository,
+    RunMetricsReader,
     RunRepository,
     StorageUsage,
     create_pool,
@@ -40,6 +43,8 @@ log = structlog.get_logger(__name__)
 
 
 def create_app(settings: Settings) -> FastAPI:
+    http_metrics = HttpMetrics()  # this app's own: each API process (and each app in tests) counts apart
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         applied = await migrate(settings.database_url)
@@ -67,6 +72,8 @@ def create_app(settings: Settings) -> FastAPI:
             app.state.dead_letter = DeadLetterService(run_queue, run_service)
             app.state.health = HealthService(pool, redis, run_queue, WorkerRegistry(redis, settings.queue_name), store)
             app.state.stats = StatsService(StorageUsage(pool, queue=settings.queue_name))
+            app.state.metrics = MetricsService(run_queue, WorkerRegistry(redis, settings.queue_name),
+                                               RunMetricsReader(pool, queue=settings.queue_name), http_metrics)
             app.state.queue = run_queue
             app.state.events = event_hub
             log.info("api started", queue=settings.queue_name, artifacts=describe_store(settings))
@@ -79,7 +86,8 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    for module in (runs, artifacts, health, schema, queue, dead_letter, events, stats, recordings):
+    for module in (runs, artifacts, health, schema, queue, dead_letter, events, stats, recordings, metrics):
         app.include_router(module.router)
     install_dashboard(app)
+    app.add_middleware(HttpMetricsMiddleware, metrics=http_metrics)
     return app

@@ -11,6 +11,7 @@ from api.events import EventHub
 from api.services.artifacts import ArtifactService
 from api.services.dead_letter import DeadLetterService
 from api.services.health import HealthService
+from api.services.metrics import MetricsService
 from api.services.recordings import RecordingService
 from api.services.runs import RunService
 from api.services.stats import StatsService
@@ -45,6 +46,10 @@ def _stats(request: Request) -> StatsService:
     return cast(StatsService, _state(request, "stats"))
 
 
+def _metrics(request: Request) -> MetricsService:
+    return cast(MetricsService, _state(request, "metrics"))
+
+
 def _queue(request: Request) -> RunQueue:
     return cast(RunQueue, _state(request, "queue"))
 
@@ -59,5 +64,6 @@ RecordingServiceDep = Annotated[RecordingService, Depends(_recordings)]
 DeadLetterServiceDep = Annotated[DeadLetterService, Depends(_dead_letter)]
 HealthServiceDep = Annotated[HealthService, Depends(_health)]
 StatsServiceDep = Annotated[StatsService, Depends(_stats)]
+MetricsServiceDep = Annotated[MetricsService, Depends(_metrics)]
 QueueDep = Annotated[RunQueue, Depends(_queue)]
 EventHubDep = Annotated[EventHub, Depends(_events)]
