@@ -23,6 +23,7 @@ from runner.replay import BrowserError, ChromiumLauncher
 log = structlog.get_logger(__name__)
 
 RELAUNCH_FIRST_DELAY_S = 0.5
+STATES = ("starting", "ok", "relaunching", "circuit_open", "stopped")  # BrowserSupervisor.state
 
 
 class BrowserSupervisor:
@@ -44,7 +45,7 @@ class BrowserSupervisor:
         self._ready = asyncio.Event()
         self._relaunching: asyncio.Task[None] | None = None
         self._closing = False
-        self.state = "starting"  # ok | relaunching | circuit_open | stopped
+        self.state = "starting"  # one of STATES
         self.launches = 0
         self.crashes = 0
         self.consecutive_failures = 0

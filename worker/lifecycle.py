@@ -4,8 +4,9 @@ exit code), and the two-stage shutdown (grace for active runs, then hand them ba
 Exit codes of `reprise worker`:
 
     0  stopped by SIGTERM/SIGINT (active runs finished or were handed back to the queue)
-    1  crashed: a side task (heartbeat, cancel listener, orphan sweep, retention) or the BullMQ consumer died
-    2  invalid settings (reprise.cli)
+    1  crashed: a side task (heartbeat, cancel listener, orphan sweep, retention, metrics server) or the BullMQ
+       consumer died
+    2  invalid settings (reprise.cli), or METRICS_PORT cannot be bound (in use)
     3  a dependency was unreachable at start: Postgres, Redis, or Chromium would not launch
 """
 
@@ -26,6 +27,7 @@ log = structlog.get_logger(__name__)
 
 EXIT_STOPPED = 0
 EXIT_CRASHED = 1
+EXIT_INVALID_SETTINGS = 2
 EXIT_DEPENDENCY = 3
 # After the grace period, aborting replays and returning their jobs must not take longer than this.
 HAND_BACK_TIMEOUT_S = 30.0

@@ -1,5 +1,6 @@
 """`reprise worker`: a BullMQ Worker on the runs queue, one Chromium, a heartbeat, a cancel listener, the
-orphan sweep, and (with a retention rule set) the fleet's retention passes on the maintenance queue.
+orphan sweep, (with a retention rule set) the fleet's retention passes on the maintenance queue, and (with
+METRICS_PORT set) `/metrics` and `/healthz` for Prometheus and probes (worker.metrics).
 
 `run_worker` connects (Postgres, Redis), migrates, launches Chromium and serves a `WorkerRuntime` until
 SIGTERM/SIGINT: stop claiming jobs, let active runs finish within WORKER_SHUTDOWN_GRACE_SECONDS, then hand
@@ -43,7 +44,18 @@ from storage import (
 from worker.browser_health import BrowserSupervisor
 from worker.cancellation import cancel_listener
 from worker.heartbeat import heartbeat_loop
-from worker.lifecycle import EXIT_DEPENDENCY, SideTasks, StopSignal, shut_down, stop_signals
+from worker.lifecycle import EXIT_DEPENDENCY, EXIT_INVALID_SETTINGS, SideTasks, StopSignal, shut_down, stop_signals
+from worker.metrics import (
+    CIRCUIT_OPEN,
+    RUNNING,
+    STOPPING,
+    Health,
+    WorkerMetrics,
+    exposition,
+    judge_health,
+    worker_registry,
+)
+from worker.metrics_server import MetricsPortUnavailable, MetricsServer
 from worker.processor import RunProcessor
 from worker.replays import ActiveReplays, ReplayFunction
 from worker.retention import RetentionJobs, retention_loop
@@ -151,6 +163,9 @@ class WorkerRuntime:
                                      quiet_for_s=settings.orphan_grace_s,
                                      replaying_here=lambda: self.processor.replays.run_ids)
         self.beat = WorkerBeat(name=settings.worker_name, concurrency=settings.worker_concurrency)
+        self.metrics = worker_registry(WorkerMetrics(
+            worker=settings.worker_name, queue=settings.queue_name, concurrency=settings.worker_concurrency,
+            stats=self.processor.stats, replays=self.processor.replays, browser=browser))
         policy = RetentionPolicy.from_settings(settings)
         # No rule set: this worker takes no part in retention (the others' scheduler, if any, runs on).
         self.retention = None if policy.is_empty else RetentionJobs(
@@ -163,12 +178,30 @@ class WorkerRuntime:
         beat.processed = self.processor.stats.processed
         beat.failed = self.processor.stats.failed
         beat.browser = self.browser.status()
+        beat.state = self.state(stop)
+
+    def state(self, stop: StopSignal) -> str:
+        """What the heartbeat and /healthz say: running, circuit_open (Chromium cannot launch, no job is claimed)
+        or stopping."""
         if stop.requested.is_set():
-            beat.state = "stopping"
-        elif self.browser.state == "circuit_open":
-            beat.state = "circuit_open"
-        else:
-            beat.state = "running"
+            return STOPPING
+        if self.browser.state == "circuit_open":
+            return CIRCUIT_OPEN
+        return RUNNING
+
+    def health(self, stop: StopSignal) -> Health:
+        return judge_health(worker=self.settings.worker_name, queue=self.settings.queue_name, state=self.state(stop),
+                            chromium=self.browser.state, active_runs=self.processor.replays.count)
+
+    async def open_metrics_server(self, stop: StopSignal) -> MetricsServer | None:
+        """`/metrics` and `/healthz` bound on METRICS_PORT (None when unset); MetricsPortUnavailable when the port
+        cannot be had."""
+        if self.settings.metrics_port is None:
+            return None
+        server = MetricsServer(self.settings.metrics_port, metrics=lambda accept: exposition(self.metrics, accept),
+                               health=lambda: self.health(stop))
+        await server.start()
+        return server
 
     def side_tasks(self, stop: StopSignal) -> dict[str, Coroutine[Any, Any, None]]:
         settings = self.settings
@@ -194,6 +227,9 @@ class WorkerRuntime:
     async def serve(self, stop: StopSignal) -> int:
         """Consume jobs until a stop signal or a side task's death; returns the exit code."""
         tasks = SideTasks(stop)
+        metrics_server = await self.open_metrics_server(stop)  # first: a port in use stops the worker before it claims
+        if metrics_server is not None:
+            tasks.start("metrics-server", metrics_server.serve())
         worker = self.consumer()
         self.claiming.worker = worker
         for name, coroutine in self.side_tasks(stop).items():
@@ -235,6 +271,9 @@ async def run_worker(settings: Settings) -> int:
                     return EXIT_DEPENDENCY
                 try:
                     exit_code = await WorkerRuntime(settings, connections, browser, claiming, work_dir).serve(stop)
+                except MetricsPortUnavailable as error:
+                    log.error("metrics port unavailable; not serving", error=str(error))
+                    exit_code = EXIT_INVALID_SETTINGS
                 finally:
                     await browser.close()
         finally:

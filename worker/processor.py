@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import shutil
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -56,8 +57,12 @@ class RetryRun(Exception):
 
 @dataclass
 class WorkerStats:
+    """Runs this worker process took to their end: the final status its attempt wrote, or found written meanwhile
+    (a cancel), by status."""
+
     processed: int = 0
-    failed: int = 0
+    failed: int = 0  # every final status but passed
+    by_status: Counter[str] = field(default_factory=Counter)  # final status -> runs
 
 
 @dataclass
@@ -237,6 +242,7 @@ class RunProcessor:
             raise RetryRun(outcome.error or outcome.status)
         final_status = final.status if final is not None else (await self._runs.get(run_id)).status
         self.stats.processed += 1
+        self.stats.by_status[final_status.value] += 1
         if final_status != RunStatus.PASSED:
             self.stats.failed += 1
         log.info("run finished", status=final_status, actionsExecuted=end.result.actions_executed,
