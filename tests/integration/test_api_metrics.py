@@ -8,35 +8,13 @@ import math
 from uuid import UUID
 
 import httpx
-from prometheus_client.parser import text_string_to_metric_families
-from prometheus_client.samples import Sample
 
 from contract.runs import RunStatus
 from contract.settings import Settings
 from storage import AttemptOutcome, RunRepository, create_pool
 
+from scrapes import global_samples, scrape, value
 from services import api_client_for
-
-
-async def scrape(client: httpx.AsyncClient) -> list[Sample]:
-    response = await client.get("/metrics")
-    assert response.status_code == 200, response.text
-    assert response.headers["content-type"].startswith("text/plain")
-    return [sample for family in text_string_to_metric_families(response.text) for sample in family.samples]
-
-
-def value(samples: list[Sample], name: str, **labels: str) -> float | None:
-    found = [sample.value for sample in samples if sample.name == name and labels.items() <= sample.labels.items()]
-    assert len(found) <= 1, f"{name}{labels} is ambiguous: {found}"
-    return found[0] if found else None
-
-
-def run_samples(samples: list[Sample]) -> set[tuple[str, tuple[tuple[str, str], ...], float]]:
-    """The global truths of a scrape: queue gauges, workers, run counters (not this process's own metrics)."""
-    return {(sample.name, tuple(sorted(sample.labels.items())), sample.value) for sample in samples
-            if sample.name.startswith(("bullmq_queue_", "reprise_runs_finished", "reprise_run_duration",
-                                       "reprise_workers_live"))
-            and not sample.name.endswith("_created")}
 
 
 async def finish(settings: Settings, run_id: str, duration_ms: int) -> None:
@@ -100,7 +78,7 @@ async def test_queue_gauges_run_counters_and_http_latency_by_route(
 
     # Another API instance (its own pool, its own process metrics) reports the same global truths.
     async with api_client_for(settings) as other:
-        assert run_samples(await scrape(other)) == run_samples(await scrape(api_client))
+        assert global_samples(await scrape(other)) == global_samples(await scrape(api_client))
         assert value(await scrape(other), latency, method="GET", route="/api/runs/{run_id}",
                      status_class="2xx") is None
 

@@ -11,8 +11,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
-from prometheus_client.samples import Sample
 
 from contract.settings import Settings
 from runner.replay import ChromiumLauncher
@@ -22,6 +20,7 @@ from worker.main import ClaimControl, Connections, WorkerRuntime, open_connectio
 from worker.metrics import Health
 from worker.metrics_server import MetricsPortUnavailable, MetricsServer
 
+from scrapes import samples_of, value
 from services import wait_for
 
 
@@ -29,16 +28,6 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
-
-
-def samples_of(text: str) -> list[Sample]:
-    return [sample for family in text_string_to_metric_families(text) for sample in family.samples]
-
-
-def value(samples: list[Sample], name: str, **labels: str) -> float | None:
-    found = [sample.value for sample in samples if sample.name == name and labels.items() <= sample.labels.items()]
-    assert len(found) <= 1, f"{name}{labels} is ambiguous: {found}"
-    return found[0] if found else None
 
 
 @pytest.fixture
