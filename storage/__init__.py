@@ -20,11 +20,12 @@ from storage.migrations import apply_migrations, migrate
 from storage.recordings import RecordingRecord, RecordingRepository
 from storage.records import ArtifactRecord, AttemptRecord, RetentionPassRecord, RunRecord
 from storage.retention import Retention, RetentionReport
-from storage.run_metrics import DurationBucket, FinishedRuns, RunMetrics, RunMetricsReader
+from storage.run_metrics import NO_CATEGORY, DurationBucket, FinishedRuns, RunMetrics, RunMetricsReader
 from storage.runs import ArtifactWrite, AttemptOutcome, NewRun, RunFilters, RunRepository
 from storage.usage import GrowthRecord, StorageUsage, UsageRecord
 
 __all__ = [
+    "NO_CATEGORY",
     "ArtifactContent",
     "ArtifactNotFound",
     "ArtifactRecord",

@@ -15,11 +15,14 @@ import asyncpg
 from contract.runs import RunStatus
 from storage.queries import load_queries
 
+# The category of finished runs without a failure category (passed, most cancelled), as migration 0008 writes it.
+NO_CATEGORY = "none"
+
 
 @dataclass(frozen=True)
 class FinishedRuns:
     status: RunStatus
-    category: str  # a FailureCategory value, or `none`
+    category: str  # a FailureCategory value, or NO_CATEGORY
     runs: int
 
 

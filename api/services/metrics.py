@@ -8,7 +8,7 @@ Global truths, the same from every API process and replica of a queue (aggregate
     reprise_workers_live{queue, state}             gauge: workers with a live heartbeat, by running,
                                                    circuit_open, stopping
     reprise_runs_finished_total{queue, status, category}   counter: runs that reached a final status
-        (category: the failure category, `none` without one)
+        (category: the failure category, `none` without one; every pair of the contract is there from 0)
     reprise_run_duration_seconds{queue}            histogram: duration of finished runs' last replay
     reprise_metrics_source_up{queue, source}       gauge: 1 when `redis` / `postgres` answered this scrape; a
                                                    source that did not answer leaves its metrics out (never
@@ -37,9 +37,10 @@ from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
 
 from api.http_metrics import HttpMetrics
+from contract.runs import FINAL_RUN_STATUSES, FailureCategory, RunStatus
 from jobs.queue import JOB_COUNT_STATES, RunQueue
 from jobs.registry import WorkerRegistry
-from storage import RunMetrics, RunMetricsReader
+from storage import NO_CATEGORY, RunMetrics, RunMetricsReader
 
 log = structlog.get_logger(__name__)
 
@@ -78,8 +79,14 @@ def worker_families(queue: str, workers: list[dict[str, Any]]) -> Iterator[Metri
 def run_families(runs: RunMetrics) -> Iterator[Metric]:
     finished = CounterMetricFamily("reprise_runs_finished", "Runs that reached a final status, by status and "
                                    "failure category", labels=["queue", "status", "category"])
-    for row in runs.finished:
-        finished.add_metric([runs.queue, row.status.value, row.category], row.runs)
+    # Every (final status, category) of the contract from zero on, so rate() counts a kind's first run too (a
+    # counter series that first appears at 1 shows no increase); then any other the database holds.
+    counted = {(row.status.value, row.category): row.runs for row in runs.finished}
+    for status in (status for status in RunStatus if status in FINAL_RUN_STATUSES):
+        for category in (NO_CATEGORY, *(category.value for category in FailureCategory)):
+            finished.add_metric([runs.queue, status.value, category], counted.pop((status.value, category), 0))
+    for (status_value, category), count in sorted(counted.items()):
+        finished.add_metric([runs.queue, status_value, category], count)
     yield finished
     duration = HistogramMetricFamily("reprise_run_duration_seconds", "Duration of finished runs' last replay",
                                      labels=["queue"])

@@ -41,6 +41,10 @@ async def test_queue_gauges_run_counters_and_http_latency_by_route(
     before = await scrape(api_client)
     assert value(before, "bullmq_queue_waiting", queue=queue) == 0
     assert value(before, "reprise_run_duration_seconds_count", queue=queue) == 0
+    # Every (final status, category) pair is there from zero, so rate() sees a kind's first run.
+    finished = [sample for sample in before if sample.name == "reprise_runs_finished_total"]
+    assert len(finished) == 4 * 12 and {sample.value for sample in finished} == {0}
+    assert value(before, "reprise_runs_finished_total", queue=queue, status="error", category="browser_crashed") == 0
     assert value(before, "reprise_metrics_source_up", queue=queue, source="postgres") == 1
 
     run_id = (await api_client.post("/api/runs", json=SCRIPT)).json()["id"]

@@ -12,7 +12,7 @@ import asyncpg
 import pytest
 
 from contract.runs import FailureCategory, RunStatus
-from storage import AttemptOutcome, FinishedRuns, NewRun, RunMetricsReader, RunRepository, create_pool
+from storage import NO_CATEGORY, AttemptOutcome, FinishedRuns, NewRun, RunMetricsReader, RunRepository, create_pool
 from storage.migrations import apply_migrations, load_migrations
 
 from services import _admin, _database_url
@@ -68,8 +68,8 @@ async def test_final_runs_are_counted_once_by_status_category_and_duration_bucke
     metrics = await reader.read()
 
     assert finished_counts(metrics.finished) == {
-        ("passed", "none"): 2, ("failed", "selector_not_found"): 1, ("error", "browser_crashed"): 1,
-        ("cancelled", "none"): 1,
+        ("passed", NO_CATEGORY): 2, ("failed", "selector_not_found"): 1, ("error", "browser_crashed"): 1,
+        ("cancelled", NO_CATEGORY): 1,
     }
     assert metrics.duration_count == 4  # the run cancelled while queued has no duration
     assert metrics.duration_sum == pytest.approx(0.8 + 3 + 12 + 4_000)
@@ -77,7 +77,7 @@ async def test_final_runs_are_counted_once_by_status_category_and_duration_bucke
     assert (cumulative[1.0], cumulative[2.0], cumulative[5.0], cumulative[10.0], cumulative[15.0]) == (1, 1, 2, 2, 3)
     assert cumulative[1800.0] == 3 and cumulative[math.inf] == 4
     assert finished_counts((await RunMetricsReader(pool, queue=f"{queue_name}-other").read()).finished) == {
-        ("passed", "none"): 1}
+        ("passed", NO_CATEGORY): 1}
 
 
 async def test_deleting_runs_never_lowers_the_counters(pool: asyncpg.Pool, queue_name: str) -> None:
@@ -91,7 +91,7 @@ async def test_deleting_runs_never_lowers_the_counters(pool: asyncpg.Pool, queue
     after = await reader.read()
     assert await pool.fetchval("SELECT count(*) FROM runs WHERE queue = $1", queue_name) == 0
     assert after == before
-    assert finished_counts(after.finished) == {("passed", "none"): 3} and after.duration_count == 3
+    assert finished_counts(after.finished) == {("passed", NO_CATEGORY): 3} and after.duration_count == 3
 
 
 async def test_the_migration_counts_the_runs_already_final(queue_name: str) -> None:
@@ -123,7 +123,7 @@ async def test_the_migration_counts_the_runs_already_final(queue_name: str) -> N
             metrics = await RunMetricsReader(pool, queue=queue_name).read()
         finally:
             await pool.close()
-        assert finished_counts(metrics.finished) == {("passed", "none"): 1, ("failed", "timeout"): 2}
+        assert finished_counts(metrics.finished) == {("passed", NO_CATEGORY): 1, ("failed", "timeout"): 2}
         assert metrics.duration_count == 2 and metrics.duration_sum == pytest.approx(46.5)
         assert dict(metrics.cumulative_buckets())[2.0] == 1 and dict(metrics.cumulative_buckets())[60.0] == 2
     finally:
