@@ -94,11 +94,16 @@ def child_environment(
 
 
 def build_child_specs(options: DevOptions, env: Mapping[str, str]) -> list[ChildSpec]:
-    """The API, whose exit ends `reprise dev`, and the workers, restarted when they exit."""
+    """The API, whose exit ends `reprise dev`, and the workers, restarted when they exit. With METRICS_PORT set,
+    worker N serves its metrics on METRICS_PORT + N - 1 (one port each on this host)."""
     specs = [ChildSpec("api", reprise_command("api"), env)]
+    metrics_port = env.get("METRICS_PORT", "").strip()
     for index in range(1, options.workers + 1):
         name = f"worker-{index}"
-        specs.append(ChildSpec(name, reprise_command("worker"), {**env, "WORKER_NAME": name}, restart=True))
+        worker_env = {**env, "WORKER_NAME": name}
+        if metrics_port.isdigit():
+            worker_env["METRICS_PORT"] = str(int(metrics_port) + index - 1)
+        specs.append(ChildSpec(name, reprise_command("worker"), worker_env, restart=True))
     return specs
 
 

@@ -420,6 +420,13 @@ def test_child_specs_run_the_api_and_named_workers(monkeypatch: pytest.MonkeyPat
         assert spec.env["PATH"] == "/bin"
 
 
+def test_each_dev_worker_gets_its_own_metrics_port(tmp_path: Path) -> None:
+    options = DevOptions(host="127.0.0.1", port=8000, workers=3, state_dir=tmp_path)
+    specs = build_child_specs(options, {"METRICS_PORT": "9101"})
+    assert [spec.env["METRICS_PORT"] for spec in specs] == ["9101", "9101", "9102", "9103"]
+    assert all("METRICS_PORT" not in spec.env for spec in build_child_specs(options, {}))
+
+
 def test_child_log_format_follows_an_explicit_setting(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("LOG_FORMAT", "json")
     monkeypatch.chdir(tmp_path)
