@@ -150,7 +150,7 @@ async def test_a_worker_with_metrics_port_serves_metrics_and_healthz_until_it_st
 
     assert await asyncio.to_thread(worker.process.wait, 90) == 0, worker.log()[-3000:]
     assert (await wait_for_final(api_client, slow, timeout=30))["status"] == "passed"
-    assert any(event.get("event") == "metrics server listening" and event.get("port") == port
+    assert any(event.get("message") == "metrics server listening" and event.get("port") == port
                for event in log_events(worker))
 
 
