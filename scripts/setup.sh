@@ -1,40 +1,13 @@
 #!/usr/bin/env bash
-# Installs what Reprise needs, idempotently: Debian chromium and ffmpeg when missing, a .venv with the
-# project and its dev/embedded extras, and the ffmpeg link Playwright looks for when recording video.
+# `make setup`: what Reprise needs, idempotently and quickly when everything is there. The installing is
+# scripts/install.sh, the same script the image (Dockerfile) runs: the Debian packages (plus docker-compose,
+# which the tests of docker-compose.prod.yml run), a .venv with the pinned runtime dependencies
+# (requirements.lock) and the project editable with its dev/embedded extras, and the ffmpeg link Playwright
+# needs to record video. Then the conformance suite's Node oracle.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PYTHON=${PYTHON:-python3}
-VENV=.venv
-
-need_apt=()
-command -v chromium >/dev/null 2>&1 || [ -x "${CHROMIUM_PATH:-/usr/bin/chromium}" ] || need_apt+=(chromium)
-command -v ffmpeg >/dev/null 2>&1 || need_apt+=(ffmpeg)
-command -v ffprobe >/dev/null 2>&1 || need_apt+=(ffmpeg)
-if [ ${#need_apt[@]} -gt 0 ]; then
-    echo "setup: installing ${need_apt[*]} with apt-get"
-    SUDO=""
-    [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-    $SUDO apt-get update -q
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q chromium ffmpeg
-fi
-
-if [ ! -x "$VENV/bin/python" ]; then
-    echo "setup: creating $VENV"
-    "$PYTHON" -m venv "$VENV"
-fi
-
-# Reinstall only when the dependency list changed.
-stamp="$VENV/.reprise-installed-$(sha256sum pyproject.toml | cut -c1-16)"
-if [ ! -f "$stamp" ]; then
-    echo "setup: installing the project into $VENV"
-    "$VENV/bin/python" -m pip install -q --upgrade pip
-    "$VENV/bin/python" -m pip install -q -e '.[dev,embedded]'
-    rm -f "$VENV"/.reprise-installed-*
-    touch "$stamp"
-fi
-
-"$VENV/bin/python" -c "from runner.replay.browser import prepare_playwright_env; print('setup: playwright ffmpeg link in', prepare_playwright_env())"
+bash scripts/install.sh --venv .venv --extras dev,embedded --with docker-compose
 
 # The conformance suite's reference runner (@puppeteer/replay) for `make test`.
 [ ! -f tests/conformance/package.json ] || bash scripts/setup-node.sh
