@@ -1,5 +1,5 @@
 # `make dev`: the whole system running. `make test`: the whole suite passing. Both install what they need.
-.PHONY: setup dev test lint typecheck layers unit integration e2e screenshots clean
+.PHONY: setup dev test lint typecheck layers unit integration e2e deploy-check lock screenshots clean
 
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -31,6 +31,16 @@ integration: setup
 
 e2e: setup
 	$(PYTEST) tests/e2e tests/conformance $(PYTEST_ARGS)
+
+# The deployment files (Dockerfile, docker-compose.prod.yml, .env.example, deploy/k8s, requirements.lock),
+# checked by docker-compose and kubernetes-validate and against the code's settings; part of `make test` too.
+deploy-check: setup
+	$(PYTEST) tests/unit/test_deploy_files.py tests/e2e/test_deploy_tools.py $(PYTEST_ARGS)
+
+# Pin pyproject.toml's runtime dependencies again (after changing them): requirements.lock, used by the image
+# and by `make setup`.
+lock: setup
+	$(PY) scripts/lock_requirements.py
 
 test: setup
 	$(VENV)/bin/ruff check .
