@@ -23,10 +23,10 @@ WORKDIR /opt/reprise/src
 COPY scripts/install.sh scripts/install.sh
 RUN bash scripts/install.sh --image --with tini system
 
-COPY requirements.lock pyproject.toml ./
+COPY requirements.lock ./
 RUN bash scripts/install.sh --image --venv "$VIRTUAL_ENV" deps
 
-COPY README.md ./
+COPY pyproject.toml README.md ./
 COPY contract contract
 COPY jobs jobs
 COPY storage storage
@@ -37,7 +37,7 @@ COPY reprise reprise
 RUN bash scripts/install.sh --image --venv "$VIRTUAL_ENV" project link
 
 # Runs as `reprise`; relative artifact paths (the local store's defaults) land in its working directory.
-RUN useradd --system --uid 10001 --user-group --create-home --home-dir /home/reprise --shell /usr/sbin/nologin \
+RUN useradd --uid 10001 --user-group --create-home --home-dir /home/reprise --shell /usr/sbin/nologin \
         reprise \
     && install -d -o reprise -g reprise /var/lib/reprise
 WORKDIR /var/lib/reprise

@@ -3,7 +3,7 @@
 # the image (Dockerfile) both run it, so CI exercises the image's install steps.
 #
 #   scripts/install.sh [OPTIONS] [STEP...]      steps, in this order (default: all four)
-#     system    Debian packages: chromium, ffmpeg, fonts-liberation, fonts-noto-color-emoji, and any --with
+#     system    Debian packages: chromium, ffmpeg, fonts-liberation, fonts-noto-color-emoji, libatomic1, any --with
 #               PKG; only the missing ones, with `apt-get update` only when something is missing
 #     deps      a venv with the pinned runtime dependencies (requirements.lock)
 #     project   the project into that venv: a plain install without dependencies (the image), or editable with
@@ -24,7 +24,8 @@ cd "$(dirname "$0")/.."
 
 PYTHON=${PYTHON:-python3}
 LOCK=requirements.lock
-SYSTEM_PACKAGES=(chromium ffmpeg fonts-liberation fonts-noto-color-emoji)
+# libatomic1: the Node.js driver inside the Playwright wheel links it, and minimal Debian images lack it.
+SYSTEM_PACKAGES=(chromium ffmpeg fonts-liberation fonts-noto-color-emoji libatomic1)
 
 venv=.venv
 extras=""
