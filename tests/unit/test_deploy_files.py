@@ -319,6 +319,7 @@ def test_k8s_worker_sizing_grace_and_probes() -> None:
     assert [p["containerPort"] for p in container["ports"] if p["name"] == "metrics"] == [port]
     for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
         assert container[probe]["httpGet"] == {"path": "/healthz", "port": "metrics"}, probe
+    assert worker["spec"]["template"]["metadata"]["annotations"]["prometheus.io/port"] == str(port)
     shm = [volume for volume in pod["volumes"] if volume["name"] == "dshm"]
     assert shm and shm[0]["emptyDir"]["medium"] == "Memory"
     assert {"name": "dshm", "mountPath": "/dev/shm"} in container["volumeMounts"]
@@ -331,6 +332,8 @@ def test_k8s_api_and_migration() -> None:
     (container,) = containers(api)
     assert api["spec"]["replicas"] == 2 and container["args"] == ["reprise", "api"]
     assert container["ports"] == [{"name": "http", "containerPort": 8000}]
+    # The queue's metrics, bullmq_queue_waiting among them, come from the API's GET /metrics.
+    assert api["spec"]["template"]["metadata"]["annotations"]["prometheus.io/port"] == "8000"
     for probe in ("readinessProbe", "livenessProbe"):
         assert container[probe]["httpGet"] == {"path": "/api/health", "port": "http"}, probe
     env = {variable["name"]: variable["value"] for variable in container["env"]}
