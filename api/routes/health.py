@@ -20,6 +20,13 @@ async def health(service: HealthServiceDep) -> JSONResponse:
     return JSONResponse(body, status_code=200 if report.ok else 503)
 
 
+@router.get("/live")
+async def live() -> dict[str, str]:
+    """200 while this process serves requests, whatever its dependencies do (a liveness probe: restarting the
+    API does not bring Postgres or Redis back)."""
+    return {"status": "ok"}
+
+
 @router.get("/detailed", response_model=HealthDetail)
 async def health_detailed(service: HealthServiceDep) -> JSONResponse:
     """Database and Redis reachability with latency, queue counts, and the workers alive now."""

@@ -117,8 +117,12 @@ class ChromiumLauncher:
     async def _ensure_driver(self) -> Playwright:
         if self._driver is None:
             prepare_playwright_env(self._browsers_path)
-            self._manager = async_playwright()
-            self._driver = await self._manager.start()
+            manager = async_playwright()
+            try:
+                self._driver = await manager.start()
+            except Exception as error:  # the Node driver did not start (a missing library, say)
+                raise BrowserError(f"the Playwright driver did not start: {type(error).__name__}: {error}") from error
+            self._manager = manager
         return self._driver
 
     async def launch(self) -> Browser:

@@ -47,6 +47,7 @@ async def test_detailed_health_shows_dependencies_counts_and_live_workers(
         assert worker["name"] == "worker-a" and worker["concurrency"] == 3 and worker["activeJobs"] == 1
         assert {"pid", "host", "lastHeartbeat"} <= set(worker)
         assert (await api_client.get("/api/health")).json() == {"status": "ok", "database": True, "redis": True}
+        assert (await api_client.get("/api/health/live")).json() == {"status": "ok"}
     finally:
         await redis.aclose()
 
@@ -59,6 +60,7 @@ async def test_redis_down_is_503_and_a_posted_run_is_marked_not_lost(settings: S
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
             health = await client.get("/api/health")
             assert health.status_code == 503 and health.json()["redis"] is False
+            assert (await client.get("/api/health/live")).status_code == 200  # alive, only its Redis is not
             detailed = await client.get("/api/health/detailed")
             assert detailed.status_code == 503
             assert detailed.json()["redis"]["ok"] is False and detailed.json()["redis"]["error"]

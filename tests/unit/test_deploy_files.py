@@ -334,8 +334,8 @@ def test_k8s_api_and_migration() -> None:
     assert container["ports"] == [{"name": "http", "containerPort": 8000}]
     # The queue's metrics, bullmq_queue_waiting among them, come from the API's GET /metrics.
     assert api["spec"]["template"]["metadata"]["annotations"]["prometheus.io/port"] == "8000"
-    for probe in ("readinessProbe", "livenessProbe"):
-        assert container[probe]["httpGet"] == {"path": "/api/health", "port": "http"}, probe
+    assert container["readinessProbe"]["httpGet"] == {"path": "/api/health", "port": "http"}
+    assert container["livenessProbe"]["httpGet"] == {"path": "/api/health/live", "port": "http"}
     env = {variable["name"]: variable["value"] for variable in container["env"]}
     assert env == {"REPRISE_ROLE": "api", "API_HOST": "0.0.0.0", "API_PORT": "8000"}
     service = resources[("Service", "reprise-api")]["spec"]
