@@ -92,6 +92,24 @@ def prepare_playwright_env(base_dir: Path | None = None, *, require_ffmpeg: bool
     return base
 
 
+# Chromium keeps renderer shared memory in /dev/shm; a container's default one (Docker: 64 MB) makes pages crash
+# under load. Below this size, Chromium is told to use temporary files instead.
+MIN_SHM_BYTES = 512 * 1024 * 1024
+
+
+def shared_memory_args_for(shm_bytes: int | None) -> list[str]:
+    """`--disable-dev-shm-usage` when /dev/shm is missing (None) or small (a container without shm_size)."""
+    return ["--disable-dev-shm-usage"] if shm_bytes is None or shm_bytes < MIN_SHM_BYTES else []
+
+
+def shared_memory_args(shm_path: str = "/dev/shm") -> list[str]:
+    try:
+        stats = os.statvfs(shm_path)
+    except OSError:
+        return shared_memory_args_for(None)
+    return shared_memory_args_for(stats.f_blocks * stats.f_frsize)
+
+
 def _check_executable(executable_path: str) -> Path:
     executable = Path(executable_path)
     if not executable.is_file() or not os.access(executable, os.X_OK):
@@ -108,7 +126,8 @@ class ChromiumLauncher:
         self.executable_path = executable_path
         # A runaway page then crashes its own renderer (an `error` run, retried) instead of eating the
         # worker's memory: V8's default heap limit is about 4 GB per renderer.
-        self.args = [*CHROMIUM_ARGS, *([f"--js-flags=--max-old-space-size={js_heap_mb}"] if js_heap_mb else [])]
+        self.args = [*CHROMIUM_ARGS, *shared_memory_args(),
+                     *([f"--js-flags=--max-old-space-size={js_heap_mb}"] if js_heap_mb else [])]
         self.headless = headless
         self._browsers_path = browsers_path
         self._manager: Any = None
