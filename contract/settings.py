@@ -93,6 +93,10 @@ class Settings(BaseSettings):
     role: Literal["api", "worker"] = Field(default="api", validation_alias="REPRISE_ROLE")
     api_host: str = Field(default="127.0.0.1", validation_alias="API_HOST")
     api_port: int = Field(default=8000, ge=0, le=65535, validation_alias="API_PORT")
+    # The address people and tools reach the API at (run links, `Location`), e.g. https://reprise.example.com;
+    # unset = http://API_HOST:API_PORT. Never taken from a request's Host header.
+    public_url: str | None = Field(default=None, pattern=r"^https?://[^/?#\s]+(/[^?#\s]*)?$",
+                                   validation_alias="PUBLIC_URL")
     # Workers only: serve Prometheus `/metrics` and `/healthz` on this port (every interface); unset = no server.
     # The API serves `/metrics` on its own port.
     metrics_port: int | None = Field(default=None, ge=1, le=65535, validation_alias="METRICS_PORT")
@@ -113,6 +117,13 @@ class Settings(BaseSettings):
             raise ValueError(f"{value!r}: expected s3://bucket/prefix, file:///folder or a folder")
         return value
 
+    @field_validator("public_url", mode="before")
+    @classmethod
+    def _unset_url(cls, value: object) -> object:
+        if isinstance(value, str):
+            return value.strip().rstrip("/") or None
+        return value
+
     @field_validator("metrics_port", mode="before")
     @classmethod
     def _unset_port(cls, value: object) -> object:
@@ -126,3 +137,12 @@ class Settings(BaseSettings):
             return value
         upper = value.strip().upper()
         return "WARNING" if upper == "WARN" else upper
+
+    @property
+    def api_base_url(self) -> str:
+        """Where the API is reached: PUBLIC_URL, else its own listening address."""
+        if self.public_url:
+            return self.public_url
+        host = self.api_host if self.api_host not in ("0.0.0.0", "::", "") else "127.0.0.1"
+        host = f"[{host}]" if ":" in host else host
+        return f"http://{host}:{self.api_port}"
