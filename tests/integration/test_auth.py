@@ -174,7 +174,8 @@ async def test_option_secrets_are_never_in_lists_and_only_admins_read_them(anony
     app = anonymous.app  # type: ignore[attr-defined]
     admin = {"Authorization": f"Bearer {await make_key(app, Scope.ADMIN)}"}
     reader = {"Authorization": f"Bearer {await make_key(app, Scope.READ)}"}
-    state = {"cookies": [{"name": "sid", "value": "s3cr3t-cookie", "domain": "127.0.0.1", "path": "/"}],
+    cookie = {"name": "sid", "value": "s3cr3t-cookie", "domain": "127.0.0.1", "path": "/"}
+    state = {"cookies": [cookie],
              "origins": [{"origin": "http://127.0.0.1:9", "localStorage": [{"name": "t", "value": "s3cr3t-ls"}]}]}
     body = {"script": SCRIPT, "variables": {"PASSWORD": "s3cr3t-var"}, "storageState": state,
             "extraHttpHeaders": {"X-Token": "s3cr3t-header"}}
@@ -186,7 +187,7 @@ async def test_option_secrets_are_never_in_lists_and_only_admins_read_them(anony
         assert "s3cr3t" not in listed.text
         [item] = listed.json()["items"]
         assert item["options"]["variables"] == {"PASSWORD": "***"}
-        assert item["options"]["storageState"]["cookies"][0] == {**state["cookies"][0], "value": "***"}
+        assert item["options"]["storageState"]["cookies"][0] == {**cookie, "value": "***"}
     assert "s3cr3t" not in (await anonymous.get(f"/api/runs/{run_id}", headers=reader)).text
     full = (await anonymous.get(f"/api/runs/{run_id}", headers=admin)).json()
     assert full["options"]["variables"] == {"PASSWORD": "s3cr3t-var"}
