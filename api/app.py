@@ -22,6 +22,7 @@ from api.routes import (
     dead_letter,
     events,
     health,
+    keys,
     metrics,
     queue,
     recordings,
@@ -104,7 +105,8 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    for module in (runs, artifacts, health, schema, queue, dead_letter, events, stats, recordings, metrics, session):
+    for module in (runs, artifacts, health, schema, queue, dead_letter, events, stats, recordings, metrics, session,
+                   keys):
         app.include_router(module.router)
     install_dashboard(app)
     app.add_middleware(HttpMetricsMiddleware, metrics=http_metrics)

@@ -38,6 +38,9 @@ ADMIN = {
     ("POST", "/api/queue/pause"),
     ("POST", "/api/queue/resume"),
     ("POST", "/api/dead-letter/{run_id}/retry"),
+    ("GET", "/api/keys"),
+    ("POST", "/api/keys"),
+    ("DELETE", "/api/keys/{key_id}"),
 }
 ANY_KEY = {("DELETE", "/api/session")}  # logging out
 # An endless event stream: httpx's ASGI transport would wait for its end (its 401 and 403 are checked).
@@ -85,7 +88,7 @@ def needed(method: str, template: str) -> Scope | None:
         return None
     if (method, template) in ADMIN:
         return Scope.ADMIN
-    if (method, template) in ANY_KEY or method in ("GET", "HEAD"):
+    if (method, template) in ANY_KEY or method == "GET":
         return Scope.READ
     return Scope.RUN
 
@@ -250,3 +253,24 @@ async def test_auth_none_lets_everyone_in_as_admin(settings: Settings) -> None:
         assert (await client.post("/api/queue/pause")).json()["lastAction"]["by"] == "anonymous"
         assert (await client.get("/api/session")).json() == {"name": "anonymous", "scope": "admin", "via": "none",
                                                               "csrfToken": None}
+
+
+async def test_admins_manage_keys_over_http(api_client: httpx.AsyncClient) -> None:
+    created = await api_client.post("/api/keys", json={"name": "grafana", "scope": "read"})
+    assert created.status_code == 201, created.text
+    key = created.json()["key"]
+    assert key.startswith("rk_") and created.json()["scope"] == "read"
+    listed = await api_client.get("/api/keys")
+    assert key not in listed.text and "grafana" in {item["name"] for item in listed.json()}
+    assert (await api_client.post("/api/keys", json={"name": "grafana", "scope": "run"})).status_code == 409
+    bad = await api_client.post("/api/keys", json={"name": "x", "scope": "root"})
+    assert bad.status_code == 422 and bad.json()["fields"][0]["field"] == "scope"
+    headers = {"Authorization": f"Bearer {key}"}
+    assert (await api_client.get("/metrics", headers=headers)).status_code == 200  # a scraper's read key
+    assert (await api_client.delete(f"/api/keys/{created.json()['id']}")).status_code == 204
+    assert (await api_client.delete("/api/keys/grafana")).status_code == 404
+
+    async def refused() -> bool:
+        return (await api_client.get("/metrics", headers=headers)).status_code == 401
+
+    await wait_for(refused, timeout=10, what="the revoked key to be refused")
