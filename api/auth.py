@@ -21,10 +21,11 @@ import hmac
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Literal, cast
+from typing import Annotated, Any, Literal, cast
 
 from fastapi import Depends, Request
 from fastapi.params import Depends as DependsParam
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.errors import NotAllowed, NotAuthenticated
 from contract.access import Scope
@@ -124,10 +125,18 @@ def authenticator(request: Request) -> Authenticator:
     return cast(Authenticator, request.app.state.auth)
 
 
-def require(scope: Scope) -> Callable[[Request], Awaitable[Principal]]:
+# Only for the OpenAPI document (a "bearer" security scheme on each guarded route, and /docs's Authorize button):
+# the header is read by Authenticator, which also accepts the dashboard's session cookie.
+_BEARER_DOC = HTTPBearer(auto_error=False, bearerFormat="rk_<id>_<secret>",
+                         description="An API key: `reprise keys create --name NAME --scope read|run|admin`")
+
+
+def require(scope: Scope) -> Callable[..., Awaitable[Principal]]:
     """A dependency: the request's Principal, when its scope covers `scope` (401/403 otherwise)."""
 
-    async def dependency(request: Request) -> Principal:
+    async def dependency(
+        request: Request, _: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER_DOC)] = None,
+    ) -> Principal:
         principal = await authenticator(request).authenticate(request)
         if not principal.scope.allows(scope):
             raise NotAllowed(f"this needs a key with scope {scope.value!r} (or wider); "

@@ -42,6 +42,7 @@ async def test_the_dashboard_asks_for_a_key_then_shows_the_runs(
     await page.get_by_role("button", name="Log in").click()
     await expect(page.get_by_role("heading", name="Runs")).to_be_visible()
     await expect(page.locator("#user")).to_have_text("dashboard-admin (admin)")
+    await expect(page.locator("#live")).to_have_text("live")  # the event stream goes with the cookie too
 
     [cookie] = [c for c in await page.context.cookies() if c["name"] == "reprise_session"]
     assert cookie["httpOnly"] is True and cookie["sameSite"] == "Strict"

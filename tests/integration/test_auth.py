@@ -108,6 +108,10 @@ async def test_every_route_but_the_public_ones_needs_a_key_of_the_right_scope(
     assert len(table) >= 30, table  # the generator found the routes
     documented = {(method.upper(), path) for path, item in app.openapi()["paths"].items() for method in item}
     assert documented <= {(m, t) for m, t, _ in table}, "routes the generator missed"
+    for path, item in app.openapi()["paths"].items():
+        for method, operation in item.items():
+            guarded = needed(method.upper(), path) is not None
+            assert ("security" in operation) == guarded, f"{method} {path}: OpenAPI security does not say so"
     assert {(m, t) for m, t, _ in table} >= PUBLIC - {("GET", "/docs/oauth2-redirect")}
     checked = 0
     for method, template, path in table:
