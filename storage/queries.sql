@@ -354,6 +354,12 @@ WHERE t.hash = $1 AND k.id = t.key_id
 RETURNING k.id, k.name, k.scope, t.expires_at > now() AND k.revoked_at IS NULL AS valid;
 
 -- name: insert_session
+-- Expired sessions and login links are cleared as new sessions open.
+WITH expired_sessions AS (
+    DELETE FROM dashboard_sessions WHERE expires_at < now()
+), expired_tokens AS (
+    DELETE FROM login_tokens WHERE expires_at < now()
+)
 INSERT INTO dashboard_sessions (hash, key_id, csrf_token, expires_at)
 VALUES ($1, $2, $3, now() + make_interval(secs => $4));
 

@@ -278,3 +278,16 @@ async def test_admins_manage_keys_over_http(api_client: httpx.AsyncClient) -> No
         return (await api_client.get("/metrics", headers=headers)).status_code == 401
 
     await wait_for(refused, timeout=10, what="the revoked key to be refused")
+
+
+async def test_a_dashboard_session_expires(settings: Settings) -> None:
+    short = settings.model_copy(update={"session_ttl_hours": 1 / 3600})  # one second
+    async with api_client_for(short, scope=None) as client:
+        key = await make_key(client.app, Scope.READ)  # type: ignore[attr-defined]
+        assert (await client.post("/api/session", json={"key": key})).status_code == 201
+        assert (await client.get("/api/runs")).status_code == 200
+
+        async def expired() -> bool:
+            return (await client.get("/api/runs")).status_code == 401
+
+        await wait_for(expired, timeout=15, what="the session to expire")
