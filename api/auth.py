@@ -35,6 +35,7 @@ SESSION_COOKIE = "reprise_session"
 CSRF_HEADER = "X-Reprise-CSRF"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CACHE_S = 2.0
+MAX_CACHED = 1000
 ANONYMOUS = "anonymous"
 
 
@@ -63,8 +64,10 @@ class Authenticator:
         if hit is not None and hit[0] > now:
             return hit[1]
         principal = await load()
-        if len(self._cache) > 1000:
+        if len(self._cache) >= MAX_CACHED:  # bounded, whatever a flood of made-up keys does
             self._cache = {k: v for k, v in self._cache.items() if v[0] > now}
+            if len(self._cache) >= MAX_CACHED:
+                self._cache.clear()
         self._cache[(kind, secret)] = (now + CACHE_S, principal)
         return principal
 
