@@ -61,7 +61,7 @@ function loginPage() {
     h("label", { for: "login-key" }, "API key"), input,
     h("button", { type: "submit", class: "primary" }, "Log in"),
     h("p", { class: "muted" }, "Create a key with ", h("code", {}, "reprise keys create --name NAME --scope read"),
-      "; `reprise dev` prints a login link when it starts."),
+      "; ", h("code", {}, "reprise dev"), " prints a login link when it starts."),
     status);
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
@@ -107,7 +107,9 @@ function svg(tag, attrs = {}) {
 async function api(path, options = {}) {
   const headers = options.body ? { "Content-Type": "application/json" } : {};
   const method = (options.method || "GET").toUpperCase();
-  if (method !== "GET" && method !== "HEAD" && SESSION && SESSION.csrfToken) headers["X-Reprise-CSRF"] = SESSION.csrfToken;
+  if (method !== "GET" && method !== "HEAD" && SESSION && SESSION.csrfToken) {
+    headers["X-Reprise-CSRF"] = SESSION.csrfToken;
+  }
   const response = await fetch(path, { ...options, headers, credentials: "same-origin" });
   const text = await response.text();
   const body = text ? JSON.parse(text) : null;
@@ -202,10 +204,10 @@ function route() {
   const page = loadSession().then((session) => {
     if (!session) return loginPage();
     return loadContract().then(() => {
-    if (section === "runs" && parts[1]) return runDetail(parts[1]);
-    if (section === "queue") return queuePage();
-    if (section === "recordings") return recordingsPage();
-    return runsList(params);
+      if (section === "runs" && parts[1]) return runDetail(parts[1]);
+      if (section === "queue") return queuePage();
+      if (section === "recordings") return recordingsPage();
+      return runsList(params);
     });
   });
   page.catch((error) => main.append(h("p", { class: "error-box", role: "alert" }, error.message)));
