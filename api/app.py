@@ -13,10 +13,24 @@ import structlog
 from fastapi import FastAPI
 from redis.asyncio import Redis
 
+from api.auth import Authenticator
 from api.errors import install_error_handlers
 from api.events import EventHub
 from api.http_metrics import HttpMetrics, HttpMetricsMiddleware
-from api.routes import artifacts, dead_letter, events, health, metrics, queue, recordings, runs, schema, stats
+from api.routes import (
+    artifacts,
+    dead_letter,
+    events,
+    health,
+    keys,
+    metrics,
+    queue,
+    recordings,
+    runs,
+    schema,
+    session,
+    stats,
+)
 from api.routes.dashboard import install_dashboard
 from api.services.artifacts import ArtifactService
 from api.services.dead_letter import DeadLetterService
@@ -29,6 +43,8 @@ from contract.settings import Settings
 from jobs.queue import RetryPolicy, RunQueue
 from jobs.registry import WorkerRegistry
 from storage import (
+    KeyRepository,
+    QueueActions,
     RecordingRepository,
     RunMetricsReader,
     RunRepository,
@@ -75,8 +91,11 @@ def create_app(settings: Settings) -> FastAPI:
             app.state.metrics = MetricsService(run_queue, WorkerRegistry(redis, settings.queue_name),
                                                RunMetricsReader(pool, queue=settings.queue_name), http_metrics)
             app.state.queue = run_queue
+            app.state.queue_actions = QueueActions(pool, queue=settings.queue_name)
+            app.state.auth = Authenticator(KeyRepository(pool), mode=settings.auth,
+                                           session_ttl_s=settings.session_ttl_hours * 3600)
             app.state.events = event_hub
-            log.info("api started", queue=settings.queue_name, artifacts=describe_store(settings))
+            log.info("api started", queue=settings.queue_name, artifacts=describe_store(settings), auth=settings.auth)
             yield
 
     app = FastAPI(
@@ -86,7 +105,8 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    for module in (runs, artifacts, health, schema, queue, dead_letter, events, stats, recordings, metrics):
+    for module in (runs, artifacts, health, schema, queue, dead_letter, events, stats, recordings, metrics, session,
+                   keys):
         app.include_router(module.router)
     install_dashboard(app)
     app.add_middleware(HttpMetricsMiddleware, metrics=http_metrics)

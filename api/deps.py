@@ -16,6 +16,7 @@ from api.services.recordings import RecordingService
 from api.services.runs import RunService
 from api.services.stats import StatsService
 from jobs.queue import RunQueue
+from storage import QueueActions
 
 
 def _state(request: Request, name: str) -> object:
@@ -54,6 +55,10 @@ def _queue(request: Request) -> RunQueue:
     return cast(RunQueue, _state(request, "queue"))
 
 
+def _queue_actions(request: Request) -> QueueActions:
+    return cast(QueueActions, _state(request, "queue_actions"))
+
+
 def _events(request: Request) -> EventHub:
     return cast(EventHub, _state(request, "events"))
 
@@ -67,3 +72,4 @@ StatsServiceDep = Annotated[StatsService, Depends(_stats)]
 MetricsServiceDep = Annotated[MetricsService, Depends(_metrics)]
 QueueDep = Annotated[RunQueue, Depends(_queue)]
 EventHubDep = Annotated[EventHub, Depends(_events)]
+QueueActionsDep = Annotated[QueueActions, Depends(_queue_actions)]

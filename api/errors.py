@@ -22,6 +22,8 @@ from storage.errors import (
     ArtifactRemoved,
     ArtifactStoreError,
     InvalidTransition,
+    KeyNameTaken,
+    KeyNotFound,
     RangeNotSatisfiable,
     RecordingNotFound,
     RunNotFound,
@@ -29,6 +31,15 @@ from storage.errors import (
 )
 
 log = structlog.get_logger(__name__)
+
+
+class NotAuthenticated(Exception):
+    """No credential, or one that is unknown, revoked or expired: 401 with `WWW-Authenticate: Bearer`."""
+
+
+class NotAllowed(Exception):
+    """A credential whose scope does not cover the route, or a cookie session's state change without its CSRF
+    token: 403."""
 
 
 class ServiceUnavailable(Exception):
@@ -66,6 +77,23 @@ def install_error_handlers(app: FastAPI) -> None:
                   for item in error.errors()]
         message = "; ".join(f"{item['field']}: {item['message']}" for item in fields)
         return JSONResponse(error_body("invalid_request", message, fields), status_code=422)
+
+    @app.exception_handler(NotAuthenticated)
+    async def not_authenticated(_: Request, error: NotAuthenticated) -> JSONResponse:
+        return JSONResponse(error_body("unauthorized", str(error)), status_code=401,
+                            headers={"WWW-Authenticate": 'Bearer realm="reprise"'})
+
+    @app.exception_handler(NotAllowed)
+    async def not_allowed(_: Request, error: NotAllowed) -> JSONResponse:
+        return JSONResponse(error_body("forbidden", str(error)), status_code=403)
+
+    @app.exception_handler(KeyNotFound)
+    async def key_not_found(_: Request, error: KeyNotFound) -> JSONResponse:
+        return JSONResponse(error_body("not_found", str(error)), status_code=404)
+
+    @app.exception_handler(KeyNameTaken)
+    async def key_name_taken(_: Request, error: KeyNameTaken) -> JSONResponse:
+        return JSONResponse(error_body("conflict", str(error)), status_code=409)
 
     @app.exception_handler(InvalidScript)
     async def script_invalid(_: Request, error: InvalidScript) -> JSONResponse:

@@ -60,6 +60,9 @@ class RunSummary(CamelModel):
     recording_id: UUID | None = None
     import_warnings: list[dict[str, Any]]
     url: str
+    queued_by: str | None = Field(default=None, description="Name of the API key that queued the run (a retry: "
+                                                            "that asked for the retry)")
+    cancelled_by: str | None = Field(default=None, description="Name of the API key that cancelled it")
 
 
 class RunDetail(RunSummary):
@@ -168,10 +171,17 @@ class DependencyHealth(CamelModel):
     kind: str | None = None
 
 
+class QueueAction(CamelModel):
+    action: Literal["pause", "resume"]
+    by: str = Field(description="Name of the API key that did it")
+    at: datetime
+
+
 class QueueHealth(CamelModel):
     name: str
     paused: bool | None
     counts: dict[str, int]
+    last_action: QueueAction | None = Field(default=None, description="The latest pause or resume, and who did it")
 
 
 class HealthDetail(CamelModel):

@@ -3,10 +3,12 @@ which need the request to be spelled)."""
 
 from __future__ import annotations
 
+from typing import Any
 from uuid import UUID
 
 from fastapi import Request
 
+from api.auth import is_admin
 from api.schemas import (
     ArtifactPublic,
     AttemptPublic,
@@ -35,7 +37,42 @@ def run_url(request: Request, run_id: object) -> str:
     return str(request.url_for("get_run", run_id=run_id))
 
 
-def run_summary(run: RunRecord, request: Request) -> RunSummary:
+REDACTED = "***"
+
+
+def redact_options(options: dict[str, Any]) -> dict[str, Any]:
+    """Run options without their secrets' values: `variables`, `extraHttpHeaders`, and `storageState`'s cookie and
+    localStorage values become "***" (names stay). Lists and every non-admin reader see these."""
+    shown = dict(options)
+    for name in ("variables", "extraHttpHeaders"):
+        if isinstance(shown.get(name), dict):
+            shown[name] = {key: REDACTED for key in shown[name]}
+    state = shown.get("storageState")
+    if isinstance(state, dict):
+        state = dict(state)
+        if isinstance(state.get("cookies"), list):
+            state["cookies"] = [{**cookie, "value": REDACTED} if isinstance(cookie, dict) else REDACTED
+                                for cookie in state["cookies"]]
+        if isinstance(state.get("origins"), list):
+            state["origins"] = [_redact_origin(origin) for origin in state["origins"]]
+        shown["storageState"] = state
+    return shown
+
+
+def _redact_origin(origin: object) -> object:
+    if not isinstance(origin, dict):
+        return REDACTED
+    items = origin.get("localStorage")
+    if isinstance(items, list):
+        return {**origin, "localStorage": [{**item, "value": REDACTED} if isinstance(item, dict) else REDACTED
+                                           for item in items]}
+    return origin
+
+
+def run_summary(run: RunRecord, request: Request, *, reveal_secrets: bool | None = None) -> RunSummary:
+    """`reveal_secrets` None: only to an admin (lists pass False: they never carry them)."""
+    if reveal_secrets is None:
+        reveal_secrets = is_admin(request)
     return RunSummary(
         id=run.id,
         number=run.number,
@@ -46,7 +83,7 @@ def run_summary(run: RunRecord, request: Request) -> RunSummary:
         worker=run.worker_name,
         error=run.error,
         error_category=run.error_category,
-        options=run.options,
+        options=run.options if reveal_secrets else redact_options(run.options),
         actions_executed=run.actions_executed,
         duration_ms=run.duration_ms,
         created_at=run.created_at,
@@ -56,6 +93,8 @@ def run_summary(run: RunRecord, request: Request) -> RunSummary:
         recording_id=run.recording_id,
         import_warnings=run.import_warnings,
         url=run_url(request, run.id),
+        queued_by=run.queued_by,
+        cancelled_by=run.cancelled_by,
     )
 
 

@@ -123,7 +123,9 @@ async def recorded_video(store: ArtifactStore, scratch: Path, size: int) -> str:
 @asynccontextmanager
 async def serving(settings: Settings) -> AsyncIterator[str]:
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))
+    # On loopback, with no keys: the benchmark measures reads, not authentication.
+    app = create_app(settings.model_copy(update={"auth": "none"}))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     task = asyncio.create_task(server.serve())
     for _ in range(600):  # uvicorn says it started by a flag only
         if server.started:

@@ -20,6 +20,9 @@ def _default_worker_name() -> str:
     return socket.gethostname()
 
 
+LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
 
@@ -97,6 +100,11 @@ class Settings(BaseSettings):
     # unset = http://API_HOST:API_PORT. Never taken from a request's Host header.
     public_url: str | None = Field(default=None, pattern=r"^https?://[^/?#\s]+(/[^?#\s]*)?$",
                                    validation_alias="PUBLIC_URL")
+    # `keys`: every route but the health probes and the dashboard's login asks for an API key (README "Security");
+    # `none`: no credential at all, accepted only while the API listens on loopback (`reprise api` refuses else).
+    auth: Literal["keys", "none"] = Field(default="keys", validation_alias="AUTH")
+    # How long a dashboard login lasts (an HttpOnly, SameSite=Strict cookie naming a session kept in Postgres).
+    session_ttl_hours: float = Field(default=12.0, gt=0, le=24 * 30, validation_alias="SESSION_TTL_HOURS")
     # Workers only: serve Prometheus `/metrics` and `/healthz` on this port (every interface); unset = no server.
     # The API serves `/metrics` on its own port.
     metrics_port: int | None = Field(default=None, ge=1, le=65535, validation_alias="METRICS_PORT")
@@ -137,6 +145,10 @@ class Settings(BaseSettings):
             return value
         upper = value.strip().upper()
         return "WARNING" if upper == "WARN" else upper
+
+    @property
+    def listens_on_loopback(self) -> bool:
+        return self.api_host.strip("[]") in LOOPBACK_HOSTS
 
     @property
     def api_base_url(self) -> str:

@@ -27,6 +27,7 @@ COMMAND_MODULES = (
     "reprise.commands.worker",
     "reprise.commands.cleanup",
     "reprise.commands.health",
+    "reprise.commands.keys",
     "reprise.run_command",
     "reprise.convert_command",
     "reprise.dev",

@@ -28,6 +28,7 @@ import asyncpg
 import structlog
 
 from contract.settings import Settings
+from reprise.dev_login import prepare_login
 from reprise.embedded import (
     DEFAULT_STATE_DIR,
     EmbeddedServiceError,
@@ -151,12 +152,14 @@ async def _run_with_services(
         output.say(f"migrations failed ({describe_exit(migrated)})")
         return 1
     url = base_url(options.host, options.port)
+    ready_lines = [f"Reprise is running at {url}", f"Dashboard and API docs: {url}/docs"]
+    if env.get("AUTH", settings.auth) != "none":
+        login = await prepare_login(services.database_url, options.state_dir)
+        made = "made on this first start" if login.created else "kept from an earlier start"
+        ready_lines += [f"Admin API key ({made}): in {login.key_path} (send it as `Authorization: Bearer <key>`)",
+                        f"Log in to the dashboard (one-time link, 15 min): {url}{login.login_path}"]
     supervisor = Supervisor(build_specs(options, env), output, stop_timeout_s=stop_timeout_s)
-    return await supervisor.run(
-        shutdown,
-        health_url=f"{url}/api/health",
-        ready_lines=(f"Reprise is running at {url}", f"Dashboard and API docs: {url}/docs"),
-    )
+    return await supervisor.run(shutdown, health_url=f"{url}/api/health", ready_lines=ready_lines)
 
 
 def _count(value: str) -> int:

@@ -9,14 +9,18 @@ from storage.errors import (
     ArtifactStoreError,
     DatabaseMissing,
     InvalidTransition,
+    KeyNameTaken,
+    KeyNotFound,
     MigrationError,
     RangeNotSatisfiable,
     RecordingNotFound,
     RunNotFound,
     StorageError,
 )
+from storage.keys import KeyRecord, KeyRepository, NewKey, NewSession, SessionRecord
 from storage.local_artifacts import LocalArtifactStore
 from storage.migrations import apply_migrations, migrate
+from storage.queue_actions import QueueActionRecord, QueueActions
 from storage.recordings import RecordingRecord, RecordingRepository
 from storage.records import ArtifactRecord, AttemptRecord, RetentionPassRecord, RunRecord
 from storage.retention import Retention, RetentionReport
@@ -41,9 +45,17 @@ __all__ = [
     "FinishedRuns",
     "GrowthRecord",
     "InvalidTransition",
+    "KeyNameTaken",
+    "KeyNotFound",
+    "KeyRecord",
+    "KeyRepository",
     "LocalArtifactStore",
     "MigrationError",
+    "NewKey",
     "NewRun",
+    "NewSession",
+    "QueueActionRecord",
+    "QueueActions",
     "RangeNotSatisfiable",
     "RecordingNotFound",
     "RecordingRecord",
@@ -57,6 +69,7 @@ __all__ = [
     "RunNotFound",
     "RunRecord",
     "RunRepository",
+    "SessionRecord",
     "StorageError",
     "StorageUsage",
     "StoredFile",

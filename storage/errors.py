@@ -8,6 +8,8 @@
     ├── ArtifactStoreError   the artifact store (disk, S3) did not answer or refused; `transient` when a
     │                        retry may succeed (connection lost, 5xx, throttled)
     ├── RecordingNotFound    no saved recording with that id
+    ├── KeyNotFound          no live API key with that id or name
+    ├── KeyNameTaken         a live API key has that name already
     ├── InvalidTransition    the run's status does not allow the change (e.g. cancelling a passed run)
     ├── MigrationError       a migration file is malformed or failed to apply
     └── DatabaseMissing      the database named by DATABASE_URL does not exist on its server
@@ -77,3 +79,11 @@ class DatabaseMissing(StorageError):
         super().__init__(f'database "{database}" does not exist on {server}')
         self.database = database
         self.server = server
+
+
+class KeyNotFound(StorageError):
+    """No live API key with that id or name."""
+
+
+class KeyNameTaken(StorageError):
+    """A live API key has that name already."""

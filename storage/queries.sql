@@ -5,8 +5,8 @@
 
 -- name: insert_run
 INSERT INTO runs (queue, id, name, script_format, script, options, idempotency_key, retry_of, import_warnings,
-                  recording_id)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                  recording_id, queued_by)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
 ON CONFLICT (queue, idempotency_key) DO NOTHING
 RETURNING *;
 
@@ -80,7 +80,7 @@ WHERE queue = $1 AND id = $2 AND status IN ('queued', 'running')
 RETURNING *;
 
 -- name: cancel_run
-UPDATE runs SET status = 'cancelled', error = coalesce($3, 'cancelled'), finished_at = now()
+UPDATE runs SET status = 'cancelled', error = coalesce($3, 'cancelled'), finished_at = now(), cancelled_by = $4
 WHERE queue = $1 AND id = $2 AND status IN ('queued', 'running')
 RETURNING *;
 
@@ -314,3 +314,64 @@ SELECT b.le, coalesce(d.runs, 0)::bigint AS runs, coalesce(d.seconds, 0)::float8
 FROM metric_run_duration_bounds b
 LEFT JOIN metric_run_durations d ON d.le = b.le AND d.queue = $1
 ORDER BY b.le;
+
+-- name: insert_api_key
+INSERT INTO api_keys (id, name, scope, hash) VALUES ($1, $2, $3, $4)
+RETURNING id, name, scope, created_at, last_used_at, revoked_at;
+
+-- name: use_api_key
+-- Checks a key and notes its use at once: no row for an unknown, revoked or mismatched key.
+UPDATE api_keys SET last_used_at = now()
+WHERE id = $1 AND hash = $2 AND revoked_at IS NULL
+RETURNING id, name, scope, created_at, last_used_at, revoked_at;
+
+-- name: get_live_api_key
+SELECT id, name, scope, created_at, last_used_at, revoked_at FROM api_keys WHERE id = $1 AND revoked_at IS NULL;
+
+-- name: list_api_keys
+SELECT id, name, scope, created_at, last_used_at, revoked_at FROM api_keys ORDER BY created_at, id;
+
+-- name: revoke_api_key
+-- By id or by name (of a key not revoked yet); sessions and login links of the key go with it.
+WITH revoked AS (
+    UPDATE api_keys SET revoked_at = now()
+    WHERE revoked_at IS NULL AND (id = $1 OR name = $1)
+    RETURNING id, name, scope, created_at, last_used_at, revoked_at
+), sessions AS (
+    DELETE FROM dashboard_sessions WHERE key_id IN (SELECT id FROM revoked)
+), tokens AS (
+    DELETE FROM login_tokens WHERE key_id IN (SELECT id FROM revoked)
+)
+SELECT * FROM revoked;
+
+-- name: insert_login_token
+INSERT INTO login_tokens (hash, key_id, expires_at) VALUES ($1, $2, now() + make_interval(secs => $3));
+
+-- name: use_login_token
+-- One use: the token is deleted as it is exchanged.
+DELETE FROM login_tokens t USING api_keys k
+WHERE t.hash = $1 AND k.id = t.key_id
+RETURNING k.id, k.name, k.scope, t.expires_at > now() AND k.revoked_at IS NULL AS valid;
+
+-- name: insert_session
+-- Expired sessions and login links are cleared as new sessions open.
+WITH expired_sessions AS (
+    DELETE FROM dashboard_sessions WHERE expires_at < now()
+), expired_tokens AS (
+    DELETE FROM login_tokens WHERE expires_at < now()
+)
+INSERT INTO dashboard_sessions (hash, key_id, csrf_token, expires_at)
+VALUES ($1, $2, $3, now() + make_interval(secs => $4));
+
+-- name: get_session
+SELECT k.id, k.name, k.scope, s.csrf_token FROM dashboard_sessions s JOIN api_keys k ON k.id = s.key_id
+WHERE s.hash = $1 AND s.expires_at > now() AND k.revoked_at IS NULL;
+
+-- name: delete_session
+DELETE FROM dashboard_sessions WHERE hash = $1 OR expires_at < now();
+
+-- name: insert_queue_action
+INSERT INTO queue_actions (queue, action, actor) VALUES ($1, $2, $3) RETURNING at;
+
+-- name: last_queue_action
+SELECT action, actor, at FROM queue_actions WHERE queue = $1 ORDER BY id DESC LIMIT 1;

@@ -51,6 +51,8 @@ class RunRecord(_FromRow):
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+    queued_by: str | None = None  # the name of the API key that queued it (retries: that retried it)
+    cancelled_by: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "status", RunStatus(self.status))

@@ -35,6 +35,7 @@ class NewRun:
     retry_of: UUID | None = None
     recording_id: UUID | None = None
     import_warnings: list[dict[str, Any]] = field(default_factory=list)
+    queued_by: str | None = None  # the API key's name (None: AUTH=none, or not queued through the API)
 
 
 @dataclass(frozen=True)
@@ -120,6 +121,7 @@ class RunRepository:
             new_run.retry_of,
             new_run.import_warnings,
             new_run.recording_id,
+            new_run.queued_by,
         )
         if row is not None:
             return RunRecord.from_row(row), True
@@ -246,8 +248,8 @@ class RunRepository:
         )
         return {AttemptStatus(row["status"]): int(row["attempts"]) for row in rows}
 
-    async def cancel(self, run_id: UUID, reason: str | None = None) -> RunRecord:
-        row = await self._pool.fetchrow(self._sql["cancel_run"], self.queue, run_id, reason)
+    async def cancel(self, run_id: UUID, reason: str | None = None, *, by: str | None = None) -> RunRecord:
+        row = await self._pool.fetchrow(self._sql["cancel_run"], self.queue, run_id, reason, by)
         if row is None:
             run = await self.get(run_id)
             raise InvalidTransition(f"run {run_id} is already {run.status}; only queued or running runs cancel")

@@ -21,6 +21,7 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
+from contract.access import Scope
 from contract.runs import FINAL_RUN_STATUSES
 from contract.settings import Settings
 from storage import migrate
@@ -97,15 +98,27 @@ def settings(database_url: str, queue_name: str, tmp_path: Path) -> Settings:
     )
 
 
+async def make_key(app: Any, scope: Scope, name: str | None = None) -> str:
+    """A new API key of `scope` in the app's database (the app's lifespan must be running)."""
+    new = await app.state.auth.keys.create(name or f"test-{scope.value}-{uuid.uuid4().hex[:8]}", scope)
+    secret: str = new.secret
+    return secret
+
+
 @asynccontextmanager
-async def api_client_for(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    """The API in-process over ASGI, with its lifespan (migrations, connections) around the client."""
+async def api_client_for(settings: Settings, scope: Scope | None = Scope.ADMIN) -> AsyncIterator[httpx.AsyncClient]:
+    """The API in-process over ASGI, with its lifespan (migrations, connections) around the client. The client
+    sends a new API key of `scope` (admin by default; None: no key). `client.app` is the app (for `make_key`)."""
     from api import create_app
 
     app = create_app(settings)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://reprise.test") as client:
+        headers = {}
+        if scope is not None and settings.auth == "keys":
+            headers["Authorization"] = f"Bearer {await make_key(app, scope)}"
+        async with httpx.AsyncClient(transport=transport, base_url="http://reprise.test", headers=headers) as client:
+            client.app = app  # type: ignore[attr-defined]
             yield client
 
 
@@ -166,6 +179,8 @@ def worker_env(settings: Settings, name: str, **overrides: str) -> dict[str, str
             "WORKER_WORK_DIR": str(settings.work_dir),
             "WORKER_HEARTBEAT_INTERVAL": "0.5",
             "LOG_FORMAT": "json",
+            # Workers ignore it; a `reprise api` started with this environment (on loopback) needs no key.
+            "AUTH": "none",
         }
     )
     env.update(overrides)
@@ -218,7 +233,15 @@ async def wait_for_final(client: httpx.AsyncClient, run_id: str, timeout: float 
 @pytest.fixture
 async def live_api(settings: Settings) -> AsyncIterator[str]:
     """The API served by uvicorn on a free port, for clients that need real HTTP (Chromium, event streams,
-    which httpx's ASGI transport does not stream); yields its base URL."""
+    which httpx's ASGI transport does not stream); yields its base URL. It runs with AUTH=none (on loopback):
+    tests of authentication serve their own with `serve_api`."""
+    async with serve_api(settings.model_copy(update={"auth": "none"})) as (url, _):
+        yield url
+
+
+@asynccontextmanager
+async def serve_api(settings: Settings) -> AsyncIterator[tuple[str, Any]]:
+    """The API served by uvicorn on a free loopback port: (base URL, app)."""
     import socket
 
     import uvicorn
@@ -228,7 +251,8 @@ async def live_api(settings: Settings) -> AsyncIterator[str]:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning",
+    app = create_app(settings)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
                                            timeout_graceful_shutdown=2))
     serving = asyncio.create_task(server.serve())
 
@@ -237,7 +261,7 @@ async def live_api(settings: Settings) -> AsyncIterator[str]:
 
     await wait_for(started, timeout=30, what="uvicorn to start")
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://127.0.0.1:{port}", app
     finally:
         server.should_exit = True
         await asyncio.wait_for(serving, 30)

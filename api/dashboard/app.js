@@ -19,6 +19,66 @@ function loadContract() {
 }
 const PAGE_SIZE = 50;
 
+// ---- session -------------------------------------------------------------------------------------
+
+let SESSION = null;  // {name, scope, via, csrfToken} once logged in
+let sessionLoaded = null;
+
+function loadSession() {
+  sessionLoaded ??= fetch("/api/session", { credentials: "same-origin" }).then(async (response) => {
+    SESSION = response.ok ? await response.json() : null;
+    showUser();
+    return SESSION;
+  });
+  return sessionLoaded;
+}
+
+function showUser() {
+  const user = document.getElementById("user");
+  const logout = document.getElementById("logout");
+  user.textContent = SESSION && SESSION.via !== "none" ? `${SESSION.name} (${SESSION.scope})` : "";
+  logout.hidden = !SESSION || SESSION.via !== "session";
+}
+
+async function logOut() {
+  try { await api("/api/session", { method: "DELETE" }); } catch (error) { toast(error.message); }
+  SESSION = null;
+  sessionLoaded = null;
+  contractLoaded = null;
+  showUser();
+  route();
+}
+
+function loginPage() {
+  const input = h("input", { id: "login-key", type: "password", name: "key", autocomplete: "off", required: true,
+                             spellcheck: "false", placeholder: "rk_…" });
+  const status = h("p", { class: "muted", role: "status" });
+  if (new URLSearchParams(location.search).get("login") === "invalid") {
+    status.textContent = "That login link is invalid, expired or was already used: paste a key instead.";
+  }
+  const form = h("form", { class: "login", "aria-label": "Log in" },
+    h("h1", {}, "Log in to Reprise"),
+    h("label", { for: "login-key" }, "API key"), input,
+    h("button", { type: "submit", class: "primary" }, "Log in"),
+    h("p", { class: "muted" }, "Create a key with ", h("code", {}, "reprise keys create --name NAME --scope read"),
+      "; ", h("code", {}, "reprise dev"), " prints a login link when it starts."),
+    status);
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    try {
+      SESSION = await api("/api/session", { method: "POST", body: JSON.stringify({ key: input.value.trim() }) });
+      sessionLoaded = Promise.resolve(SESSION);
+      showUser();
+      if (location.search) history.replaceState(null, "", `/${location.hash}`);
+      route();
+    } catch (error) {
+      status.textContent = error.message;
+    }
+  });
+  main.append(form);
+  input.focus();
+}
+
 // ---- small helpers -------------------------------------------------------------------------------
 
 function h(tag, attrs = {}, ...children) {
@@ -42,13 +102,22 @@ function svg(tag, attrs = {}) {
   return element;
 }
 
+// The session cookie (HttpOnly) goes with every same-origin request by itself; a state-changing request also
+// sends the session's CSRF token, which another site can neither read nor set (README "Security").
 async function api(path, options = {}) {
-  const response = await fetch(path, {
-    headers: options.body ? { "Content-Type": "application/json" } : {},
-    ...options,
-  });
+  const headers = options.body ? { "Content-Type": "application/json" } : {};
+  const method = (options.method || "GET").toUpperCase();
+  if (method !== "GET" && method !== "HEAD" && SESSION && SESSION.csrfToken) {
+    headers["X-Reprise-CSRF"] = SESSION.csrfToken;
+  }
+  const response = await fetch(path, { ...options, headers, credentials: "same-origin" });
   const text = await response.text();
   const body = text ? JSON.parse(text) : null;
+  if (response.status === 401 && path !== "/api/session") {
+    SESSION = null;
+    sessionLoaded = null;
+    setTimeout(route, 0);  // the session expired or its key was revoked: back to the login form
+  }
   if (!response.ok) {
     const message = body && body.message ? body.message : `${response.status} ${response.statusText}`;
     throw new Error(message);
@@ -132,17 +201,23 @@ function route() {
     else link.removeAttribute("aria-current");
   }
   main.replaceChildren();
-  const page = loadContract().then(() => {
-    if (section === "runs" && parts[1]) return runDetail(parts[1]);
-    if (section === "queue") return queuePage();
-    if (section === "recordings") return recordingsPage();
-    return runsList(params);
+  const page = loadSession().then((session) => {
+    if (!session) return loginPage();
+    return loadContract().then(() => {
+      if (section === "runs" && parts[1]) return runDetail(parts[1]);
+      if (section === "queue") return queuePage();
+      if (section === "recordings") return recordingsPage();
+      return runsList(params);
+    });
   });
   page.catch((error) => main.append(h("p", { class: "error-box", role: "alert" }, error.message)));
 }
 
 window.addEventListener("hashchange", route);
-window.addEventListener("DOMContentLoaded", route);
+window.addEventListener("DOMContentLoaded", () => {
+  document.getElementById("logout").addEventListener("click", logOut);
+  route();
+});
 
 // ---- runs list -----------------------------------------------------------------------------------
 

@@ -10,16 +10,18 @@ from uuid import UUID
 from fastapi import APIRouter, Header
 from fastapi.responses import FileResponse, RedirectResponse, Response, StreamingResponse
 
+from api.auth import needs
 from api.deps import ArtifactServiceDep
 from api.ranges import parse_range
 from api.services.artifacts import LocalFile, Redirect
+from contract.access import Scope
 
 router = APIRouter(prefix="/api/runs", tags=["runs"])
 # A saved page (or anything else recorded from the site under test) must not run in our origin.
 ARTIFACT_HEADERS = {"Content-Security-Policy": "sandbox", "X-Content-Type-Options": "nosniff"}
 
 
-@router.get("/{run_id}/artifacts/{artifact_id}", name="download_artifact")
+@router.get("/{run_id}/artifacts/{artifact_id}", name="download_artifact", dependencies=needs(Scope.READ))
 async def download_artifact(run_id: UUID, artifact_id: int, artifacts: ArtifactServiceDep,
                             range_header: Annotated[str | None, Header(alias="Range")] = None) -> Response:
     """The artifact's bytes; answers `Range: bytes=...` with 206 and Content-Range."""

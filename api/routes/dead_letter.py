@@ -7,14 +7,16 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query, Request, Response
 
+from api.auth import actor, needs
 from api.deps import DeadLetterServiceDep
 from api.schemas import DeadLetterPage, RunSummary
 from api.views import dead_job, run_summary, run_url
+from contract.access import Scope
 
 router = APIRouter(prefix="/api/dead-letter", tags=["dead letter"])
 
 
-@router.get("", response_model=DeadLetterPage)
+@router.get("", response_model=DeadLetterPage, dependencies=needs(Scope.READ))
 async def dead_letter(
     dead: DeadLetterServiceDep,
     request: Request,
@@ -27,9 +29,9 @@ async def dead_letter(
                           offset=offset)
 
 
-@router.post("/{run_id}/retry", status_code=201, response_model=RunSummary)
+@router.post("/{run_id}/retry", status_code=201, response_model=RunSummary, dependencies=needs(Scope.ADMIN))
 async def retry_dead(run_id: UUID, dead: DeadLetterServiceDep, request: Request, response: Response) -> RunSummary:
     """Queue the dead run again as a new run (linked by `retryOf`) and take its job off the list."""
-    copy = await dead.retry(run_id)
+    copy = await dead.retry(run_id, by=actor(request))
     response.headers["Location"] = run_url(request, copy.id)
     return run_summary(copy, request)

@@ -11,8 +11,10 @@ from uuid import UUID
 from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
+from api.auth import needs
 from api.deps import EventHubDep
 from api.events import Event
+from contract.access import Scope
 
 router = APIRouter(prefix="/api/events", tags=["events"])
 KEEPALIVE_S = 15.0
@@ -24,7 +26,7 @@ def _concerns(event: Event, run_id: str | None) -> bool:
     return str(event.get("id") if event.get("kind") == "run" else event.get("runId")) == run_id
 
 
-@router.get("", response_class=StreamingResponse)
+@router.get("", response_class=StreamingResponse, dependencies=needs(Scope.READ))
 async def events(
     hub: EventHubDep,
     run_id: Annotated[UUID | None, Query(alias="runId", description="Only this run's run and step events")] = None,

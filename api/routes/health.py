@@ -5,9 +5,11 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
+from api.auth import needs
 from api.deps import HealthServiceDep
 from api.schemas import HealthDetail
 from api.views import health_detail
+from contract.access import Scope
 
 router = APIRouter(prefix="/api/health", tags=["health"])
 
@@ -27,7 +29,7 @@ async def live() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/detailed", response_model=HealthDetail)
+@router.get("/detailed", response_model=HealthDetail, dependencies=needs(Scope.READ))
 async def health_detailed(service: HealthServiceDep) -> JSONResponse:
     """Database and Redis reachability with latency, queue counts, and the workers alive now."""
     report = await service.detailed()

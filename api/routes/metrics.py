@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
+from api.auth import needs
 from api.deps import MetricsServiceDep
+from contract.access import Scope
 
 router = APIRouter(tags=["metrics"])
 
 
-@router.get("/metrics", response_class=Response)
+@router.get("/metrics", response_class=Response, dependencies=needs(Scope.READ))
 async def metrics(service: MetricsServiceDep, request: Request) -> Response:
     """The queue's job counts, live workers, runs finished and their durations (the same from every replica),
     and this process's HTTP latency, in Prometheus text format (OpenMetrics when asked for)."""

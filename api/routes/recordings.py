@@ -7,21 +7,23 @@ from uuid import UUID
 
 from fastapi import APIRouter, Body, Query, Request, Response
 
+from api.auth import actor, needs
 from api.deps import RecordingServiceDep
 from api.schemas import RecordingCreate, RecordingDetail, RecordingPage, RecordingPublic, RunSummary
 from api.views import recording_public, run_summary, run_url
+from contract.access import Scope
 from contract.options import RunOptions
 
 router = APIRouter(prefix="/api/recordings", tags=["recordings"])
 
 
-@router.post("", status_code=201, response_model=RecordingPublic)
+@router.post("", status_code=201, response_model=RecordingPublic, dependencies=needs(Scope.RUN))
 async def create_recording(body: RecordingCreate, recordings: RecordingServiceDep) -> RecordingPublic:
     """Save a recording; an invalid one is a 422 naming the field, as for `POST /api/runs`."""
     return recording_public(await recordings.save(body.script, body.name))
 
 
-@router.get("", response_model=RecordingPage)
+@router.get("", response_model=RecordingPage, dependencies=needs(Scope.READ))
 async def list_recordings(
     recordings: RecordingServiceDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
@@ -31,25 +33,25 @@ async def list_recordings(
     return RecordingPage(items=[recording_public(r) for r in page], total=total, limit=limit, offset=offset)
 
 
-@router.get("/{recording_id}", response_model=RecordingDetail)
+@router.get("/{recording_id}", response_model=RecordingDetail, dependencies=needs(Scope.READ))
 async def get_recording(recording_id: UUID, recordings: RecordingServiceDep) -> RecordingDetail:
     recording = await recordings.get(recording_id)
     return RecordingDetail(**recording_public(recording).model_dump(), script=recording.script)
 
 
-@router.delete("/{recording_id}", status_code=204)
+@router.delete("/{recording_id}", status_code=204, dependencies=needs(Scope.RUN))
 async def delete_recording(recording_id: UUID, recordings: RecordingServiceDep) -> Response:
     """Its runs stay, unlinked."""
     await recordings.delete(recording_id)
     return Response(status_code=204)
 
 
-@router.post("/{recording_id}/runs", status_code=201, response_model=RunSummary)
+@router.post("/{recording_id}/runs", status_code=201, response_model=RunSummary, dependencies=needs(Scope.RUN))
 async def run_recording(
     recording_id: UUID, recordings: RecordingServiceDep, request: Request, response: Response,
     options: Annotated[RunOptions | None, Body()] = None,
 ) -> RunSummary:
     """Queue a run of the recording now, with the given replay options (all optional)."""
-    run = await recordings.run(recording_id, options or RunOptions())
+    run = await recordings.run(recording_id, options or RunOptions(), queued_by=actor(request))
     response.headers["Location"] = run_url(request, run.id)
     return run_summary(run, request)

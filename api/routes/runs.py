@@ -8,9 +8,11 @@ from uuid import UUID
 
 from fastapi import APIRouter, Header, Path, Query, Request, Response
 
+from api.auth import actor, needs
 from api.deps import RunServiceDep
 from api.schemas import RunCreate, RunDetail, RunPage, RunSummary
 from api.views import run_detail, run_summary, run_url
+from contract.access import Scope
 from contract.results import StepResult
 from contract.runs import RunStatus
 from storage import RunFilters
@@ -18,7 +20,7 @@ from storage import RunFilters
 router = APIRouter(prefix="/api/runs", tags=["runs"])
 
 
-@router.post("", status_code=201, response_model=RunSummary)
+@router.post("", status_code=201, response_model=RunSummary, dependencies=needs(Scope.RUN))
 async def create_run(
     body: RunCreate,
     runs: RunServiceDep,
@@ -27,13 +29,14 @@ async def create_run(
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> RunSummary:
     """Queue a run. With an `Idempotency-Key` header, a repeated POST returns the first run (200)."""
-    run, created = await runs.create(body, body.script, body.name, idempotency_key=idempotency_key)
+    run, created = await runs.create(body, body.script, body.name, idempotency_key=idempotency_key,
+                                     queued_by=actor(request))
     response.status_code = 201 if created else 200
     response.headers["Location"] = run_url(request, run.id)
     return run_summary(run, request)
 
 
-@router.get("", response_model=RunPage)
+@router.get("", response_model=RunPage, dependencies=needs(Scope.READ))
 async def list_runs(
     runs: RunServiceDep,
     request: Request,
@@ -52,31 +55,32 @@ async def list_runs(
                          created_to=created_to)
     page, total = await runs.page(limit=limit, offset=offset, filters=filters, before=before)
     next_cursor = page[-1].number if len(page) == limit else None
-    return RunPage(items=[run_summary(run, request) for run in page], total=total, limit=limit, offset=offset,
-                   next_cursor=next_cursor)
+    # A list never carries the options' secrets (variables, headers, storageState values), whoever asks.
+    items = [run_summary(run, request, reveal_secrets=False) for run in page]
+    return RunPage(items=items, total=total, limit=limit, offset=offset, next_cursor=next_cursor)
 
 
-@router.get("/{run_id}/attempts/{attempt}/steps", response_model=list[StepResult])
+@router.get("/{run_id}/attempts/{attempt}/steps", response_model=list[StepResult], dependencies=needs(Scope.READ))
 async def attempt_steps(run_id: UUID, attempt: Annotated[int, Path(ge=1)], runs: RunServiceDep) -> list[StepResult]:
     """The steps of one attempt (a run keeps every attempt: retried, stalled, handed back)."""
     return await runs.attempt_steps(run_id, attempt)
 
 
-@router.get("/{run_id}", response_model=RunDetail, name="get_run")
+@router.get("/{run_id}", response_model=RunDetail, name="get_run", dependencies=needs(Scope.READ))
 async def get_run(run_id: UUID, runs: RunServiceDep, request: Request) -> RunDetail:
     """One run: status, attempts, timings, the latest attempt's steps, and links to its artifacts."""
     return run_detail(await runs.view(run_id), request)
 
 
-@router.post("/{run_id}/cancel", response_model=RunSummary)
+@router.post("/{run_id}/cancel", response_model=RunSummary, dependencies=needs(Scope.RUN))
 async def cancel_run(run_id: UUID, runs: RunServiceDep, request: Request) -> RunSummary:
     """Cancel a queued or running run (409 when it already ended)."""
-    return run_summary(await runs.cancel(run_id), request)
+    return run_summary(await runs.cancel(run_id, by=actor(request)), request)
 
 
-@router.post("/{run_id}/retry", status_code=201, response_model=RunSummary)
+@router.post("/{run_id}/retry", status_code=201, response_model=RunSummary, dependencies=needs(Scope.RUN))
 async def retry_run(run_id: UUID, runs: RunServiceDep, request: Request, response: Response) -> RunSummary:
     """Queue a new run with the same recording and options; the new run links back to this one."""
-    copy = await runs.copy(await runs.get(run_id))
+    copy = await runs.copy(await runs.get(run_id), queued_by=actor(request))
     response.headers["Location"] = run_url(request, copy.id)
     return run_summary(copy, request)

@@ -7,19 +7,21 @@ from typing import Any
 
 from fastapi import APIRouter
 
+from api.auth import needs
+from contract.access import Scope
 from contract.runs import contract_document
 from runner.formats import native_json_schema
 
 router = APIRouter(prefix="/api", tags=["schema"])
 
 
-@router.get("/schema/script")
+@router.get("/schema/script", dependencies=needs(Scope.READ))
 async def script_schema() -> dict[str, Any]:
     """JSON Schema of the native script format (version 1). Chrome Recorder JSON is accepted as exported."""
     return native_json_schema()
 
 
-@router.get("/contract")
+@router.get("/contract", dependencies=needs(Scope.READ))
 async def run_contract() -> dict[str, Any]:
     """Run, attempt and step statuses, which run statuses are final, the allowed changes of a run's status,
     and the failure categories (the dashboard builds its filters from this)."""

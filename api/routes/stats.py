@@ -7,15 +7,17 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
+from api.auth import needs
 from api.deps import RunServiceDep, StatsServiceDep
 from api.schemas import StorageStats, Throughput, ThroughputBucket
 from api.views import storage_stats
+from contract.access import Scope
 
 router = APIRouter(prefix="/api/stats", tags=["stats"])
 WINDOWS = {"hour": (3600, 60), "day": (86_400, 3600)}
 
 
-@router.get("/throughput", response_model=Throughput)
+@router.get("/throughput", response_model=Throughput, dependencies=needs(Scope.READ))
 async def throughput(runs: RunServiceDep, window: Annotated[Literal["hour", "day"], Query()] = "hour") -> Throughput:
     """This queue's runs finished per minute over the last hour, or per hour over the last day, by status."""
     window_s, bucket_s = WINDOWS[window]
@@ -23,7 +25,7 @@ async def throughput(runs: RunServiceDep, window: Annotated[Literal["hour", "day
     return Throughput(window=window, bucket_seconds=bucket_s, buckets=[ThroughputBucket(**row) for row in rows])
 
 
-@router.get("/storage", response_model=StorageStats)
+@router.get("/storage", response_model=StorageStats, dependencies=needs(Scope.READ))
 async def storage(stats: StatsServiceDep) -> StorageStats:
     """Bytes and counts of this queue's artifacts still in the store, by kind and by run status; bytes stored
     per UTC day over the last 7 days (every day present); the last retention pass's bytes freed."""

@@ -39,9 +39,9 @@ class DeadLetterService:
         except (RunNotFound, ValueError):
             return None
 
-    async def retry(self, run_id: UUID) -> RunRecord:
+    async def retry(self, run_id: UUID, *, by: str | None = None) -> RunRecord:
         """Queue the dead run again as a new run (linked by `retryOf`) and take its job off the list."""
-        copy = await self._runs.copy(await self._runs.get(run_id))
+        copy = await self._runs.copy(await self._runs.get(run_id), queued_by=by)
         await self._queue.remove_job(run_id)
-        log.info("dead run queued again", runId=str(run_id), newRunId=str(copy.id))
+        log.info("dead run queued again", runId=str(run_id), newRunId=str(copy.id), by=by)
         return copy

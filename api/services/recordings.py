@@ -38,8 +38,9 @@ class RecordingService:
         """Its runs stay, unlinked."""
         await self._recordings.delete(recording_id)
 
-    async def run(self, recording_id: UUID, options: RunOptions) -> RunRecord:
+    async def run(self, recording_id: UUID, options: RunOptions, *, queued_by: str | None = None) -> RunRecord:
         """Queue a run of the saved recording now."""
         recording = await self._recordings.get(recording_id)
-        run, _ = await self._runs.create(options, recording.script, recording.name, recording_id=recording.id)
+        run, _ = await self._runs.create(options, recording.script, recording.name, recording_id=recording.id,
+                                       queued_by=queued_by)
         return run

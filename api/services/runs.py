@@ -43,7 +43,8 @@ class RunService:
         self._queue = queue
 
     async def create(self, options: RunOptions, script_data: dict[str, Any], name: str | None, *,
-                     idempotency_key: str | None = None, recording_id: UUID | None = None) -> tuple[RunRecord, bool]:
+                     idempotency_key: str | None = None, recording_id: UUID | None = None,
+                     queued_by: str | None = None) -> tuple[RunRecord, bool]:
         """Validate the recording (InvalidScript names the field), record the run and queue it. With an
         idempotency key already used, the first run and False."""
         # The secrets' values exist only on the workers: validate with stand-ins.
@@ -56,11 +57,13 @@ class RunService:
             idempotency_key=idempotency_key,
             recording_id=recording_id,
             import_warnings=[note.to_json() for note in script.warnings],
+            queued_by=queued_by,
         )
         return await self._create_and_enqueue(new_run)
 
-    async def copy(self, original: RunRecord) -> RunRecord:
-        """A new run with `original`'s recording and options, linked back to it (`retryOf`), queued."""
+    async def copy(self, original: RunRecord, *, queued_by: str | None = None) -> RunRecord:
+        """A new run with `original`'s recording and options, linked back to it (`retryOf`), queued (by whoever
+        asked for the retry)."""
         new_run = NewRun(
             name=original.name,
             script_format=original.script_format,
@@ -69,6 +72,7 @@ class RunService:
             retry_of=original.id,
             recording_id=original.recording_id,
             import_warnings=original.import_warnings,
+            queued_by=queued_by,
         )
         run, _ = await self._create_and_enqueue(new_run)
         return run
@@ -77,7 +81,7 @@ class RunService:
         run, created = await self._runs.create(new_run)
         if created:
             await self._enqueue(run)
-            log.info("run queued", runId=str(run.id), number=run.number, name=run.name)
+            log.info("run queued", runId=str(run.id), number=run.number, name=run.name, by=run.queued_by)
         return run, created
 
     async def _enqueue(self, run: RunRecord) -> None:
@@ -109,14 +113,14 @@ class RunService:
             raise RunNotFound(f"run {run_id} has no attempt {attempt} (it has {run.attempts})")
         return await self._runs.steps(run_id, attempt)
 
-    async def cancel(self, run_id: UUID) -> RunRecord:
+    async def cancel(self, run_id: UUID, *, by: str | None = None) -> RunRecord:
         """Cancel a queued run (its job is removed) or a running one (the worker that holds it is told to
         stop); InvalidTransition when it already ended."""
-        run = await self._runs.cancel(run_id, "cancelled by request")
+        run = await self._runs.cancel(run_id, "cancelled by request", by=by)
         removed = await self._queue.remove(run_id)
         if not removed:
             await self._queue.request_cancel(run_id)
-        log.info("run cancelled", runId=str(run_id), removedFromQueue=removed)
+        log.info("run cancelled", runId=str(run_id), removedFromQueue=removed, by=by)
         return run
 
     async def throughput(self, *, window_s: int, bucket_s: int) -> list[dict[str, Any]]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
 from typing import Any
 
 import uvicorn
@@ -13,6 +14,7 @@ from reprise.logs import configure_logging
 from storage import migrate
 
 GRACEFUL_SHUTDOWN_S = 3
+EXIT_INVALID_SETTINGS = 2  # as reprise.cli's (which imports this module: not imported from there)
 
 
 def register(subparsers: Any) -> None:
@@ -31,6 +33,10 @@ def handle(args: argparse.Namespace) -> int:
     if args.port is not None:
         overrides["api_port"] = args.port
     settings = Settings(**overrides)  # the flags go through the same validation as the environment
+    if settings.auth == "none" and not settings.listens_on_loopback:
+        print(f"reprise api: AUTH=none is allowed only on loopback (127.0.0.1, ::1, localhost), not on "
+              f"{settings.api_host}: use API keys (README \"Security\")", file=sys.stderr)
+        return EXIT_INVALID_SETTINGS
     configure_logging(settings.log_level, settings.log_format)
     # Before serving: a missing database or a failed migration ends the command with one line
     # (cli.main), not with a traceback from uvicorn's lifespan.

@@ -101,7 +101,8 @@ def test_reprise_dev_runs_a_recording_to_passed_and_stops_on_ctrl_c(
 ) -> None:
     process, url = dev
     process.wait_for_line(f"Reprise is running at {url}", timeout=60)
-    with httpx.Client(base_url=url, timeout=10) as client:
+    key = (tmp_path / "state" / "admin-key").read_text().strip()  # made by this first start
+    with httpx.Client(base_url=url, timeout=10, headers={"Authorization": f"Bearer {key}"}) as client:
         health = wait_json(
             client, "/api/health/detailed",
             lambda body: {"worker-1", "worker-2"} <= {worker["name"] for worker in body.get("workers", [])},

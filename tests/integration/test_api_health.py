@@ -7,12 +7,11 @@ from typing import Any
 import httpx
 from redis.asyncio import Redis
 
-from api import create_app
 from contract.runs import contract_document
 from contract.settings import Settings
 from jobs.registry import WorkerBeat, WorkerRegistry
 
-from services import REPO_ROOT, wait_for
+from services import REPO_ROOT, api_client_for, wait_for
 
 
 async def test_detailed_health_shows_dependencies_counts_and_live_workers(
@@ -54,21 +53,18 @@ async def test_detailed_health_shows_dependencies_counts_and_live_workers(
 
 async def test_redis_down_is_503_and_a_posted_run_is_marked_not_lost(settings: Settings) -> None:
     down = settings.model_copy(update={"redis_url": "redis://127.0.0.1:1/0"})
-    app = create_app(down)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-            health = await client.get("/api/health")
-            assert health.status_code == 503 and health.json()["redis"] is False
-            assert (await client.get("/api/health/live")).status_code == 200  # alive, only its Redis is not
-            detailed = await client.get("/api/health/detailed")
-            assert detailed.status_code == 503
-            assert detailed.json()["redis"]["ok"] is False and detailed.json()["redis"]["error"]
-            posted = await client.post("/api/runs", json={"script": {"title": "t", "steps": [
-                {"type": "navigate", "url": "http://127.0.0.1:9/"}]}})
-            assert posted.status_code == 503 and "redis" in posted.json()["message"]
-            [run] = (await client.get("/api/runs")).json()["items"]
-            assert run["status"] == "error" and "could not enqueue" in run["error"]
+    async with api_client_for(down) as client:
+        health = await client.get("/api/health")
+        assert health.status_code == 503 and health.json()["redis"] is False
+        assert (await client.get("/api/health/live")).status_code == 200  # alive, only its Redis is not
+        detailed = await client.get("/api/health/detailed")
+        assert detailed.status_code == 503
+        assert detailed.json()["redis"]["ok"] is False and detailed.json()["redis"]["error"]
+        posted = await client.post("/api/runs", json={"script": {"title": "t", "steps": [
+            {"type": "navigate", "url": "http://127.0.0.1:9/"}]}})
+        assert posted.status_code == 503 and "redis" in posted.json()["message"]
+        [run] = (await client.get("/api/runs")).json()["items"]
+        assert run["status"] == "error" and "could not enqueue" in run["error"]
 
 
 async def test_native_script_schema_is_served(api_client: httpx.AsyncClient) -> None:
