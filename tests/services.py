@@ -94,6 +94,9 @@ def settings(database_url: str, queue_name: str, tmp_path: Path) -> Settings:
         worker_name="test-worker",
         heartbeat_interval_s=0.5,
         log_format="json",
+        # The fixture site is served on loopback (tests/site_server.py); the API's, Redis's and Postgres's ports
+        # stay blocked all the same (contract/network.py).
+        browser_allowed_networks=("127.0.0.0/8", "::1/128"),
     )
 
 
@@ -166,6 +169,9 @@ def worker_env(settings: Settings, name: str, **overrides: str) -> dict[str, str
             "WORKER_WORK_DIR": str(settings.work_dir),
             "WORKER_HEARTBEAT_INTERVAL": "0.5",
             "LOG_FORMAT": "json",
+            "BROWSER_ALLOWED_NETWORKS": ",".join(settings.browser_allowed_networks),
+            "API_HOST": settings.api_host,
+            "API_PORT": str(settings.api_port),
         }
     )
     env.update(overrides)
