@@ -167,7 +167,7 @@ async def test_ssrf_attempts_end_the_run_blocked_and_reach_nothing(
 
 async def test_literal_blocked_urls_are_refused_at_post(api_client: httpx.AsyncClient) -> None:
     """Known without DNS, so refused before anything is stored: 422 naming the step (or baseUrl)."""
-    cases = [
+    cases: list[tuple[list[dict[str, str]], dict[str, Any], str, str]] = [
         ([{"action": "navigate", "url": "https://example.com/"},
           {"action": "navigate", "url": "http://169.254.169.254/latest/meta-data/"}], {}, "script.steps[1].url",
          "cloud metadata"),

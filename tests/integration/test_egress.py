@@ -12,13 +12,19 @@ import ipaddress
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import httpx
 
 from contract.network import Endpoint, IPAddress, NetworkPolicy
+from contract.options import RunOptions
 from contract.results import RunResult, StepResult
 from contract.runs import FailureCategory, RunStatus, StepStatus
+from runner.formats import prepare_script
+from runner.replay import ChromiumLauncher
+from worker.browser_health import BrowserSupervisor
 from worker.egress import BLOCKED_HEADER, Blocked, EgressProxy, blocked_verdict
+from worker.main import replay_in
 
 PUBLIC = "127.0.0.2"
 INTERNAL = "127.0.0.3"
@@ -149,3 +155,37 @@ def test_blocked_verdict_fails_the_run_naming_the_host() -> None:
                             "169.254.169.254) (and 1 more blocked host)")
     assert result.steps[1].category == FailureCategory.BLOCKED and "no element matched" in (result.steps[1].error or "")
     assert blocked_verdict(RunResult(status=RunStatus.PASSED, steps=steps), []).status == RunStatus.PASSED
+
+
+async def test_a_name_resolving_to_a_blocked_address_ends_the_replay_blocked(
+        chromium_path: str, site_url: str, tmp_path: Path) -> None:
+    """Real Chromium through `replay_in` (the worker's replay): names go to the proxy unresolved, so the proxy's
+    resolver decides. `app.test` resolves to the fixture site (opened), `intranet.test` to a blocked address with a
+    listener on it."""
+    site_port = int(site_url.rsplit(":", 1)[1])
+    names = {"app.test": ["127.0.0.1"], "intranet.test": [INTERNAL]}
+
+    async def resolver(host: str, port: int) -> list[IPAddress]:
+        return [ipaddress.ip_address(text) for text in names[host]]
+
+    policy = NetworkPolicy(allowed_networks=(ipaddress.ip_network("127.0.0.1/32"),))
+    supervisor = BrowserSupervisor(ChromiumLauncher(chromium_path))
+    await supervisor.start()
+    try:
+        replay = replay_in({"chromium": supervisor}, 30, policy, resolver)
+        options = RunOptions(video="off", trace="off", step_timeout_ms=5000)
+        async with http_listener(INTERNAL, site_port) as internal:
+            passed = await replay(prepare_script({"version": 1, "name": "by name", "steps": [
+                {"action": "navigate", "url": f"http://app.test:{site_port}/index.html"}]}, {}, {}), options,
+                tmp_path / "one")
+            blocked = await replay(prepare_script({"version": 1, "name": "inside", "steps": [
+                {"action": "navigate", "url": f"http://app.test:{site_port}/index.html"},
+                {"action": "navigate", "url": f"http://intranet.test:{site_port}/${{PATH}}"}]}, {},
+                {"PATH": "s3cret"}), options, tmp_path / "two", secret_values=["s3cret"])
+    finally:
+        await supervisor.close()
+    assert passed.status == RunStatus.PASSED, passed.error
+    assert (blocked.status, blocked.category) == (RunStatus.FAILED, FailureCategory.BLOCKED), blocked.error
+    assert blocked.error == (f"blocked by the network policy: intranet.test:{site_port} ({INTERNAL}): "
+                             "loopback 127.0.0.0/8")
+    assert internal.peers == []
