@@ -106,6 +106,7 @@ class EgressProxy:
         self._connections: set[asyncio.Task[None]] = set()
         self.blocked: list[Blocked] = []
         self.connected: list[tuple[str, int]] = []  # (address, port) of every upstream connection made
+        self.unreachable: list[str] = []  # why a host could not be resolved or connected (not a block)
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0, limit=HEAD_LIMIT)
@@ -179,6 +180,13 @@ class EgressProxy:
                           {BLOCKED_HEADER: blocked.blocked.reason})
             return
         except _Refused as refused:
+            if refused.status == 502:
+                self.unreachable.append(str(refused))
+                log.info("upstream unreachable", error=str(refused))
+                if method.upper() != "CONNECT":
+                    # No answer at all: Chromium reports a network error (net::ERR_EMPTY_RESPONSE), as it would
+                    # without a proxy, instead of loading a 502 page. CONNECT: 502 -> ERR_TUNNEL_CONNECTION_FAILED.
+                    return
             await _answer(writer, refused.status, str(refused))
             return
         await _pipe(reader, writer, *upstream)
@@ -282,6 +290,19 @@ async def _pipe(client_reader: asyncio.StreamReader, client_writer: asyncio.Stre
         upstream_writer.close()
         with suppress(Exception):
             await upstream_writer.wait_closed()
+
+
+def explain_network_errors(result: RunResult, unreachable: Sequence[str],
+                           mask: Callable[[str], str] = str) -> RunResult:
+    """A replay that failed on a network error (`net::ERR_EMPTY_RESPONSE`, `net::ERR_TUNNEL_CONNECTION_FAILED`:
+    what Chromium sees through a proxy) gets the proxy's reason appended: the host that did not resolve or refused
+    the connection."""
+    if not unreachable or result.error is None or "net::ERR_" not in result.error:
+        return result
+    cause = mask(f" (egress proxy: {unreachable[-1]})")
+    steps = [step.model_copy(update={"error": step.error + cause}) if step.error and "net::ERR_" in step.error
+             else step for step in result.steps]
+    return replace(result, error=result.error + cause, steps=steps)
 
 
 def blocked_verdict(result: RunResult, blocked: Sequence[Blocked], mask: Callable[[str], str] = str) -> RunResult:

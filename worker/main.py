@@ -45,7 +45,14 @@ from storage import (
 )
 from worker.browser_health import BrowserSupervisor
 from worker.cancellation import cancel_listener
-from worker.egress import EgressProxy, Resolver, blocked_verdict, resolve_protected, system_resolver
+from worker.egress import (
+    EgressProxy,
+    Resolver,
+    blocked_verdict,
+    explain_network_errors,
+    resolve_protected,
+    system_resolver,
+)
 from worker.heartbeat import heartbeat_loop
 from worker.lifecycle import EXIT_DEPENDENCY, EXIT_INVALID_SETTINGS, SideTasks, StopSignal, shut_down, stop_signals
 from worker.metrics import (
@@ -143,7 +150,8 @@ def replay_in(browsers: Mapping[BrowserName, BrowserSupervisor], browser_wait_s:
         async with EgressProxy(network, resolver=resolver) as proxy:
             result = await PlaywrightRunner(live, proxy=proxy.playwright_proxy()).run(
                 script, options, output_dir, secret_values=secret_values, on_step=on_step, stop=stop)
-        return blocked_verdict(result, proxy.blocked, SecretMasker(secret_values).mask)
+        mask = SecretMasker(secret_values).mask
+        return blocked_verdict(explain_network_errors(result, proxy.unreachable, mask), proxy.blocked, mask)
 
     return replay
 

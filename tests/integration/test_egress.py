@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import socket
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -23,7 +24,7 @@ from contract.runs import FailureCategory, RunStatus, StepStatus
 from runner.formats import prepare_script
 from runner.replay import ChromiumLauncher
 from worker.browser_health import BrowserSupervisor
-from worker.egress import BLOCKED_HEADER, Blocked, EgressProxy, blocked_verdict
+from worker.egress import BLOCKED_HEADER, Blocked, EgressProxy, blocked_verdict, explain_network_errors
 from worker.main import replay_in
 
 PUBLIC = "127.0.0.2"
@@ -189,3 +190,26 @@ async def test_a_name_resolving_to_a_blocked_address_ends_the_replay_blocked(
     assert blocked.error == (f"blocked by the network policy: intranet.test:{site_port} ({INTERNAL}): "
                              "loopback 127.0.0.0/8")
     assert internal.peers == []
+
+
+async def test_an_unreachable_upstream_is_a_network_error_with_the_proxys_reason() -> None:
+    """Not a block: plain HTTP gets no answer (Chromium: net::ERR_EMPTY_RESPONSE, retried like a refused
+    connection), CONNECT a 502 (net::ERR_TUNNEL_CONNECTION_FAILED); the reason is kept for the run's error."""
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind((PUBLIC, 0))
+        port = probe.getsockname()[1]
+    async with EgressProxy(POLICY) as proxy:
+        reader, writer = await asyncio.open_connection("127.0.0.1", proxy.port)
+        writer.write(f"GET http://{PUBLIC}:{port}/ HTTP/1.1\r\nHost: {PUBLIC}:{port}\r\n\r\n".encode())
+        assert await reader.read() == b""
+        writer.close()
+        reader, writer = await asyncio.open_connection("127.0.0.1", proxy.port)
+        writer.write(f"CONNECT {PUBLIC}:{port} HTTP/1.1\r\n\r\n".encode())
+        assert (await reader.read()).startswith(b"HTTP/1.1 502 Bad Gateway")
+        writer.close()
+    assert proxy.blocked == [] and len(proxy.unreachable) == 2
+    assert proxy.unreachable[0].startswith(f"cannot connect to {PUBLIC}:{port}")
+    failed = RunResult(status=RunStatus.FAILED, error=f"step 1 (navigate) [navigation_error]: net::ERR_EMPTY_RESPONSE "
+                       f"at http://{PUBLIC}:{port}/", category=FailureCategory.NAVIGATION_ERROR)
+    explained = explain_network_errors(failed, proxy.unreachable)
+    assert explained.error == f"{failed.error} (egress proxy: {proxy.unreachable[-1]})"
