@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+import pytest
+from playwright.async_api import Browser
 
 from contract.network import Endpoint, IPAddress, NetworkPolicy
 from contract.options import RunOptions
@@ -183,12 +185,20 @@ async def test_a_name_resolving_to_a_blocked_address_ends_the_replay_blocked(
                 {"action": "navigate", "url": f"http://app.test:{site_port}/index.html"},
                 {"action": "navigate", "url": f"http://intranet.test:{site_port}/${{PATH}}"}]}, {},
                 {"PATH": "s3cret"}), options, tmp_path / "two", secret_values=["s3cret"])
+            socket_url = f"ws://intranet.test:{site_port}/socket"
+            websocket = await replay(prepare_script({"version": 1, "name": "websocket", "steps": [
+                {"action": "navigate", "url": f"http://app.test:{site_port}/index.html"},
+                {"action": "waitForFunction",
+                 "expression": f"(window.ws ??= new WebSocket('{socket_url}')).readyState === WebSocket.CLOSED"}]},
+                {}, {}), options, tmp_path / "three")
     finally:
         await supervisor.close()
     assert passed.status == RunStatus.PASSED, passed.error
     assert (blocked.status, blocked.category) == (RunStatus.FAILED, FailureCategory.BLOCKED), blocked.error
     assert blocked.error == (f"blocked by the network policy: intranet.test:{site_port} ({INTERNAL}): "
                              "loopback 127.0.0.0/8")
+    assert (websocket.status, websocket.category) == (RunStatus.FAILED, FailureCategory.BLOCKED), websocket.error
+    assert f"intranet.test:{site_port} ({INTERNAL})" in (websocket.error or "")
     assert internal.peers == []
 
 
@@ -213,3 +223,29 @@ async def test_an_unreachable_upstream_is_a_network_error_with_the_proxys_reason
                        f"at http://{PUBLIC}:{port}/", category=FailureCategory.NAVIGATION_ERROR)
     explained = explain_network_errors(failed, proxy.unreachable)
     assert explained.error == f"{failed.error} (egress proxy: {proxy.unreachable[-1]})"
+
+
+async def test_webrtc_sends_no_udp_around_the_proxy(browser: Browser) -> None:
+    """STUN over UDP does not go through an HTTP proxy: without `--webrtc-ip-handling-policy=
+    disable_non_proxied_udp` (CHROMIUM_ARGS) a page's RTCPeerConnection reaches a blocked address's UDP port."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+        udp.bind((INTERNAL, 0))
+        udp.setblocking(False)
+        async with EgressProxy(POLICY) as proxy:
+            context = await browser.new_context(proxy=proxy.playwright_proxy())
+            page = await context.new_page()
+            await page.set_content("<p>rtc</p>")
+            state = await page.evaluate("""async (stun) => {
+                const pc = new RTCPeerConnection({iceServers: [{urls: stun}]});
+                pc.createDataChannel('x');
+                await pc.setLocalDescription(await pc.createOffer());
+                await new Promise(done => {
+                    if (pc.iceGatheringState === 'complete') done();
+                    pc.onicegatheringstatechange = () => pc.iceGatheringState === 'complete' && done();
+                });
+                return pc.iceGatheringState;
+            }""", f"stun:{INTERNAL}:{udp.getsockname()[1]}")
+            await context.close()
+        assert state == "complete"
+        with pytest.raises(BlockingIOError):
+            udp.recv(2048)  # nothing arrived
