@@ -12,7 +12,8 @@ embedded IPv4 address.
 
 Opened by `BROWSER_ALLOWED_HOSTS` (names or `*.suffix` patterns: any address they resolve to) and
 `BROWSER_ALLOWED_NETWORKS` (CIDRs). Never opened: the protected endpoints (`Endpoint`), host and port of the
-Reprise API (API_HOST:API_PORT and PUBLIC_URL), the worker's Redis and Postgres and its metrics port.
+Reprise API (API_HOST:API_PORT and PUBLIC_URL), the worker's Redis and Postgres, its S3 endpoint and its metrics
+port.
 """
 
 from __future__ import annotations
@@ -222,6 +223,8 @@ class NetworkPolicy:
                      *endpoint_from_url("PostgreSQL", settings.database_url)]
         if settings.public_url:
             protected += endpoint_from_url("the Reprise API (PUBLIC_URL)", settings.public_url)
+        if settings.s3_endpoint_url:
+            protected += endpoint_from_url("the artifact store (S3_ENDPOINT_URL)", settings.s3_endpoint_url)
         if settings.metrics_port is not None:
             protected.append(Endpoint("the worker's metrics server", "", settings.metrics_port))
         return cls(allowed_hosts=tuple(settings.browser_allowed_hosts),

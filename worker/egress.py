@@ -43,6 +43,7 @@ HEAD_TIMEOUT_S = 30.0
 RESOLVE_TIMEOUT_S = 10.0
 CONNECT_TIMEOUT_S = 10.0
 PIPE_CHUNK = 64 * 1024
+MAX_KEPT = 50  # distinct blocked requests and unreachable hosts kept per replay
 HOP_BY_HOP = {"proxy-connection", "proxy-authorization", "connection", "keep-alive"}
 
 
@@ -104,7 +105,8 @@ class EgressProxy:
         self._connect_timeout_s = connect_timeout_s
         self._server: asyncio.Server | None = None
         self._connections: set[asyncio.Task[None]] = set()
-        self.blocked: list[Blocked] = []
+        self.blocked: list[Blocked] = []  # each distinct refusal once (up to MAX_KEPT)
+        self.blocked_count = 0  # every refused request
         self.connected: list[tuple[str, int]] = []  # (address, port) of every upstream connection made
         self.unreachable: list[str] = []  # why a host could not be resolved or connected (not a block)
 
@@ -181,7 +183,8 @@ class EgressProxy:
             return
         except _Refused as refused:
             if refused.status == 502:
-                self.unreachable.append(str(refused))
+                if len(self.unreachable) < MAX_KEPT:
+                    self.unreachable.append(str(refused))
                 log.info("upstream unreachable", error=str(refused))
                 if method.upper() != "CONNECT":
                     # No answer at all: Chromium reports a network error (net::ERR_EMPTY_RESPONSE), as it would
@@ -207,9 +210,11 @@ class EgressProxy:
             verdict = self.policy.check(host, address, port)
             if not verdict.allowed:
                 blocked = Blocked(host=normalize_host(host), port=port, address=str(address), reason=verdict.reason)
-                self.blocked.append(blocked)
-                log.warning("request blocked by the network policy", host=blocked.host, port=port,
-                            address=str(address), reason=verdict.reason)
+                self.blocked_count += 1
+                if len(self.blocked) < MAX_KEPT and blocked not in self.blocked:  # a page looping on one URL
+                    self.blocked.append(blocked)
+                    log.warning("request blocked by the network policy", host=blocked.host, port=port,
+                                address=str(address), reason=verdict.reason)
                 raise _Blocked(blocked)
         last_error: Exception | None = None
         for address in addresses:
@@ -284,9 +289,14 @@ async def _pipe(client_reader: asyncio.StreamReader, client_writer: asyncio.Stre
                 if sink.can_write_eof():
                     sink.write_eof()
 
+    # The server's side says when the exchange is over: once it closes, so does the browser's connection, so that
+    # nothing the browser sends later (a request meant for another host) goes to this server.
+    to_upstream = asyncio.ensure_future(copy(client_reader, upstream_writer))
     try:
-        await asyncio.gather(copy(client_reader, upstream_writer), copy(upstream_reader, client_writer))
+        await copy(upstream_reader, client_writer)
     finally:
+        to_upstream.cancel()
+        await asyncio.gather(to_upstream, return_exceptions=True)
         upstream_writer.close()
         with suppress(Exception):
             await upstream_writer.wait_closed()

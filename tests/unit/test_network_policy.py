@@ -118,9 +118,12 @@ def test_an_api_bound_to_every_interface_is_blocked_on_every_local_address() -> 
     assert policy.check("example.com", address("93.184.216.34"), 8000).allowed
 
 
-def test_metrics_port_is_protected() -> None:
-    policy = NetworkPolicy.from_settings(settings(metrics_port=9100, browser_allowed_networks="127.0.0.0/8"))
+def test_metrics_port_and_the_s3_endpoint_are_protected() -> None:
+    policy = NetworkPolicy.from_settings(settings(metrics_port=9100, browser_allowed_networks="127.0.0.0/8",
+                                                  s3_endpoint_url="http://127.0.0.1:9000"))
     assert not policy.check("127.0.0.1", address("127.0.0.1"), 9100).allowed
+    verdict = policy.check("127.0.0.1", address("127.0.0.1"), 9000)
+    assert not verdict.allowed and "artifact store" in verdict.reason
 
 
 def test_service_urls_become_endpoints() -> None:
