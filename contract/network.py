@@ -104,6 +104,34 @@ def parse_address(text: str) -> IPAddress | None:
         return None
 
 
+def browser_ipv4(host: str) -> ipaddress.IPv4Address | None:
+    """The IPv4 address a browser reads in a host such as `2130706433`, `0x7f.1` or `0177.0.0.1` (the WHATWG URL
+    parser's numeric forms), else None."""
+    parts = host.rstrip(".").split(".")
+    if not 1 <= len(parts) <= 4:
+        return None
+    numbers = []
+    for part in parts:
+        try:
+            if part.lower().startswith("0x"):
+                numbers.append(int(part[2:] or "0", 16))
+            elif len(part) > 1 and part.startswith("0"):
+                numbers.append(int(part, 8))
+            else:
+                numbers.append(int(part, 10) if part.isdigit() else -1)
+        except ValueError:
+            return None
+    if any(number < 0 for number in numbers) or any(number > 255 for number in numbers[:-1]):
+        return None
+    last_bits = 8 * (5 - len(numbers))
+    if numbers[-1] >= 1 << last_bits:
+        return None
+    value = numbers[-1]
+    for index, number in enumerate(numbers[:-1]):
+        value |= number << (24 - 8 * index)
+    return ipaddress.IPv4Address(value)
+
+
 def range_reason(address: IPAddress) -> str | None:
     """Why the default policy blocks `address` (None: a public address)."""
     embedded = embedded_ipv4(address)
@@ -270,7 +298,7 @@ class NetworkPolicy:
         if scheme not in ("http", "https", "ws", "wss") or not host:
             return None
         port = port if port is not None else DEFAULT_PORTS[scheme]
-        address = parse_address(host)
+        address = parse_address(host) or browser_ipv4(host)
         if address is None and (host.rstrip(".") == "localhost" or host.rstrip(".").endswith(".localhost")):
             for loopback in (ipaddress.ip_address("127.0.0.1"), ipaddress.ip_address("::1")):
                 verdict = self.check(host, loopback, port)

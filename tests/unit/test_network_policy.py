@@ -142,6 +142,12 @@ def test_service_urls_become_endpoints() -> None:
     ("https://10.0.0.1/", "private network"),
     ("http://[::ffff:169.254.169.254]/", "cloud metadata"),
     ("http://0.0.0.0:8000/", "the Reprise API"),
+    # Numeric hosts a browser reads as IPv4 (WHATWG URL parsing).
+    ("http://2130706433:8000/", "the Reprise API"),
+    ("http://0xA9FEA9FE/", "cloud metadata"),
+    ("http://169.254.43518/", "cloud metadata"),
+    ("http://0177.0.0.1/", "loopback"),
+    ("http://127.1/", "loopback"),
 ])
 def test_literal_urls_are_refused_without_dns(url: str, blocked: str) -> None:
     problem = NetworkPolicy.from_settings(settings()).check_url(url)
