@@ -185,7 +185,8 @@ class EgressProxy:
             if refused.status == 502:
                 if len(self.unreachable) < MAX_KEPT:
                     self.unreachable.append(str(refused))
-                log.info("upstream unreachable", error=str(refused))
+                # Debug: Chromium's own service requests (autofill) come this way too, offline they never resolve.
+                log.debug("upstream unreachable", error=str(refused))
                 if method.upper() != "CONNECT":
                     # No answer at all: Chromium reports a network error (net::ERR_EMPTY_RESPONSE), as it would
                     # without a proxy, instead of loading a 502 page. CONNECT: 502 -> ERR_TUNNEL_CONNECTION_FAILED.
@@ -309,10 +310,23 @@ def explain_network_errors(result: RunResult, unreachable: Sequence[str],
     the connection."""
     if not unreachable or result.error is None or "net::ERR_" not in result.error:
         return result
-    cause = mask(f" (egress proxy: {unreachable[-1]})")
+    # The reason about the host the error names (not one of Chromium's own background requests).
+    reasons = [reason for reason in unreachable if _reason_host(reason) and _reason_host(reason) in result.error]
+    if not reasons:
+        return result
+    cause = mask(f" (egress proxy: {reasons[-1]})")
     steps = [step.model_copy(update={"error": step.error + cause}) if step.error and "net::ERR_" in step.error
              else step for step in result.steps]
     return replace(result, error=result.error + cause, steps=steps)
+
+
+def _reason_host(reason: str) -> str:
+    """`cannot connect to HOST:PORT: ...` or `cannot resolve HOST: ...` -> HOST; else ""."""
+    if reason.startswith("cannot connect to "):
+        return reason.removeprefix("cannot connect to ").split(": ", 1)[0].rsplit(":", 1)[0]
+    if reason.startswith("cannot resolve "):
+        return reason.removeprefix("cannot resolve ").split(": ", 1)[0]
+    return ""
 
 
 def blocked_verdict(result: RunResult, blocked: Sequence[Blocked], mask: Callable[[str], str] = str) -> RunResult:

@@ -221,8 +221,11 @@ async def test_an_unreachable_upstream_is_a_network_error_with_the_proxys_reason
     assert proxy.unreachable[0].startswith(f"cannot connect to {PUBLIC}:{port}")
     failed = RunResult(status=RunStatus.FAILED, error=f"step 1 (navigate) [navigation_error]: net::ERR_EMPTY_RESPONSE "
                        f"at http://{PUBLIC}:{port}/", category=FailureCategory.NAVIGATION_ERROR)
-    explained = explain_network_errors(failed, proxy.unreachable)
-    assert explained.error == f"{failed.error} (egress proxy: {proxy.unreachable[-1]})"
+    explained = explain_network_errors(failed, [*proxy.unreachable, "cannot resolve content-autofill.example: ..."])
+    assert explained.error == f"{failed.error} (egress proxy: {proxy.unreachable[-1]})"  # its host's reason
+    other = RunResult(status=RunStatus.FAILED, error="step 1 (navigate) [navigation_error]: net::ERR_EMPTY_RESPONSE "
+                      "at http://elsewhere.example/", category=FailureCategory.NAVIGATION_ERROR)
+    assert explain_network_errors(other, proxy.unreachable) == other  # not about that host: left alone
 
 
 async def test_webrtc_sends_no_udp_around_the_proxy(browser: Browser) -> None:
