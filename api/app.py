@@ -39,6 +39,7 @@ from api.services.metrics import MetricsService
 from api.services.recordings import RecordingService
 from api.services.runs import RunService
 from api.services.stats import StatsService
+from contract.network import NetworkPolicy
 from contract.settings import Settings
 from jobs.queue import RetryPolicy, RunQueue
 from jobs.registry import WorkerRegistry
@@ -80,7 +81,7 @@ def create_app(settings: Settings) -> FastAPI:
             stack.push_async_callback(event_hub.close)
             store = await stack.enter_async_context(open_artifact_store(settings))
             runs_repository = RunRepository(pool, queue=settings.queue_name)
-            run_service = RunService(runs_repository, run_queue)
+            run_service = RunService(runs_repository, run_queue, NetworkPolicy.from_settings(settings))
             app.state.runs = run_service
             app.state.artifacts = ArtifactService(runs_repository, store, delivery=settings.artifact_delivery,
                                                   url_ttl_s=settings.artifact_url_ttl_s)

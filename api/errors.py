@@ -16,6 +16,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from contract.network import BlockedUrl
 from runner.formats import InvalidScript
 from storage.errors import (
     ArtifactNotFound,
@@ -100,6 +101,11 @@ def install_error_handlers(app: FastAPI) -> None:
         field = f"script.{error.field}" if error.field else "script"
         fields = [{"field": field, "message": error.message}]
         return JSONResponse(error_body("invalid_script", f"{field}: {error.message}", fields), status_code=422)
+
+    @app.exception_handler(BlockedUrl)
+    async def url_blocked(_: Request, error: BlockedUrl) -> JSONResponse:
+        fields = [{"field": error.field, "message": error.message}]
+        return JSONResponse(error_body("blocked_url", f"{error.field}: {error.message}", fields), status_code=422)
 
     @app.exception_handler(RunNotFound)
     async def run_not_found(_: Request, error: RunNotFound) -> JSONResponse:

@@ -124,7 +124,8 @@ async def measure(concurrency: int, seconds: float, site: str, scratch: Path) ->
     queue_name = f"bench-footprint-{uuid.uuid4().hex[:8]}"
     env = {**os.environ, "DATABASE_URL": DATABASE, "QUEUE_NAME": queue_name, "WORKER_NAME": "footprint",
            "WORKER_CONCURRENCY": str(concurrency), "LOG_LEVEL": "warn", "ARTIFACT_STORE_URL": str(scratch / "store"),
-           "WORKER_WORK_DIR": str(scratch / "work")}
+           "WORKER_WORK_DIR": str(scratch / "work"),
+           "BROWSER_ALLOWED_NETWORKS": "127.0.0.0/8"}  # the test site is on loopback (docs/network-policy.md)
     worker = await asyncio.create_subprocess_exec(sys.executable, "-m", "reprise.cli", "worker", env=env, cwd=REPO,
                                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     pool = await create_pool(DATABASE)

@@ -8,7 +8,9 @@ environment (`REPRISE_SECRET_<NAME>`).
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 from zoneinfo import available_timezones
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
@@ -57,6 +59,38 @@ def _known_device(value: str | None) -> str | None:
     return value
 
 
+_HOST_LABEL = re.compile(r"^(?!-)[A-Za-z0-9_-]{1,63}(?<!-)$")
+
+
+def _whole_base_url(value: str | None) -> str | None:
+    """The whole URL parsed, not only its start: an http(s) origin with an optional path, nothing a browser would
+    read differently (backslashes, spaces, control characters, `user@`), a valid host and port."""
+    if value is None:
+        return value
+    if any(char.isspace() or ord(char) < 32 or ord(char) == 127 or char == "\\" for char in value):
+        raise ValueError("must not contain spaces, control characters or backslashes")
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError for a port out of range or not a number
+    except ValueError as error:
+        raise ValueError(f"is not a valid URL: {error}") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("expected an absolute http(s) URL with a host")
+    if "@" in parts.netloc:
+        raise ValueError("must not carry credentials (user:password@)")
+    if parts.query or parts.fragment or value.endswith(("?", "#")):
+        raise ValueError("must not have a query or fragment (an origin, optionally with a path)")
+    host = parts.hostname
+    if not host.startswith("[") and ":" not in host:
+        try:
+            ascii_host = host.rstrip(".").encode("idna").decode("ascii")
+        except UnicodeError:
+            raise ValueError(f"invalid host name {host!r}") from None
+        if not all(_HOST_LABEL.match(label) for label in ascii_host.split(".")):
+            raise ValueError(f"invalid host name {host!r}")
+    return value
+
+
 class RunOptions(CamelModel):
     """Every field of a run request but the recording itself (also the body of `POST
     /api/recordings/{id}/runs` and the flags of `reprise run`)."""
@@ -94,8 +128,10 @@ class RunOptions(CamelModel):
     locale: str | None = Field(default=None, pattern=r"^[a-zA-Z]{2,3}(-[A-Za-z0-9]{2,8})*$", examples=["de-DE"])
     timezone_id: Annotated[str | None, AfterValidator(_known_timezone)] = Field(
         default=None, examples=["Europe/Paris"])
-    base_url: str | None = Field(default=None, pattern=r"^https?://[^/\s]+", max_length=2000,
-                                 description="Replay against this origin instead of the recorded one")
+    base_url: Annotated[str | None, AfterValidator(_whole_base_url)] = Field(
+        default=None, pattern=r"^https?://[^/\s]+", max_length=2000,
+        description="Replay against this origin instead of the recorded one (its host must be reachable under the "
+                    "workers' network policy)")
     extra_http_headers: dict[str, str] | None = Field(default=None, description="Sent with every request")
     storage_state: dict[str, Any] | None = Field(
         default=None, description="Playwright storage state (cookies, origins) to start logged in")

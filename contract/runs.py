@@ -66,7 +66,8 @@ class FailureCategory(StrEnum):
     A failed test carries one of the first five (or `invalid_script`); an infrastructure error carries
     `browser_crashed`; the worker and its orphan sweep add `stalled` (the job stalled too often),
     `lost` (its job vanished or completed without a result) and `infrastructure` (its job failed for good);
-    `storage` says an artifact could not be stored (the store unreachable past its retries).
+    `storage` says an artifact could not be stored (the store unreachable past its retries); `blocked` says the
+    page tried to reach an address the network policy refuses (contract.network), a failed test, not retried.
     """
 
     SELECTOR_NOT_FOUND = "selector_not_found"
@@ -80,6 +81,7 @@ class FailureCategory(StrEnum):
     LOST = "lost"
     INFRASTRUCTURE = "infrastructure"
     STORAGE = "storage"
+    BLOCKED = "blocked"
 
 
 def contract_document() -> dict[str, Any]:

@@ -5,14 +5,23 @@ Built once by an entry point (`reprise api`, `reprise worker`, `reprise run`, te
 
 from __future__ import annotations
 
+import ipaddress
 import socket
 import tempfile
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+def parse_list(value: object) -> tuple[str, ...]:
+    """A comma-separated setting (`a, b,c`) or a list, as a tuple of non-empty items."""
+    if value is None:
+        return ()
+    items = value.split(",") if isinstance(value, str) else value if isinstance(value, (list, tuple)) else [value]
+    return tuple(str(item).strip() for item in items if str(item).strip())
 
 
 def _default_worker_name() -> str:
@@ -111,6 +120,13 @@ class Settings(BaseSettings):
     chromium_path: str = Field(default="/usr/bin/chromium", validation_alias="CHROMIUM_PATH")
     # JavaScript heap limit of each page's renderer: a page that allocates without end crashes alone.
     browser_js_heap_mb: int = Field(default=2048, ge=64, validation_alias="BROWSER_JS_HEAP_MB")
+    # The run's browser reaches only public addresses (docs/network-policy.md); these open what a deployment
+    # needs: host names or `*.suffix` patterns (any address they resolve to), and CIDRs. Comma-separated. The API,
+    # Redis and PostgreSQL stay unreachable whatever is allowed.
+    browser_allowed_hosts: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(), validation_alias="BROWSER_ALLOWED_HOSTS")
+    browser_allowed_networks: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(), validation_alias="BROWSER_ALLOWED_NETWORKS")
 
     @field_validator("artifact_store_url")
     @classmethod
@@ -124,6 +140,26 @@ class Settings(BaseSettings):
         elif parts.scheme not in ("", "file"):
             raise ValueError(f"{value!r}: expected s3://bucket/prefix, file:///folder or a folder")
         return value
+
+    @field_validator("browser_allowed_hosts", mode="before")
+    @classmethod
+    def _host_list(cls, value: object) -> tuple[str, ...]:
+        hosts = parse_list(value)
+        for host in hosts:
+            if any(char.isspace() or char in "/:@" for char in host) or "*" in host.removeprefix("*."):
+                raise ValueError(f"{host!r}: expected a host name or *.suffix (e.g. staging.internal,*.corp.example)")
+        return hosts
+
+    @field_validator("browser_allowed_networks", mode="before")
+    @classmethod
+    def _network_list(cls, value: object) -> tuple[str, ...]:
+        networks = []
+        for item in parse_list(value):
+            try:
+                networks.append(str(ipaddress.ip_network(item, strict=False)))
+            except ValueError:
+                raise ValueError(f"{item!r}: expected a CIDR such as 10.20.0.0/16 or fd00:1::/64") from None
+        return tuple(networks)
 
     @field_validator("public_url", mode="before")
     @classmethod

@@ -63,6 +63,9 @@ class DevOptions:
 
 SpecBuilder = Callable[[DevOptions, Mapping[str, str]], list[ChildSpec]]
 
+# `reprise dev` tests local apps: loopback is opened for the runs' browser (and said so at startup).
+DEV_ALLOWED_NETWORKS = "127.0.0.0/8,::1/128"
+
 
 def reprise_command(*args: str) -> tuple[str, ...]:
     """`reprise <args>` run by this interpreter, so it works without the console script on PATH."""
@@ -91,7 +94,17 @@ def child_environment(
         # Readable logs in the terminal unless the user chose a format (in the environment or .env).
         LOG_FORMAT=settings.log_format if "log_format" in settings.model_fields_set else "console",
     )
+    if "browser_allowed_networks" not in settings.model_fields_set:
+        # A local app under test is on loopback; the API, Postgres and Redis ports stay blocked regardless.
+        env["BROWSER_ALLOWED_NETWORKS"] = DEV_ALLOWED_NETWORKS
     return env
+
+
+def network_line(env: Mapping[str, str]) -> str:
+    """What the runs' browser may reach, said at startup (docs/network-policy.md)."""
+    allowed = env.get("BROWSER_ALLOWED_NETWORKS", "").strip() or "no internal network"
+    return (f"Runs may reach public addresses and {allowed} (BROWSER_ALLOWED_NETWORKS), never the API's, "
+            "PostgreSQL's or Redis's ports")
 
 
 def build_child_specs(options: DevOptions, env: Mapping[str, str]) -> list[ChildSpec]:
@@ -152,7 +165,7 @@ async def _run_with_services(
         output.say(f"migrations failed ({describe_exit(migrated)})")
         return 1
     url = base_url(options.host, options.port)
-    ready_lines = [f"Reprise is running at {url}", f"Dashboard and API docs: {url}/docs"]
+    ready_lines = [f"Reprise is running at {url}", f"Dashboard and API docs: {url}/docs", network_line(env)]
     if env.get("AUTH", settings.auth) != "none":
         login = await prepare_login(services.database_url, options.state_dir)
         made = "made on this first start" if login.created else "kept from an earlier start"

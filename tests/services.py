@@ -95,6 +95,9 @@ def settings(database_url: str, queue_name: str, tmp_path: Path) -> Settings:
         worker_name="test-worker",
         heartbeat_interval_s=0.5,
         log_format="json",
+        # The fixture site is served on loopback (tests/site_server.py); the API's, Redis's and Postgres's ports
+        # stay blocked all the same (contract/network.py).
+        browser_allowed_networks=("127.0.0.0/8", "::1/128"),
     )
 
 
@@ -181,6 +184,9 @@ def worker_env(settings: Settings, name: str, **overrides: str) -> dict[str, str
             "LOG_FORMAT": "json",
             # Workers ignore it; a `reprise api` started with this environment (on loopback) needs no key.
             "AUTH": "none",
+            "BROWSER_ALLOWED_NETWORKS": ",".join(settings.browser_allowed_networks),
+            "API_HOST": settings.api_host,
+            "API_PORT": str(settings.api_port),
         }
     )
     env.update(overrides)

@@ -22,6 +22,7 @@ import structlog
 from bullmq import Worker
 from redis.asyncio import Redis
 
+from contract.network import NetworkPolicy
 from contract.options import BrowserName, RunOptions
 from contract.results import RunResult
 from contract.retention import RetentionPolicy
@@ -30,6 +31,7 @@ from contract.settings import Settings
 from jobs.queue import RetryPolicy, RunQueue, consumer_options
 from jobs.registry import WorkerBeat, WorkerRegistry
 from runner.formats import Script
+from runner.formats.variables import SecretMasker
 from runner.replay import BrowserError, ChromiumLauncher, PlaywrightRunner, StepCallback
 from storage import (
     ArtifactStore,
@@ -43,6 +45,14 @@ from storage import (
 )
 from worker.browser_health import BrowserSupervisor
 from worker.cancellation import cancel_listener
+from worker.egress import (
+    EgressProxy,
+    Resolver,
+    blocked_verdict,
+    explain_network_errors,
+    resolve_protected,
+    system_resolver,
+)
 from worker.heartbeat import heartbeat_loop
 from worker.lifecycle import EXIT_DEPENDENCY, EXIT_INVALID_SETTINGS, SideTasks, StopSignal, shut_down, stop_signals
 from worker.metrics import (
@@ -118,9 +128,11 @@ class ClaimControl:
             self.worker.resume()
 
 
-def replay_in(browsers: Mapping[BrowserName, BrowserSupervisor], browser_wait_s: float) -> ReplayFunction:
+def replay_in(browsers: Mapping[BrowserName, BrowserSupervisor], browser_wait_s: float,
+              network: NetworkPolicy | None = None, resolver: Resolver = system_resolver) -> ReplayFunction:
     """The replay of one run in the browser its options name (the worker's live one, waiting for a relaunch
-    up to `browser_wait_s`)."""
+    up to `browser_wait_s`), its requests through an egress proxy of its own enforcing `network` (None: no
+    proxy, for tests of the replay alone). A request the policy blocked makes the run `failed` [blocked]."""
 
     async def replay(script: Script, options: RunOptions, output_dir: Path, *, secret_values: Sequence[str] = (),
                      on_step: StepCallback | None = None, stop: asyncio.Event | None = None) -> RunResult:
@@ -132,8 +144,14 @@ def replay_in(browsers: Mapping[BrowserName, BrowserSupervisor], browser_wait_s:
             live = await supervisor.browser(browser_wait_s)
         except BrowserError as error:
             return RunResult(status=RunStatus.ERROR, error=str(error), category=FailureCategory.BROWSER_CRASHED)
-        return await PlaywrightRunner(live).run(script, options, output_dir, secret_values=secret_values,
-                                                on_step=on_step, stop=stop)
+        if network is None:
+            return await PlaywrightRunner(live).run(script, options, output_dir, secret_values=secret_values,
+                                                    on_step=on_step, stop=stop)
+        async with EgressProxy(network, resolver=resolver) as proxy:
+            result = await PlaywrightRunner(live, proxy=proxy.playwright_proxy()).run(
+                script, options, output_dir, secret_values=secret_values, on_step=on_step, stop=stop)
+        mask = SecretMasker(secret_values).mask
+        return blocked_verdict(explain_network_errors(result, proxy.unreachable, mask), proxy.blocked, mask)
 
     return replay
 
@@ -142,8 +160,10 @@ class WorkerRuntime:
     """What one worker process runs, wired from its connections, its browser and its scratch folder."""
 
     def __init__(self, settings: Settings, connections: Connections, browser: BrowserSupervisor,
-                 claiming: ClaimControl, work_dir: Path) -> None:
+                 claiming: ClaimControl, work_dir: Path, network: NetworkPolicy | None = None) -> None:
         self.settings = settings
+        # What the runs' browser may reach (the caller resolves the protected names: `resolve_protected`).
+        self.network = network if network is not None else NetworkPolicy.from_settings(settings)
         self.connections = connections
         self.browser = browser
         self.claiming = claiming
@@ -152,7 +172,7 @@ class WorkerRuntime:
         self.processor = RunProcessor(
             runs=runs,
             artifacts=connections.store,
-            replays=ActiveReplays(replay_in({"chromium": browser}, BROWSER_WAIT_S)),
+            replays=ActiveReplays(replay_in({"chromium": browser}, BROWSER_WAIT_S, self.network)),
             worker_name=settings.worker_name,
             work_dir=work_dir,
             max_attempts=settings.job_max_attempts,
@@ -237,7 +257,8 @@ class WorkerRuntime:
         tasks.start("bullmq-worker", worker.run())
         log.info("worker started", queue=self.settings.queue_name, concurrency=self.settings.worker_concurrency,
                  pid=self.beat.pid, host=self.beat.host, artifacts=describe_store(self.settings),
-                 retention=self.retention.retention.policy.describe() if self.retention is not None else None)
+                 retention=self.retention.retention.policy.describe() if self.retention is not None else None,
+                 network=self.network.describe())
         await stop.requested.wait()
         await shut_down(worker, self.processor.replays, stop, self.settings.shutdown_grace_s)
         self.refresh_beat(self.beat, stop)
@@ -270,7 +291,9 @@ async def run_worker(settings: Settings) -> int:
                     log.error("chromium did not start; not serving", error=str(error))
                     return EXIT_DEPENDENCY
                 try:
-                    exit_code = await WorkerRuntime(settings, connections, browser, claiming, work_dir).serve(stop)
+                    network = await resolve_protected(NetworkPolicy.from_settings(settings))
+                    exit_code = await WorkerRuntime(settings, connections, browser, claiming, work_dir,
+                                                    network).serve(stop)
                 except MetricsPortUnavailable as error:
                     log.error("metrics port unavailable; not serving", error=str(error))
                     exit_code = EXIT_INVALID_SETTINGS

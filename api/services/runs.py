@@ -9,10 +9,12 @@ from uuid import UUID
 import structlog
 
 from api.errors import ServiceUnavailable
+from contract.network import BlockedUrl, NetworkPolicy
 from contract.options import RunOptions
 from contract.results import StepResult
 from jobs.queue import RunQueue
-from runner.formats import prepare_script
+from runner.formats import Script, prepare_script
+from runner.formats.steps import Navigate
 from storage import (
     ArtifactRecord,
     AttemptRecord,
@@ -37,10 +39,32 @@ class RunView:
     artifacts: list[ArtifactRecord]
 
 
+def refuse_blocked_urls(script: Script, options: RunOptions, network: NetworkPolicy) -> None:
+    """BlockedUrl for the first navigation (or the base URL) whose host is a blocked IP literal, `localhost` or the
+    API itself: known without DNS, so refused at once (names that resolve to blocked addresses, redirects and a
+    page's own requests are the worker's egress proxy's to block)."""
+    if options.base_url:
+        problem = network.check_url(options.base_url)
+        if problem:
+            raise BlockedUrl("baseUrl", problem)
+    for index, step in enumerate(script.steps):
+        if not isinstance(step, Navigate):
+            continue
+        problem = network.check_url(step.url)
+        if problem is None:
+            continue
+        if script.format == "saveaction":  # its actions are not one step each: name the start URL or the step
+            field = "script.url" if index == 0 else "script"
+        else:
+            field = f"script.steps[{index}].url"
+        raise BlockedUrl(field, f"step {index + 1} ({step.type}): {problem}")
+
+
 class RunService:
-    def __init__(self, runs: RunRepository, queue: RunQueue) -> None:
+    def __init__(self, runs: RunRepository, queue: RunQueue, network: NetworkPolicy | None = None) -> None:
         self._runs = runs
         self._queue = queue
+        self._network = network if network is not None else NetworkPolicy()
 
     async def create(self, options: RunOptions, script_data: dict[str, Any], name: str | None, *,
                      idempotency_key: str | None = None, recording_id: UUID | None = None,
@@ -49,6 +73,7 @@ class RunService:
         idempotency key already used, the first run and False."""
         # The secrets' values exist only on the workers: validate with stand-ins.
         script = prepare_script(script_data, options.variables, {secret: "secret" for secret in options.secrets})
+        refuse_blocked_urls(script, options, self._network)
         new_run = NewRun(
             name=name or script.name,
             script_format=script.format,

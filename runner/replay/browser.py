@@ -36,6 +36,9 @@ CHROMIUM_ARGS = (
     "--disable-component-update",
     "--disable-sync",
     "--no-first-run",
+    # WebRTC would send UDP (STUN/TURN) around the run's proxy, to any address: no UDP that is not proxied
+    # (docs/network-policy.md).
+    "--webrtc-ip-handling-policy=disable_non_proxied_udp",
 )
 
 

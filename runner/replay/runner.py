@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import structlog
-from playwright.async_api import Browser, BrowserContext, ConsoleMessage, Page, WebError
+from playwright.async_api import Browser, BrowserContext, ConsoleMessage, Page, ProxySettings, WebError
 from playwright.async_api import Error as PlaywrightError
 
 from contract.options import RunOptions
@@ -73,11 +73,14 @@ class PlaywrightRunner:
     """Replays scripts in the given browser, one fresh context per run; safe to use concurrently.
 
     `handlers`: what replays each step class (`runner.replay.registry.HANDLERS`, unless a test says otherwise).
+    `proxy`: every request of the run's context goes through it (the worker's egress proxy, `worker.egress`).
     """
 
-    def __init__(self, browser: Browser, *, handlers: Mapping[type[Step], Handler] = HANDLERS) -> None:
+    def __init__(self, browser: Browser, *, handlers: Mapping[type[Step], Handler] = HANDLERS,
+                 proxy: ProxySettings | None = None) -> None:
         self._browser = browser
         self._executor = StepExecutor(handlers)
+        self._proxy = proxy
 
     async def run(
         self,
@@ -100,7 +103,7 @@ class PlaywrightRunner:
         elif device is not None:
             script = _with_viewport(script, device_viewport(device))
         replay = _Run(self._browser, self._executor, script, options, output_dir, device=device,
-                      masker=SecretMasker(secret_values), on_step=on_step, stop=stop)
+                      masker=SecretMasker(secret_values), on_step=on_step, stop=stop, proxy=self._proxy)
         return await _unless_the_browser_dies(self._browser, replay)
 
 
@@ -143,8 +146,10 @@ class _Run:
 
     def __init__(self, browser: Browser, executor: StepExecutor, script: Script, options: RunOptions,
                  output_dir: Path, *, device: dict[str, Any] | None, masker: SecretMasker,
-                 on_step: StepCallback | None, stop: asyncio.Event | None) -> None:
+                 on_step: StepCallback | None, stop: asyncio.Event | None,
+                 proxy: ProxySettings | None = None) -> None:
         self.browser = browser
+        self.proxy = proxy
         self.executor = executor
         self.stop = stop
         self.stopped = False
@@ -250,6 +255,7 @@ class _Run:
             # Written when the context closes; deleted again if the run passes.
             record_har_path=self.output_dir / HAR_NAME,
             record_har_content="omit",
+            proxy=self.proxy,
         )
         context.on("console", self.on_console)
         context.on("weberror", self.on_page_error)

@@ -27,6 +27,7 @@ from reprise.dev import (
     build_child_specs,
     child_environment,
     handle,
+    network_line,
     register,
     reprise_command,
 )
@@ -434,6 +435,21 @@ def test_child_log_format_follows_an_explicit_setting(monkeypatch: pytest.Monkey
     env = child_environment(Settings(), ServiceUrls("postgresql://x/y", "redis://x/0"), options, {})
     assert env["LOG_FORMAT"] == "json"
     assert [spec.name for spec in build_child_specs(options, env)] == ["api"]
+
+
+def test_dev_opens_loopback_for_runs_and_says_so(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("BROWSER_ALLOWED_NETWORKS", raising=False)
+    options = DevOptions(host="127.0.0.1", port=8000, workers=1, state_dir=tmp_path)
+    env = child_environment(Settings(), ServiceUrls("postgresql://x/y", "redis://x/0"), options, {})
+    assert env["BROWSER_ALLOWED_NETWORKS"] == "127.0.0.0/8,::1/128"
+    assert network_line(env) == ("Runs may reach public addresses and 127.0.0.0/8,::1/128 (BROWSER_ALLOWED_NETWORKS), "
+                                 "never the API's, PostgreSQL's or Redis's ports")
+    # The user's own choice wins.
+    monkeypatch.setenv("BROWSER_ALLOWED_NETWORKS", "10.0.0.0/8")
+    chosen = child_environment(Settings(), ServiceUrls("postgresql://x/y", "redis://x/0"), options,
+                               {"BROWSER_ALLOWED_NETWORKS": "10.0.0.0/8"})
+    assert chosen["BROWSER_ALLOWED_NETWORKS"] == "10.0.0.0/8"
 
 
 @pytest.mark.parametrize(

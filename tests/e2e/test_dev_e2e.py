@@ -3,6 +3,7 @@ over HTTP, replayed to `passed` with a playable video and screenshots, then Ctrl
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -101,6 +102,8 @@ def test_reprise_dev_runs_a_recording_to_passed_and_stops_on_ctrl_c(
 ) -> None:
     process, url = dev
     process.wait_for_line(f"Reprise is running at {url}", timeout=60)
+    # Local apps are on loopback: dev opens it for runs, and says so (docs/network-policy.md).
+    process.wait_for_line("Runs may reach public addresses and 127.0.0.0/8,::1/128", timeout=10)
     key = (tmp_path / "state" / "admin-key").read_text().strip()  # made by this first start
     with httpx.Client(base_url=url, timeout=10, headers={"Authorization": f"Bearer {key}"}) as client:
         health = wait_json(
@@ -125,6 +128,21 @@ def test_reprise_dev_runs_a_recording_to_passed_and_stops_on_ctrl_c(
         shot = client.get(run["screenshotUrls"][0])
         assert shot.status_code == 200 and shot.headers["content-type"] == "image/png"
         assert client.get("/api/health/detailed").json()["queue"]["counts"]["completed"] >= 1
+
+        # Loopback is open, but not dev's own API: a page's POST to the pause route is blocked, the queue runs on.
+        pause = json.dumps(f"{url}/api/queue/pause")
+        attack = {"version": 1, "name": "pause the queue", "steps": [
+            {"action": "navigate", "url": f"{site_url}/index.html"},
+            {"action": "waitForFunction", "expression": f"(window.sent ??= fetch({pause}, {{method: 'POST', mode: "
+             "'no-cors'}).then(() => 'answered', () => 'refused')) && window.sent.then(v => window.result = v) "
+             "&& window.result !== undefined"}]}
+        created = client.post("/api/runs", json={"script": attack, "video": "off"})
+        assert created.status_code == 201, created.text
+        blocked = wait_json(client, f"/api/runs/{created.json()['id']}",
+                            lambda body: body["status"] in FINAL_RUN_STATUSES, timeout=90)
+        assert (blocked["status"], blocked["errorCategory"]) == ("failed", "blocked"), blocked["error"]
+        assert "the Reprise API" in blocked["error"]
+        assert client.get("/api/queue").json()["paused"] is False
 
         # An open dashboard (its event stream never ends by itself) must not hold the stop up.
         with client.stream("GET", "/api/events") as events:

@@ -22,4 +22,5 @@ def test_a_folder_that_is_not_there_is_read_as_missing(tmp_path: Path) -> None:
 
 def test_the_flags_every_launch_gets() -> None:
     assert {"--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--no-first-run"} <= set(CHROMIUM_ARGS)
+            "--disable-sync", "--no-first-run",
+            "--webrtc-ip-handling-policy=disable_non_proxied_udp"} <= set(CHROMIUM_ARGS)

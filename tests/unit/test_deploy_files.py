@@ -113,7 +113,7 @@ def test_env_example_lines_have_a_comment_and_the_default() -> None:
             continue
         assert commented, f"{name}: a setting is listed commented out, so .env holds only what a person chose"
         default = field.default
-        if default is None:
+        if default is None or default == ():  # unset, or an empty list (comma-separated settings)
             assert value == "", name
         elif isinstance(default, int | float):
             assert float(value) == default, name
