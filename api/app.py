@@ -11,11 +11,16 @@ from contextlib import AsyncExitStack, asynccontextmanager
 
 import structlog
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from redis.asyncio import Redis
 
+from api.docs import install_docs
 from api.errors import install_error_handlers
 from api.events import EventHub
 from api.http_metrics import HttpMetrics, HttpMetricsMiddleware
+from api.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
+from api.rate_limit import EXEMPT_PREFIXES, RateLimiter, RateLimitMiddleware, StreamSlots
+from api.responses import declare_common_errors
 from api.routes import artifacts, dead_letter, events, health, metrics, queue, recordings, runs, schema, stats
 from api.routes.dashboard import install_dashboard
 from api.services.artifacts import ArtifactService
@@ -75,6 +80,8 @@ def create_app(settings: Settings) -> FastAPI:
             app.state.metrics = MetricsService(run_queue, WorkerRegistry(redis, settings.queue_name),
                                                RunMetricsReader(pool, queue=settings.queue_name), http_metrics)
             app.state.queue = run_queue
+            app.state.rate_limiter = RateLimiter(redis, queue=settings.queue_name,
+                                                 per_minute=settings.api_rate_limit_per_minute)
             app.state.events = event_hub
             log.info("api started", queue=settings.queue_name, artifacts=describe_store(settings))
             yield
@@ -84,10 +91,26 @@ def create_app(settings: Settings) -> FastAPI:
         version="0.1.0",
         description="Replay recorded browser tests at scale and keep the recordings.",
         lifespan=lifespan,
+        docs_url=None,  # /docs is served without a CDN (api/docs.py)
+        redoc_url=None,
     )
+    app.state.settings = settings
+    app.state.stream_slots = StreamSlots(settings.api_max_event_streams)
     install_error_handlers(app)
     for module in (runs, artifacts, health, schema, queue, dead_letter, events, stats, recordings, metrics):
         app.include_router(module.router)
+    declare_common_errors(app, unlimited_prefixes=EXEMPT_PREFIXES)
     install_dashboard(app)
+    install_docs(app)
+    # Outermost last: security headers on every response (a 413 or 429 too), then metrics, CORS (only with
+    # API_CORS_ORIGINS), the body bound and the rate limit before any route runs.
+    app.add_middleware(RateLimitMiddleware)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.api_max_body_bytes)
+    if settings.cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_credentials=False,
+                           allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+                           allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "Range"],
+                           expose_headers=["Location", "Retry-After", "Content-Range"], max_age=600)
     app.add_middleware(HttpMetricsMiddleware, metrics=http_metrics)
+    app.add_middleware(SecurityHeadersMiddleware)
     return app

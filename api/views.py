@@ -1,8 +1,9 @@
 """Records as the API shows them: the one place a storage record becomes a response body (with its links,
-which need the request to be spelled)."""
+built from the configured PUBLIC_URL (`Settings.api_base_url`), never from the request's Host header)."""
 
 from __future__ import annotations
 
+from typing import cast
 from uuid import UUID
 
 from fastapi import Request
@@ -28,11 +29,16 @@ from api.services.dead_letter import DeadLetterEntry
 from api.services.health import HealthReport, Probe
 from api.services.runs import RunView
 from api.services.stats import StorageReport
+from contract.settings import Settings
 from storage import ArtifactRecord, AttemptRecord, RecordingRecord, RunRecord
 
 
+def _base(request: Request) -> str:
+    return cast(Settings, request.app.state.settings).api_base_url
+
+
 def run_url(request: Request, run_id: object) -> str:
-    return str(request.url_for("get_run", run_id=run_id))
+    return f"{_base(request)}/api/runs/{run_id}"
 
 
 def run_summary(run: RunRecord, request: Request) -> RunSummary:
@@ -73,8 +79,7 @@ def _artifact(artifact: ArtifactRecord, run_id: UUID, request: Request) -> Artif
         step=artifact.step_index,
         content_type=artifact.content_type,
         size_bytes=artifact.size_bytes,
-        url=None if artifact.removed else str(request.url_for("download_artifact", run_id=run_id,
-                                                                artifact_id=artifact.id)),
+        url=None if artifact.removed else f"{_base(request)}/api/runs/{run_id}/artifacts/{artifact.id}",
         removed_at=artifact.removed_at,
         removed_by=artifact.removed_by,
     )
