@@ -69,7 +69,7 @@ def create_app(settings: Settings) -> FastAPI:
             stack.push_async_callback(event_hub.close)
             store = await stack.enter_async_context(open_artifact_store(settings))
             runs_repository = RunRepository(pool, queue=settings.queue_name)
-            run_service = RunService(runs_repository, run_queue)
+            run_service = RunService(runs_repository, run_queue, idempotency_ttl_s=settings.idempotency_key_ttl_s)
             app.state.runs = run_service
             app.state.artifacts = ArtifactService(runs_repository, store, delivery=settings.artifact_delivery,
                                                   url_ttl_s=settings.artifact_url_ttl_s)

@@ -48,6 +48,10 @@ class Conflict(Exception):
     """The request cannot be carried out in the resource's current state (409)."""
 
 
+class IdempotencyKeyReused(Exception):
+    """An Idempotency-Key already used with another request body (422 naming the header)."""
+
+
 class TooManyRequests(Exception):
     """A client went over a per-client limit (rate, event streams): 429 with Retry-After."""
 
@@ -113,6 +117,11 @@ def install_error_handlers(app: FastAPI) -> None:
         # the client's, so a 422; the validation that should have named the field is the bug to fix.
         log.warning("value refused by the database", error=str(error))
         return JSONResponse(error_body("invalid_request", f"a value cannot be stored: {error}"), status_code=422)
+
+    @app.exception_handler(IdempotencyKeyReused)
+    async def key_reused(_: Request, error: IdempotencyKeyReused) -> JSONResponse:
+        fields = [{"field": "Idempotency-Key", "message": str(error)}]
+        return JSONResponse(error_body("idempotency_key_reused", str(error), fields), status_code=422)
 
     @app.exception_handler(Conflict)
     async def conflict(_: Request, error: Conflict) -> JSONResponse:

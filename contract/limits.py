@@ -112,3 +112,5 @@ def viewport_problem(width: float, height: float, scale: float = 1.0) -> str | N
     if not 0 < scale <= MAX_DEVICE_SCALE_FACTOR:
         return f"deviceScaleFactor {scale:g} is out of range (above 0, at most {MAX_DEVICE_SCALE_FACTOR:g})"
     return None
+
+MAX_OFFSET = 1_000_000_000  # `offset` of any list; deeper pages are reached with `before` (runs)

@@ -5,10 +5,16 @@
 
 -- name: insert_run
 INSERT INTO runs (queue, id, name, script_format, script, options, idempotency_key, retry_of, import_warnings,
-                  recording_id)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                  recording_id, idempotency_body_hash, idempotency_expires_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11,
+        CASE WHEN $7::text IS NULL THEN NULL ELSE now() + make_interval(secs => $12::double precision) END)
 ON CONFLICT (queue, idempotency_key) DO NOTHING
 RETURNING *;
+
+-- name: release_expired_idempotency_key
+-- A key past its expiry no longer names its run (which stays), so the key can queue a new one.
+UPDATE runs SET idempotency_key = NULL
+WHERE queue = $1 AND idempotency_key = $2 AND idempotency_expires_at <= now();
 
 -- name: get_run_by_idempotency_key
 SELECT * FROM runs WHERE queue = $1 AND idempotency_key = $2;
@@ -21,8 +27,12 @@ SELECT status FROM runs WHERE queue = $1 AND id = $2;
 
 -- name: list_runs
 -- Newest first by number (creation order), keyset-paged with $8 (number < $8). Text filters are
--- case-insensitive substrings; the caller escapes LIKE wildcards.
-SELECT * FROM runs
+-- case-insensitive substrings; the caller escapes LIKE wildcards. A page never carries the recordings (up to
+-- megabytes each): every column but `script`, which is read with one run.
+SELECT id, queue, number, name, script_format, '{}'::jsonb AS script, options, status, attempts, worker_name,
+       error, error_category, idempotency_key, retry_of, recording_id, import_warnings, actions_executed,
+       duration_ms, created_at, started_at, finished_at
+FROM runs
 WHERE queue = $1
   AND ($2::run_status IS NULL OR status = $2)
   AND ($3::text IS NULL OR name ILIKE '%' || $3 || '%')

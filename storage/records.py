@@ -51,6 +51,7 @@ class RunRecord(_FromRow):
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+    idempotency_body_hash: str | None = None  # sha256 of the request that used idempotency_key
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "status", RunStatus(self.status))

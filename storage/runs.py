@@ -32,6 +32,8 @@ class NewRun:
     script: dict[str, Any]
     options: dict[str, Any]  # RunOptions.stored()
     idempotency_key: str | None = None
+    idempotency_body_hash: str | None = None  # what the key was used with (a request's sha256)
+    idempotency_ttl_s: float = 86_400.0
     retry_of: UUID | None = None
     recording_id: UUID | None = None
     import_warnings: list[dict[str, Any]] = field(default_factory=list)
@@ -107,7 +109,11 @@ class RunRepository:
         return await retry_database(call, for_seconds=self._retry_for_s, what=what)
 
     async def create(self, new_run: NewRun) -> tuple[RunRecord, bool]:
-        """Insert a run; with an idempotency key already used on this queue, return that run. (run, created)."""
+        """Insert a run; with an idempotency key already used on this queue (and not expired), return that run.
+        (run, created)."""
+        if new_run.idempotency_key is not None:
+            await self._pool.execute(self._sql["release_expired_idempotency_key"], self.queue,
+                                     new_run.idempotency_key)
         row = await self._pool.fetchrow(
             self._sql["insert_run"],
             self.queue,
@@ -120,6 +126,8 @@ class RunRepository:
             new_run.retry_of,
             new_run.import_warnings,
             new_run.recording_id,
+            new_run.idempotency_body_hash,
+            new_run.idempotency_ttl_s,
         )
         if row is not None:
             return RunRecord.from_row(row), True
