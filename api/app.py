@@ -12,6 +12,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 import structlog
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.routing import APIRoute
 from redis.asyncio import Redis
 
 from api.docs import install_docs
@@ -97,9 +98,14 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.settings = settings
     app.state.stream_slots = StreamSlots(settings.api_max_event_streams)
     install_error_handlers(app)
-    for module in (runs, artifacts, health, schema, queue, dead_letter, events, stats, recordings, metrics):
-        app.include_router(module.router)
-    declare_common_errors(app, unlimited_prefixes=EXEMPT_PREFIXES)
+    routers = [module.router for module in (runs, artifacts, health, schema, queue, dead_letter, events, stats,
+                                            recordings, metrics)]
+    declare_common_errors(routers, unlimited_prefixes=EXEMPT_PREFIXES)
+    for router in routers:
+        app.include_router(router)
+    # What a 405's Allow header lists: every method of every route whose path matches (api/errors.py).
+    app.state.method_table = [(route.path_regex, frozenset(route.methods or ())) for router in routers
+                              for route in router.routes if isinstance(route, APIRoute)]
     install_dashboard(app)
     install_docs(app)
     # Outermost last: security headers on every response (a 413 or 429 too), then metrics, CORS (only with

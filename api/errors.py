@@ -94,8 +94,11 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse(error_body("invalid_request", message, fields), status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_: Request, error: StarletteHTTPException) -> JSONResponse:
+    async def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
         headers = dict(error.headers or {})
+        if error.status_code == 405:
+            # Starlette names the methods of the first route whose path matched; the path may have others.
+            headers["Allow"] = ", ".join(_allowed_methods(request))
         if error.status_code == 400:
             # FastAPI's "There was an error parsing the body": not UTF-8, or nested too deep to decode.
             message = ("body: not a JSON document this API can read (UTF-8 JSON, nested at most "
@@ -199,6 +202,16 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ConnectionError, unavailable_handler("a dependency"))
     for redis_error in (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
         app.add_exception_handler(redis_error, unavailable_handler("redis"))
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    methods: set[str] = set()
+    for path_regex, route_methods in getattr(request.app.state, "method_table", ()):
+        if path_regex.match(request.url.path):
+            methods |= route_methods
+    if "GET" in methods:
+        methods.add("HEAD")
+    return sorted(methods)
 
 
 def _message(item: Any) -> str:

@@ -1,16 +1,17 @@
 """The error responses each route documents in the OpenAPI, in the one error shape (api/errors.py).
 
 Route-specific statuses (404, 409, 410, 416) are declared on the route with `responses=errors(...)`;
-`declare_common_errors(app)` adds those every route of a kind can answer: 422 (bad parameters or body),
+`declare_common_errors(routers)` adds those every route of a kind can answer: 422 (bad parameters or body),
 413 (a body), 429 (the rate limit), 503 (a dependency down). So the schema says every status the API can
 really give (the fuzz test, tests/integration/test_fuzz_api.py, checks it).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import APIRouter
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -47,9 +48,9 @@ def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
     return {code: {"model": ErrorBody, "description": DESCRIPTIONS[code]} for code in codes}
 
 
-def declare_common_errors(app: FastAPI, *, unlimited_prefixes: tuple[str, ...]) -> None:
-    """Add to every /api route the errors any such route can answer (once, after every router is included)."""
-    for route in app.routes:
+def declare_common_errors(routers: Iterable[APIRouter], *, unlimited_prefixes: tuple[str, ...]) -> None:
+    """Add to every /api route the errors any such route can answer (before the routers are included)."""
+    for route in (route for router in routers for route in router.routes):
         if not isinstance(route, APIRoute) or not route.path.startswith("/api/"):
             continue
         codes = [503]

@@ -8,6 +8,7 @@ from uuid import UUID
 
 from pydantic import Field
 
+from contract import limits
 from contract.options import CamelModel, RunOptions
 from contract.results import StepResult
 from contract.runs import AttemptStatus, FailureCategory, RunStatus
@@ -15,7 +16,8 @@ from contract.runs import AttemptStatus, FailureCategory, RunStatus
 
 class RunCreate(RunOptions):
     script: dict[str, Any] = Field(description="The recording: Reprise native script or Chrome Recorder JSON")
-    name: str | None = Field(default=None, max_length=300, description="Defaults to the recording's title")
+    name: str | None = Field(default=None, max_length=limits.MAX_NAME_CHARS, pattern=r"^[^\x00]*$",
+                             description="Defaults to the recording's title")
 
 
 class AttemptPublic(CamelModel):
@@ -132,7 +134,8 @@ class StorageStats(CamelModel):
 
 class RecordingCreate(CamelModel):
     script: dict[str, Any] = Field(description="Chrome Recorder JSON, a Reprise native script or SaveAction")
-    name: str | None = Field(default=None, max_length=300, description="Defaults to the recording's title")
+    name: str | None = Field(default=None, max_length=limits.MAX_NAME_CHARS, pattern=r"^[^\x00]*$",
+                             description="Defaults to the recording's title")
 
 
 class LastRun(CamelModel):

@@ -37,6 +37,12 @@ def prepare_script(data: object, variables: Mapping[str, str], secrets: Mapping[
         raise InvalidScript(masker.mask(error.field), masker.mask(error.message)) from None
 
 
+def parse_bounded(data: object) -> Script:
+    """A recording as written (variables not substituted: a saved recording), parsed within the limits."""
+    check_limits(data)
+    return check_script(parse_script(data))
+
+
 def check_limits(data: object) -> None:
     """InvalidScript naming the field when the decoded recording is nested too deep, holds a string too long
     or a NUL character, or is too large in all (contract/limits.py)."""
@@ -55,7 +61,7 @@ def check_script(script: Script) -> Script:
     viewports = [(f"steps[{index}]", step.viewport) for index, step in enumerate(script.steps)
                  if isinstance(step, SetViewport)]
     if script.viewport is not None:
-        viewports.insert(0, ("viewport", script.viewport))
+        viewports.append(("viewport", script.viewport))  # a native script's own; a Recorder's is also steps[0]
     for field, viewport in viewports:
         problem = limits.viewport_problem(viewport.width, viewport.height, viewport.device_scale_factor)
         if problem:
