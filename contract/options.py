@@ -90,6 +90,9 @@ Text = Annotated[str, StringConstraints(max_length=limits.MAX_HEADER_VALUE_CHARS
 
 
 class StateCookie(StateModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", json_schema_extra={
+        "anyOf": [{"required": ["url"]}, {"required": ["domain", "path"]}]})
+
     name: Annotated[str, StringConstraints(min_length=1, max_length=limits.MAX_HEADER_NAME_CHARS,
                                            pattern=r"^[^\x00-\x1f;=\s]+$")]
     value: Annotated[str, StringConstraints(max_length=limits.MAX_HEADER_VALUE_CHARS,
@@ -153,7 +156,10 @@ class RunOptions(CamelModel):
         default=None, ge=100, le=MAX_STEP_TIMEOUT_MS,
         description="Default wait for page loads (navigate steps and steps that navigate); default: stepTimeoutMs")
     variables: Annotated[dict[VariableName, str], AfterValidator(_safe_variables)] = Field(
-        default_factory=dict, description="Values for `${NAME}` in the recording (stored with the run)")
+        default_factory=dict, description="Values for `${NAME}` in the recording (stored with the run)",
+        json_schema_extra={"maxProperties": limits.MAX_VARIABLES, "propertyNames": {"pattern": f"^{NAME_PATTERN}$"},
+                           "additionalProperties": {
+            "type": "string", "maxLength": limits.MAX_VARIABLE_CHARS, "pattern": "^[^\u0000]*$"}})
     secrets: list[VariableName] = Field(
         default_factory=list, max_length=50,
         description="Names of `${NAME}` variables whose values each worker reads from its environment "
@@ -162,15 +168,21 @@ class RunOptions(CamelModel):
         default="chromium", description="Only Chromium is installed on the workers for now")
     device: Annotated[str | None, AfterValidator(_known_device)] = Field(
         default=None, max_length=100, examples=["iPhone 13"],
-        description="Emulate a device from Playwright's catalogue (viewport, user agent, touch)")
+        description="Emulate a device from Playwright's catalogue (viewport, user agent, touch)",
+        json_schema_extra=lambda schema: schema.update(enum=[*sorted(device_names()), None]))
     viewport: ViewportSize | None = Field(default=None, description="Overrides the recording's setViewport")
     locale: str | None = Field(default=None, pattern=r"^[a-zA-Z]{2,3}(-[A-Za-z0-9]{2,8})*$", examples=["de-DE"])
     timezone_id: Annotated[str | None, AfterValidator(_known_timezone)] = Field(
-        default=None, examples=["Europe/Paris"])
+        default=None, examples=["Europe/Paris"],
+        json_schema_extra=lambda schema: schema.update(enum=[*sorted(available_timezones()), None]))
     base_url: str | None = Field(default=None, pattern=r"^https?://[^/\s]+", max_length=2000,
                                  description="Replay against this origin instead of the recorded one")
     extra_http_headers: Annotated[dict[str, str] | None, AfterValidator(_safe_headers)] = Field(
-        default=None, description="Sent with every request (names are HTTP tokens; no CR, LF or NUL in values)")
+        default=None, description="Sent with every request (names are HTTP tokens; no CR, LF or NUL in values)",
+        json_schema_extra={"maxProperties": limits.MAX_HEADERS,
+                           "propertyNames": {"pattern": "^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,256}$"},
+                           "additionalProperties": {"type": "string", "maxLength": limits.MAX_HEADER_VALUE_CHARS,
+                                                    "pattern": "^[^\u0000-\u0008\u000a-\u001f]*$"}})
     storage_state: StorageState | None = Field(
         default=None, description="Playwright storage state (`{cookies: [...], origins: [...]}`) to start "
                                   "logged in; checked against Playwright's shape, so a malformed one is a 422 "

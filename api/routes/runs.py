@@ -8,7 +8,7 @@ from uuid import UUID
 from fastapi import APIRouter, Header, Path, Query, Request, Response
 
 from api.deps import RunServiceDep
-from api.params import NO_NUL, Limit, Offset, Timestamp
+from api.params import NO_NUL, TIMESTAMP_SCHEMA, Limit, Offset, Timestamp
 from api.responses import errors
 from api.schemas import RunCreate, RunDetail, RunPage, RunSummary
 from api.views import run_detail, run_summary, run_url
@@ -48,8 +48,10 @@ async def list_runs(
     worker: Annotated[str | None, Query(max_length=200, pattern=NO_NUL, description="Run by this worker")] = None,
     q: Annotated[str | None, Query(max_length=300, pattern=NO_NUL,
                                    description="Name or error contains (any case)")] = None,
-    created_from: Annotated[Timestamp | None, Query(alias="from", description="Created at or after")] = None,
-    created_to: Annotated[Timestamp | None, Query(alias="to", description="Created at or before")] = None,
+    created_from: Annotated[Timestamp | None, Query(alias="from", description="Created at or after",
+                                                    json_schema_extra=TIMESTAMP_SCHEMA)] = None,
+    created_to: Annotated[Timestamp | None, Query(alias="to", description="Created at or before",
+                                                  json_schema_extra=TIMESTAMP_SCHEMA)] = None,
     before: Annotated[int | None, Query(ge=1, le=limits.MAX_INT64,
                                         description="Keyset cursor: runs numbered below this")] = None,
 ) -> RunPage:
