@@ -97,6 +97,9 @@ class RunDetail(RunSummary):
     video_removed_at: datetime | None = Field(
         default=None, description="When retention removed the latest attempt's video (videoUrl is then null)")
     screenshot_urls: list[str] = Field(description="The latest attempt's screenshots still there")
+    artifacts_skipped: list[dict[str, Any]] = Field(
+        default_factory=list, description="Artifacts not stored because the run reached RUN_ARTIFACTS_MAX_BYTES: "
+                                          "`{attempt, kind, file, bytes}` each")
 
 
 class RunPage(CamelModel):

@@ -98,6 +98,7 @@ def run_detail(view: RunView, request: Request) -> RunDetail:
         video_url=videos[0].url if videos else None,
         video_removed_at=videos[0].removed_at if videos else None,
         screenshot_urls=[artifact.url for artifact in latest if artifact.kind == "screenshot" and artifact.url],
+        artifacts_skipped=run.artifacts_skipped,
     )
 
 

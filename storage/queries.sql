@@ -31,7 +31,7 @@ SELECT status FROM runs WHERE queue = $1 AND id = $2;
 -- megabytes each): every column but `script`, which is read with one run.
 SELECT id, queue, number, name, script_format, '{}'::jsonb AS script, options, status, attempts, worker_name,
        error, error_category, idempotency_key, retry_of, recording_id, import_warnings, actions_executed,
-       duration_ms, created_at, started_at, finished_at
+       duration_ms, created_at, started_at, finished_at, artifacts_skipped
 FROM runs
 WHERE queue = $1
   AND ($2::run_status IS NULL OR status = $2)
@@ -120,6 +120,13 @@ RETURNING *;
 
 -- name: list_artifacts
 SELECT * FROM run_artifacts WHERE run_id = $1 ORDER BY attempt, kind, step_index NULLS FIRST, id;
+
+-- name: run_artifact_bytes
+-- What a run's artifacts take in the store, every attempt's (against RUN_ARTIFACTS_MAX_BYTES).
+SELECT coalesce(sum(size_bytes), 0)::bigint FROM run_artifacts WHERE run_id = $1;
+
+-- name: note_skipped_artifacts
+UPDATE runs SET artifacts_skipped = artifacts_skipped || $3::jsonb WHERE queue = $1 AND id = $2;
 
 -- name: get_artifact
 SELECT * FROM run_artifacts WHERE run_id = $1 AND id = $2;

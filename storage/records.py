@@ -6,7 +6,7 @@ Statuses arrive as the contract's enums (contract/runs.py); steps are the contra
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any, Self
 from uuid import UUID
@@ -52,6 +52,8 @@ class RunRecord(_FromRow):
     started_at: datetime | None
     finished_at: datetime | None
     idempotency_body_hash: str | None = None  # sha256 of the request that used idempotency_key
+    # Artifacts not stored: the run reached RUN_ARTIFACTS_MAX_BYTES ({attempt, kind, file, bytes} each).
+    artifacts_skipped: list[dict[str, Any]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "status", RunStatus(self.status))

@@ -273,6 +273,17 @@ class RunRepository:
         rows = await self._pool.fetch(self._sql["list_artifacts"], run_id)
         return [ArtifactRecord.from_row(row) for row in rows]
 
+    async def artifact_bytes(self, run_id: UUID) -> int:
+        """What the run's artifacts (every attempt's) take in the store."""
+        value = await self._retrying("sum artifact sizes", lambda: self._pool.fetchval(
+            self._sql["run_artifact_bytes"], run_id))
+        return int(value or 0)
+
+    async def note_skipped_artifacts(self, run_id: UUID, skipped: list[dict[str, Any]]) -> None:
+        """Record artifacts a worker did not store (the run's byte cap), for the run to show."""
+        await self._retrying("note skipped artifacts", lambda: self._pool.execute(
+            self._sql["note_skipped_artifacts"], self.queue, run_id, skipped))
+
     async def artifact(self, run_id: UUID, artifact_id: int) -> ArtifactRecord | None:
         row = await self._pool.fetchrow(self._sql["get_artifact"], run_id, artifact_id)
         return ArtifactRecord.from_row(row) if row is not None else None
