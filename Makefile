@@ -1,5 +1,5 @@
 # `make dev`: the whole system running. `make test`: the whole suite passing. Both install what they need.
-.PHONY: setup dev test lint typecheck layers unit integration e2e deploy-check lock screenshots clean
+.PHONY: setup dev test lint typecheck layers unit integration e2e deploy-check lock screenshots fuzz clean
 
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -47,6 +47,11 @@ test: setup
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports --no-cache
 	$(PYTEST) $(PYTEST_ARGS)
+
+# The API fuzzed over its OpenAPI by schemathesis, longer than the pass `make test` runs (10 cases per operation
+# and mode): FUZZ_MAX_EXAMPLES per operation and mode (default here 300; a few minutes per 100 on two cores).
+fuzz: setup
+	FUZZ_MAX_EXAMPLES=$${FUZZ_MAX_EXAMPLES:-300} $(PYTEST) -s --timeout=3600 tests/integration/test_fuzz_api.py $(PYTEST_ARGS)
 
 # The README's dashboard pictures, taken by the dashboard tests (make test writes them to a temporary folder).
 screenshots: setup

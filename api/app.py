@@ -11,12 +11,18 @@ from contextlib import AsyncExitStack, asynccontextmanager
 
 import structlog
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.routing import APIRoute
 from redis.asyncio import Redis
 
 from api.auth import Authenticator
+from api.docs import install_docs
 from api.errors import install_error_handlers
 from api.events import EventHub
 from api.http_metrics import HttpMetrics, HttpMetricsMiddleware
+from api.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
+from api.rate_limit import EXEMPT_PREFIXES, RateLimiter, RateLimitMiddleware, StreamSlots
+from api.responses import declare_common_errors
 from api.routes import (
     artifacts,
     dead_letter,
@@ -81,7 +87,8 @@ def create_app(settings: Settings) -> FastAPI:
             stack.push_async_callback(event_hub.close)
             store = await stack.enter_async_context(open_artifact_store(settings))
             runs_repository = RunRepository(pool, queue=settings.queue_name)
-            run_service = RunService(runs_repository, run_queue, NetworkPolicy.from_settings(settings))
+            run_service = RunService(runs_repository, run_queue, NetworkPolicy.from_settings(settings),
+                                     idempotency_ttl_s=settings.idempotency_key_ttl_s)
             app.state.runs = run_service
             app.state.artifacts = ArtifactService(runs_repository, store, delivery=settings.artifact_delivery,
                                                   url_ttl_s=settings.artifact_url_ttl_s)
@@ -95,6 +102,8 @@ def create_app(settings: Settings) -> FastAPI:
             app.state.queue_actions = QueueActions(pool, queue=settings.queue_name)
             app.state.auth = Authenticator(KeyRepository(pool), mode=settings.auth,
                                            session_ttl_s=settings.session_ttl_hours * 3600)
+            app.state.rate_limiter = RateLimiter(redis, queue=settings.queue_name,
+                                                 per_minute=settings.api_rate_limit_per_minute)
             app.state.events = event_hub
             log.info("api started", queue=settings.queue_name, artifacts=describe_store(settings), auth=settings.auth)
             yield
@@ -104,11 +113,31 @@ def create_app(settings: Settings) -> FastAPI:
         version="0.1.0",
         description="Replay recorded browser tests at scale and keep the recordings.",
         lifespan=lifespan,
+        docs_url=None,  # /docs is served without a CDN (api/docs.py)
+        redoc_url=None,
     )
+    app.state.settings = settings
+    app.state.stream_slots = StreamSlots(settings.api_max_event_streams)
     install_error_handlers(app)
-    for module in (runs, artifacts, health, schema, queue, dead_letter, events, stats, recordings, metrics, session,
-                   keys):
-        app.include_router(module.router)
+    routers = [module.router for module in (runs, artifacts, health, schema, queue, dead_letter, events, stats,
+                                            recordings, metrics, session, keys)]
+    declare_common_errors(routers, unlimited_prefixes=EXEMPT_PREFIXES)
+    for router in routers:
+        app.include_router(router)
+    # What a 405's Allow header lists: every method of every route whose path matches (api/errors.py).
+    app.state.method_table = [(route.path_regex, frozenset(route.methods or ())) for router in routers
+                              for route in router.routes if isinstance(route, APIRoute)]
     install_dashboard(app)
+    install_docs(app)
+    # Outermost last: security headers on every response (a 413 or 429 too), then metrics, CORS (only with
+    # API_CORS_ORIGINS), the body bound and the rate limit before any route runs.
+    app.add_middleware(RateLimitMiddleware)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.api_max_body_bytes)
+    if settings.cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_credentials=False,
+                           allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+                           allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "Range"],
+                           expose_headers=["Location", "Retry-After", "Content-Range"], max_age=600)
     app.add_middleware(HttpMetricsMiddleware, metrics=http_metrics)
+    app.add_middleware(SecurityHeadersMiddleware)
     return app

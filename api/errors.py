@@ -1,7 +1,10 @@
 """Every domain error becomes HTTP here, and nowhere else.
 
 Body of every error: `{"error": <code>, "message": <one line>, "fields": [{"field", "message"}]?}`; a 410 for
-an artifact retention removed adds `removedAt` and `removedBy`.
+an artifact retention removed adds `removedAt` and `removedBy`. Whatever raised it: a domain error, a
+request that fails validation, Starlette's own 404/405, a body that is not JSON or not UTF-8, a document too
+deep to decode, a value Postgres refuses (a NUL character, a number out of range), a rate limit, and, as a
+last resort that no input should reach, any other exception (a 500 in the same shape, logged).
 """
 
 from __future__ import annotations
@@ -15,7 +18,9 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from contract import limits
 from contract.network import BlockedUrl
 from runner.formats import InvalidScript
 from storage.errors import (
@@ -51,6 +56,27 @@ class ServiceUnavailable(Exception):
         self.dependency = dependency
 
 
+class Conflict(Exception):
+    """The request cannot be carried out in the resource's current state (409)."""
+
+
+class IdempotencyKeyReused(Exception):
+    """An Idempotency-Key already used with another request body (422 naming the header)."""
+
+
+class TooManyRequests(Exception):
+    """A client went over a per-client limit (rate, event streams): 429 with Retry-After."""
+
+    def __init__(self, message: str, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+_HTTP_CODES = {400: "invalid_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+               405: "method_not_allowed", 406: "not_acceptable", 409: "conflict", 413: "payload_too_large",
+               415: "unsupported_media_type", 429: "rate_limited"}
+
+
 def _field_path(location: tuple[Any, ...] | list[Any]) -> str:
     path = ""
     for part in location:
@@ -74,8 +100,8 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def request_invalid(_: Request, error: RequestValidationError) -> JSONResponse:
         # A validator's own message (unknown device, time zone) without pydantic's "Value error, " prefix.
-        fields = [{"field": _field_path(item["loc"]), "message": item["msg"].removeprefix("Value error, ")}
-                  for item in error.errors()]
+        fields = [{"field": "body" if item.get("type") == "json_invalid" else _field_path(item["loc"]),
+                   "message": _message(item)} for item in error.errors()]
         message = "; ".join(f"{item['field']}: {item['message']}" for item in fields)
         return JSONResponse(error_body("invalid_request", message, fields), status_code=422)
 
@@ -95,6 +121,53 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(KeyNameTaken)
     async def key_name_taken(_: Request, error: KeyNameTaken) -> JSONResponse:
         return JSONResponse(error_body("conflict", str(error)), status_code=409)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
+        headers = dict(error.headers or {})
+        if error.status_code == 405:
+            # Starlette names the methods of the first route whose path matched; the path may have others.
+            headers["Allow"] = ", ".join(_allowed_methods(request))
+        if error.status_code == 400:
+            # FastAPI's "There was an error parsing the body": not UTF-8, or nested too deep to decode.
+            message = ("body: not a JSON document this API can read (UTF-8 JSON, nested at most "
+                       f"{limits.MAX_DEPTH} levels)")
+            return JSONResponse(error_body("invalid_request", message, [{"field": "body", "message": message}]),
+                                status_code=422)
+        code = _HTTP_CODES.get(error.status_code, "http_error")
+        return JSONResponse(error_body(code, str(error.detail)), status_code=error.status_code, headers=headers)
+
+    @app.exception_handler(RecursionError)
+    async def too_deep(_: Request, error: RecursionError) -> JSONResponse:
+        message = f"body: nested too deep (at most {limits.MAX_DEPTH} levels)"
+        return JSONResponse(error_body("invalid_request", message, [{"field": "body", "message": message}]),
+                            status_code=422)
+
+    @app.exception_handler(asyncpg.DataError)
+    async def data_refused(_: Request, error: asyncpg.DataError) -> JSONResponse:
+        # A value the model let through but Postgres refuses (NUL in text, a number or date out of range):
+        # the client's, so a 422; the validation that should have named the field is the bug to fix.
+        log.warning("value refused by the database", error=str(error))
+        return JSONResponse(error_body("invalid_request", f"a value cannot be stored: {error}"), status_code=422)
+
+    @app.exception_handler(IdempotencyKeyReused)
+    async def key_reused(_: Request, error: IdempotencyKeyReused) -> JSONResponse:
+        fields = [{"field": "Idempotency-Key", "message": str(error)}]
+        return JSONResponse(error_body("idempotency_key_reused", str(error), fields), status_code=422)
+
+    @app.exception_handler(Conflict)
+    async def conflict(_: Request, error: Conflict) -> JSONResponse:
+        return JSONResponse(error_body("conflict", str(error)), status_code=409)
+
+    @app.exception_handler(TooManyRequests)
+    async def too_many(_: Request, error: TooManyRequests) -> JSONResponse:
+        return too_many_response(str(error), error.retry_after_s)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, error: Exception) -> JSONResponse:
+        log.error("unexpected error", path=request.url.path, error=repr(error), exc_info=error)
+        return JSONResponse(error_body("internal_error", "an unexpected error occurred; it was logged"),
+                            status_code=500)
 
     @app.exception_handler(InvalidScript)
     async def script_invalid(_: Request, error: InvalidScript) -> JSONResponse:
@@ -163,6 +236,29 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ConnectionError, unavailable_handler("a dependency"))
     for redis_error in (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
         app.add_exception_handler(redis_error, unavailable_handler("redis"))
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    methods: set[str] = set()
+    for path_regex, route_methods in getattr(request.app.state, "method_table", ()):
+        if path_regex.match(request.url.path):
+            methods |= route_methods
+    if "GET" in methods:
+        methods.add("HEAD")
+    return sorted(methods)
+
+
+def _message(item: Any) -> str:
+    """A validator's own message (unknown device, time zone) without pydantic's "Value error, " prefix; a
+    body that is not JSON says where."""
+    if item.get("type") == "json_invalid":
+        return f"not valid JSON: {item.get('ctx', {}).get('error', 'decode error')} at character {item['loc'][-1]}"
+    return str(item["msg"]).removeprefix("Value error, ")
+
+
+def too_many_response(message: str, retry_after_s: int) -> JSONResponse:
+    return JSONResponse(error_body("rate_limited", message), status_code=429,
+                        headers={"Retry-After": str(max(1, retry_after_s))})
 
 
 def _unavailable(message: str) -> JSONResponse:

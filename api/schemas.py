@@ -8,14 +8,41 @@ from uuid import UUID
 
 from pydantic import Field
 
+from contract import limits
 from contract.options import CamelModel, RunOptions
 from contract.results import StepResult
 from contract.runs import AttemptStatus, FailureCategory, RunStatus
 
 
+def _steps(key: str) -> dict[str, Any]:
+    return {"type": "array", "maxItems": limits.MAX_STEPS,
+            "items": {"type": "object", "required": [key], "properties": {key: {"type": "string", "minLength": 1}}}}
+
+
+# What the OpenAPI says a recording is: one of the three formats' outlines (runner.formats validates each in
+# full: selectors, URLs, patterns, variables; GET /api/schema/script has the native format's whole schema).
+SCRIPT_SCHEMA: dict[str, Any] = {"anyOf": [
+    {"title": "Native script", "type": "object", "required": ["version", "steps"],
+     "properties": {"version": {"const": 1}, "name": {"type": "string", "maxLength": limits.MAX_NAME_CHARS},
+                    "steps": _steps("action")}},
+    {"title": "Chrome Recorder recording", "type": "object", "required": ["title", "steps"],
+     "properties": {"title": {"type": "string", "maxLength": limits.MAX_NAME_CHARS}, "steps": _steps("type")}},
+    {"title": "SaveAction recording", "type": "object", "required": ["testName", "actions"],
+     "properties": {"testName": {"type": "string", "maxLength": limits.MAX_NAME_CHARS}, "url": {"type": "string"},
+                    "actions": _steps("type")}},
+]}
+
+
+def _script_schema(schema: dict[str, Any]) -> None:
+    schema.clear()
+    schema.update(SCRIPT_SCHEMA)
+
+
 class RunCreate(RunOptions):
-    script: dict[str, Any] = Field(description="The recording: Reprise native script or Chrome Recorder JSON")
-    name: str | None = Field(default=None, max_length=300, description="Defaults to the recording's title")
+    script: dict[str, Any] = Field(description="The recording: a Reprise native script, Chrome Recorder JSON or a "
+                                               "SaveAction recording", json_schema_extra=_script_schema)
+    name: str | None = Field(default=None, max_length=limits.MAX_NAME_CHARS, pattern=r"^[^\x00]*$",
+                             description="Defaults to the recording's title")
 
 
 class AttemptPublic(CamelModel):
@@ -73,6 +100,9 @@ class RunDetail(RunSummary):
     video_removed_at: datetime | None = Field(
         default=None, description="When retention removed the latest attempt's video (videoUrl is then null)")
     screenshot_urls: list[str] = Field(description="The latest attempt's screenshots still there")
+    artifacts_skipped: list[dict[str, Any]] = Field(
+        default_factory=list, description="Artifacts not stored because the run reached RUN_ARTIFACTS_MAX_BYTES: "
+                                          "`{attempt, kind, file, bytes}` each")
 
 
 class RunPage(CamelModel):
@@ -134,8 +164,10 @@ class StorageStats(CamelModel):
 
 
 class RecordingCreate(CamelModel):
-    script: dict[str, Any] = Field(description="Chrome Recorder JSON, a Reprise native script or SaveAction")
-    name: str | None = Field(default=None, max_length=300, description="Defaults to the recording's title")
+    script: dict[str, Any] = Field(description="Chrome Recorder JSON, a Reprise native script or SaveAction",
+                                   json_schema_extra=_script_schema)
+    name: str | None = Field(default=None, max_length=limits.MAX_NAME_CHARS, pattern=r"^[^\x00]*$",
+                             description="Defaults to the recording's title")
 
 
 class LastRun(CamelModel):

@@ -1,9 +1,9 @@
 """Records as the API shows them: the one place a storage record becomes a response body (with its links,
-which need the request to be spelled)."""
+built from the configured PUBLIC_URL (`Settings.api_base_url`), never from the request's Host header)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 from fastapi import Request
@@ -30,11 +30,16 @@ from api.services.dead_letter import DeadLetterEntry
 from api.services.health import HealthReport, Probe
 from api.services.runs import RunView
 from api.services.stats import StorageReport
+from contract.settings import Settings
 from storage import ArtifactRecord, AttemptRecord, RecordingRecord, RunRecord
 
 
+def _base(request: Request) -> str:
+    return cast(Settings, request.app.state.settings).api_base_url
+
+
 def run_url(request: Request, run_id: object) -> str:
-    return str(request.url_for("get_run", run_id=run_id))
+    return f"{_base(request)}/api/runs/{run_id}"
 
 
 REDACTED = "***"
@@ -112,8 +117,7 @@ def _artifact(artifact: ArtifactRecord, run_id: UUID, request: Request) -> Artif
         step=artifact.step_index,
         content_type=artifact.content_type,
         size_bytes=artifact.size_bytes,
-        url=None if artifact.removed else str(request.url_for("download_artifact", run_id=run_id,
-                                                                artifact_id=artifact.id)),
+        url=None if artifact.removed else f"{_base(request)}/api/runs/{run_id}/artifacts/{artifact.id}",
         removed_at=artifact.removed_at,
         removed_by=artifact.removed_by,
     )
@@ -132,6 +136,7 @@ def run_detail(view: RunView, request: Request) -> RunDetail:
         video_url=videos[0].url if videos else None,
         video_removed_at=videos[0].removed_at if videos else None,
         screenshot_urls=[artifact.url for artifact in latest if artifact.kind == "screenshot" and artifact.url],
+        artifacts_skipped=run.artifacts_skipped,
     )
 
 

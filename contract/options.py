@@ -17,6 +17,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
+from contract import limits
 from contract.devices import device_names
 
 DEFAULT_STEP_TIMEOUT_MS = 5_000
@@ -91,6 +92,81 @@ def _whole_base_url(value: str | None) -> str | None:
     return value
 
 
+def _safe_headers(value: dict[str, str] | None) -> dict[str, str] | None:
+    if value is None:
+        return None
+    if len(value) > limits.MAX_HEADERS:
+        raise ValueError(f"at most {limits.MAX_HEADERS} headers")
+    for name, header in value.items():
+        problem = limits.header_problem(name, header)
+        if problem:
+            raise ValueError(problem)
+    return value
+
+
+def _safe_variables(value: dict[str, str]) -> dict[str, str]:
+    if len(value) > limits.MAX_VARIABLES:
+        raise ValueError(f"at most {limits.MAX_VARIABLES} variables")
+    for name, text in value.items():
+        problem = limits.text_problem(text, limits.MAX_VARIABLE_CHARS)
+        if problem:
+            raise ValueError(f"{name} {problem}")
+    return value
+
+
+class StateModel(CamelModel):
+    """Part of a Playwright storage state: its own fields only (anything else is a mistake worth a 422)."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+
+
+Text = Annotated[str, StringConstraints(max_length=limits.MAX_HEADER_VALUE_CHARS, pattern=r"^[^\x00]*$")]
+
+
+class StateCookie(StateModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", json_schema_extra={
+        "anyOf": [{"required": ["url"]}, {"required": ["domain", "path"]}]})
+
+    name: Annotated[str, StringConstraints(min_length=1, max_length=limits.MAX_HEADER_NAME_CHARS,
+                                           pattern=r"^[^\x00-\x1f;=\s]+$")]
+    value: Annotated[str, StringConstraints(max_length=limits.MAX_HEADER_VALUE_CHARS,
+                                            pattern=r"^[^\x00-\x1f;]*$")]
+    url: Annotated[str, StringConstraints(max_length=2000, pattern=r"^https?://[^\s\x00]+$")] | None = None
+    domain: Annotated[str, StringConstraints(min_length=1, max_length=255, pattern=r"^[^\s\x00/]+$")] | None = None
+    path: Annotated[str, StringConstraints(min_length=1, max_length=2000, pattern=r"^/[^\s\x00]*$")] | None = None
+    expires: float | None = Field(default=None, ge=-1, le=253_402_300_799)  # -1: a session cookie
+    http_only: bool | None = None
+    secure: bool | None = None
+    same_site: Literal["Strict", "Lax", "None"] | None = None
+
+    @model_validator(mode="after")
+    def _where(self) -> StateCookie:
+        if self.url is None and (self.domain is None or self.path is None):
+            raise ValueError(f"cookie {self.name!r} needs either url or both domain and path")
+        return self
+
+
+class StateEntry(StateModel):
+    name: Text
+    value: Annotated[str, StringConstraints(max_length=limits.MAX_VARIABLE_CHARS, pattern=r"^[^\x00]*$")]
+
+
+class StateOrigin(StateModel):
+    origin: Annotated[str, StringConstraints(max_length=2000, pattern=r"^https?://[^/\s\x00]+$")]
+    local_storage: list[StateEntry] = Field(default_factory=list, max_length=1_000)
+
+
+class StorageState(StateModel):
+    """Playwright's storage state (`context.storage_state()`): cookies and each origin's localStorage."""
+
+    def playwright(self) -> dict[str, Any]:
+        """As Playwright's `new_context(storage_state=...)` reads it."""
+        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+    cookies: list[StateCookie] = Field(default_factory=list, max_length=limits.MAX_COOKIES)
+    origins: list[StateOrigin] = Field(default_factory=list, max_length=limits.MAX_ORIGINS)
+
+
 class RunOptions(CamelModel):
     """Every field of a run request but the recording itself (also the body of `POST
     /api/recordings/{id}/runs` and the flags of `reprise run`)."""
@@ -113,8 +189,11 @@ class RunOptions(CamelModel):
     navigation_timeout_ms: int | None = Field(
         default=None, ge=100, le=MAX_STEP_TIMEOUT_MS,
         description="Default wait for page loads (navigate steps and steps that navigate); default: stepTimeoutMs")
-    variables: dict[VariableName, str] = Field(
-        default_factory=dict, description="Values for `${NAME}` in the recording (stored with the run)")
+    variables: Annotated[dict[VariableName, str], AfterValidator(_safe_variables)] = Field(
+        default_factory=dict, description="Values for `${NAME}` in the recording (stored with the run)",
+        json_schema_extra={"maxProperties": limits.MAX_VARIABLES, "propertyNames": {"pattern": f"^{NAME_PATTERN}$"},
+                           "additionalProperties": {
+            "type": "string", "maxLength": limits.MAX_VARIABLE_CHARS, "pattern": "^[^\u0000]*$"}})
     secrets: list[VariableName] = Field(
         default_factory=list, max_length=50,
         description="Names of `${NAME}` variables whose values each worker reads from its environment "
@@ -123,18 +202,27 @@ class RunOptions(CamelModel):
         default="chromium", description="Only Chromium is installed on the workers for now")
     device: Annotated[str | None, AfterValidator(_known_device)] = Field(
         default=None, max_length=100, examples=["iPhone 13"],
-        description="Emulate a device from Playwright's catalogue (viewport, user agent, touch)")
+        description="Emulate a device from Playwright's catalogue (viewport, user agent, touch)",
+        json_schema_extra=lambda schema: schema.update(enum=[*sorted(device_names()), None]))
     viewport: ViewportSize | None = Field(default=None, description="Overrides the recording's setViewport")
     locale: str | None = Field(default=None, pattern=r"^[a-zA-Z]{2,3}(-[A-Za-z0-9]{2,8})*$", examples=["de-DE"])
     timezone_id: Annotated[str | None, AfterValidator(_known_timezone)] = Field(
-        default=None, examples=["Europe/Paris"])
+        default=None, examples=["Europe/Paris"],
+        json_schema_extra=lambda schema: schema.update(enum=[*sorted(available_timezones()), None]))
     base_url: Annotated[str | None, AfterValidator(_whole_base_url)] = Field(
         default=None, pattern=r"^https?://[^/\s]+", max_length=2000,
         description="Replay against this origin instead of the recorded one (its host must be reachable under the "
                     "workers' network policy)")
-    extra_http_headers: dict[str, str] | None = Field(default=None, description="Sent with every request")
-    storage_state: dict[str, Any] | None = Field(
-        default=None, description="Playwright storage state (cookies, origins) to start logged in")
+    extra_http_headers: Annotated[dict[str, str] | None, AfterValidator(_safe_headers)] = Field(
+        default=None, description="Sent with every request (names are HTTP tokens; no CR, LF or NUL in values)",
+        json_schema_extra={"maxProperties": limits.MAX_HEADERS,
+                           "propertyNames": {"pattern": "^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,256}$"},
+                           "additionalProperties": {"type": "string", "maxLength": limits.MAX_HEADER_VALUE_CHARS,
+                                                    "pattern": "^[^\u0000-\u0008\u000a-\u001f]*$"}})
+    storage_state: StorageState | None = Field(
+        default=None, description="Playwright storage state (`{cookies: [...], origins: [...]}`) to start "
+                                  "logged in; checked against Playwright's shape, so a malformed one is a 422 "
+                                  "rather than a browser that fails to start")
 
     @model_validator(mode="after")
     def _secret_names_are_not_variables(self) -> RunOptions:

@@ -114,6 +114,22 @@ class Settings(BaseSettings):
     auth: Literal["keys", "none"] = Field(default="keys", validation_alias="AUTH")
     # How long a dashboard login lasts (an HttpOnly, SameSite=Strict cookie naming a session kept in Postgres).
     session_ttl_hours: float = Field(default=12.0, gt=0, le=24 * 30, validation_alias="SESSION_TTL_HOURS")
+    # Hostile-input limits (docs/limits.md). A request body larger than this is refused (413) before it is read
+    # into memory or parsed.
+    api_max_body_bytes: int = Field(default=2 * 1024 * 1024, ge=1024, validation_alias="API_MAX_BODY_BYTES")
+    # Requests per minute per client (API key, else address), a Redis token bucket (bursts up to the same
+    # number); over it: 429 with Retry-After. 0 = no limit. /api/health* is never limited.
+    api_rate_limit_per_minute: int = Field(default=1200, ge=0, validation_alias="API_RATE_LIMIT_PER_MINUTE")
+    # Event streams (`GET /api/events`) one client may hold open at once on one API process; over it: 429.
+    api_max_event_streams: int = Field(default=10, ge=1, validation_alias="API_MAX_EVENT_STREAMS")
+    # Origins allowed to call the API from a browser (CORS), comma-separated; unset = no CORS headers at all.
+    api_cors_origins: str | None = Field(default=None, validation_alias="API_CORS_ORIGINS")
+    # How long an Idempotency-Key is remembered (a repeated POST returns the first run); after it, the key can
+    # queue a new run.
+    idempotency_key_ttl_s: int = Field(default=86_400, ge=1, validation_alias="IDEMPOTENCY_KEY_TTL_SECONDS")
+    # Workers: the most one run's artifacts (video, screenshots, trace, logs) may take in the store; what comes
+    # after the cap is skipped and the run says so.
+    run_artifacts_max_bytes: int = Field(default=500 * 1024 * 1024, ge=0, validation_alias="RUN_ARTIFACTS_MAX_BYTES")
     # Workers only: serve Prometheus `/metrics` and `/healthz` on this port (every interface); unset = no server.
     # The API serves `/metrics` on its own port.
     metrics_port: int | None = Field(default=None, ge=1, le=65535, validation_alias="METRICS_PORT")
@@ -185,6 +201,10 @@ class Settings(BaseSettings):
     @property
     def listens_on_loopback(self) -> bool:
         return self.api_host.strip("[]") in LOOPBACK_HOSTS
+
+    @property
+    def cors_origins(self) -> list[str]:
+        return [origin.strip().rstrip("/") for origin in (self.api_cors_origins or "").split(",") if origin.strip()]
 
     @property
     def api_base_url(self) -> str:

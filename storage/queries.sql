@@ -5,10 +5,16 @@
 
 -- name: insert_run
 INSERT INTO runs (queue, id, name, script_format, script, options, idempotency_key, retry_of, import_warnings,
-                  recording_id, queued_by)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+                  recording_id, queued_by, idempotency_body_hash, idempotency_expires_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12,
+        CASE WHEN $7::text IS NULL THEN NULL ELSE now() + make_interval(secs => $13::double precision) END)
 ON CONFLICT (queue, idempotency_key) DO NOTHING
 RETURNING *;
+
+-- name: release_expired_idempotency_key
+-- A key past its expiry no longer names its run (which stays), so the key can queue a new one.
+UPDATE runs SET idempotency_key = NULL
+WHERE queue = $1 AND idempotency_key = $2 AND idempotency_expires_at <= now();
 
 -- name: get_run_by_idempotency_key
 SELECT * FROM runs WHERE queue = $1 AND idempotency_key = $2;
@@ -21,8 +27,12 @@ SELECT status FROM runs WHERE queue = $1 AND id = $2;
 
 -- name: list_runs
 -- Newest first by number (creation order), keyset-paged with $8 (number < $8). Text filters are
--- case-insensitive substrings; the caller escapes LIKE wildcards.
-SELECT * FROM runs
+-- case-insensitive substrings; the caller escapes LIKE wildcards. A page never carries the recordings (up to
+-- megabytes each): every column but `script`, which is read with one run.
+SELECT id, queue, number, name, script_format, '{}'::jsonb AS script, options, status, attempts, worker_name,
+       error, error_category, idempotency_key, retry_of, recording_id, import_warnings, actions_executed,
+       duration_ms, created_at, started_at, finished_at, artifacts_skipped
+FROM runs
 WHERE queue = $1
   AND ($2::run_status IS NULL OR status = $2)
   AND ($3::text IS NULL OR name ILIKE '%' || $3 || '%')
@@ -110,6 +120,13 @@ RETURNING *;
 
 -- name: list_artifacts
 SELECT * FROM run_artifacts WHERE run_id = $1 ORDER BY attempt, kind, step_index NULLS FIRST, id;
+
+-- name: run_artifact_bytes
+-- What a run's artifacts take in the store, every attempt's (against RUN_ARTIFACTS_MAX_BYTES).
+SELECT coalesce(sum(size_bytes), 0)::bigint FROM run_artifacts WHERE run_id = $1;
+
+-- name: note_skipped_artifacts
+UPDATE runs SET artifacts_skipped = artifacts_skipped || $3::jsonb WHERE queue = $1 AND id = $2;
 
 -- name: get_artifact
 SELECT * FROM run_artifacts WHERE run_id = $1 AND id = $2;

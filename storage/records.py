@@ -6,7 +6,7 @@ Statuses arrive as the contract's enums (contract/runs.py); steps are the contra
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any, Self
 from uuid import UUID
@@ -53,6 +53,9 @@ class RunRecord(_FromRow):
     finished_at: datetime | None
     queued_by: str | None = None  # the name of the API key that queued it (retries: that retried it)
     cancelled_by: str | None = None
+    idempotency_body_hash: str | None = None  # sha256 of the request that used idempotency_key
+    # Artifacts not stored: the run reached RUN_ARTIFACTS_MAX_BYTES ({attempt, kind, file, bytes} each).
+    artifacts_skipped: list[dict[str, Any]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "status", RunStatus(self.status))

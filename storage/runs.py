@@ -32,6 +32,8 @@ class NewRun:
     script: dict[str, Any]
     options: dict[str, Any]  # RunOptions.stored()
     idempotency_key: str | None = None
+    idempotency_body_hash: str | None = None  # what the key was used with (a request's sha256)
+    idempotency_ttl_s: float = 86_400.0
     retry_of: UUID | None = None
     recording_id: UUID | None = None
     import_warnings: list[dict[str, Any]] = field(default_factory=list)
@@ -108,7 +110,11 @@ class RunRepository:
         return await retry_database(call, for_seconds=self._retry_for_s, what=what)
 
     async def create(self, new_run: NewRun) -> tuple[RunRecord, bool]:
-        """Insert a run; with an idempotency key already used on this queue, return that run. (run, created)."""
+        """Insert a run; with an idempotency key already used on this queue (and not expired), return that run.
+        (run, created)."""
+        if new_run.idempotency_key is not None:
+            await self._pool.execute(self._sql["release_expired_idempotency_key"], self.queue,
+                                     new_run.idempotency_key)
         row = await self._pool.fetchrow(
             self._sql["insert_run"],
             self.queue,
@@ -122,6 +128,8 @@ class RunRepository:
             new_run.import_warnings,
             new_run.recording_id,
             new_run.queued_by,
+            new_run.idempotency_body_hash,
+            new_run.idempotency_ttl_s,
         )
         if row is not None:
             return RunRecord.from_row(row), True
@@ -266,6 +274,17 @@ class RunRepository:
     async def artifacts(self, run_id: UUID) -> list[ArtifactRecord]:
         rows = await self._pool.fetch(self._sql["list_artifacts"], run_id)
         return [ArtifactRecord.from_row(row) for row in rows]
+
+    async def artifact_bytes(self, run_id: UUID) -> int:
+        """What the run's artifacts (every attempt's) take in the store."""
+        value = await self._retrying("sum artifact sizes", lambda: self._pool.fetchval(
+            self._sql["run_artifact_bytes"], run_id))
+        return int(value or 0)
+
+    async def note_skipped_artifacts(self, run_id: UUID, skipped: list[dict[str, Any]]) -> None:
+        """Record artifacts a worker did not store (the run's byte cap), for the run to show."""
+        await self._retrying("note skipped artifacts", lambda: self._pool.execute(
+            self._sql["note_skipped_artifacts"], self.queue, run_id, skipped))
 
     async def artifact(self, run_id: UUID, artifact_id: int) -> ArtifactRecord | None:
         row = await self._pool.fetchrow(self._sql["get_artifact"], run_id, artifact_id)

@@ -257,7 +257,8 @@ async def serve_api(settings: Settings) -> AsyncIterator[tuple[str, Any]]:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    app = create_app(settings)
+    # Links (run and artifact URLs) are built from the API's own address: this port.
+    app = create_app(settings.model_copy(update={"api_port": port}))
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
                                            timeout_graceful_shutdown=2))
     serving = asyncio.create_task(server.serve())

@@ -176,6 +176,7 @@ class WorkerRuntime:
             worker_name=settings.worker_name,
             work_dir=work_dir,
             max_attempts=settings.job_max_attempts,
+            max_run_artifact_bytes=settings.run_artifacts_max_bytes,
             storage_retry_s=settings.storage_retry_s,
         )
         self.sweeper = OrphanSweeper(runs=runs, queue=connections.queue, registry=self.registry,

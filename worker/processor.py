@@ -69,6 +69,7 @@ class WorkerStats:
 class KeptArtifacts:
     artifacts: list[ArtifactWrite] = field(default_factory=list)  # in the store, to be listed with the attempt
     failure: str | None = None  # why one could not be stored
+    skipped: list[dict[str, Any]] = field(default_factory=list)  # over the run's byte cap: not stored
 
 
 @dataclass(frozen=True)
@@ -91,8 +92,10 @@ def _options_problem(error: ValidationError) -> str:
 
 class RunProcessor:
     def __init__(self, *, runs: RunRepository, artifacts: ArtifactStore, replays: ActiveReplays, worker_name: str,
-                 work_dir: Path, max_attempts: int = 3, storage_retry_s: float = 120.0) -> None:
+                 work_dir: Path, max_attempts: int = 3, storage_retry_s: float = 120.0,
+                 max_run_artifact_bytes: int | None = None) -> None:
         self._runs = runs
+        self._max_run_artifact_bytes = max_run_artifact_bytes
         self._artifacts = artifacts
         self._storage_retry_s = storage_retry_s
         self.replays = replays
@@ -190,13 +193,24 @@ class RunProcessor:
 
     async def _keep_artifacts(self, run_id: UUID, attempt: int, result: RunResult) -> KeptArtifacts:
         """Put the replay's files into the artifact store, each retried while the store is unreachable; after
-        one fails for good the rest are not tried (they would wait out the same outage)."""
+        one fails for good the rest are not tried (they would wait out the same outage). An artifact that would
+        take the run's artifacts past RUN_ARTIFACTS_MAX_BYTES is skipped (and noted with the run); the run goes on
+        to its verdict as if it had not been made."""
         kept = KeptArtifacts()
+        cap = self._max_run_artifact_bytes
+        used = await self._runs.artifact_bytes(run_id) if cap is not None and result.artifacts else 0
         for artifact in result.artifacts:
             if not artifact.path.is_file():
                 log.warning("artifact file missing", path=str(artifact.path), kind=artifact.kind)
                 continue
             if kept.failure is not None:
+                continue
+            size = artifact.path.stat().st_size
+            if cap is not None and used + size > cap:
+                kept.skipped.append({"attempt": attempt, "kind": artifact.kind, "file": artifact.path.name,
+                                     "bytes": size})
+                log.warning("artifact skipped: the run reached its artifact cap", kind=artifact.kind, bytes=size,
+                            usedBytes=used, capBytes=cap)
                 continue
             key = artifact_key(artifact.kind, run_id, attempt, artifact.path.name)
             try:
@@ -211,6 +225,9 @@ class RunProcessor:
             kept.artifacts.append(ArtifactWrite(kind=artifact.kind, step_index=artifact.step_index,
                                                 storage_key=saved.storage_key, content_type=artifact.content_type,
                                                 size_bytes=saved.size_bytes))
+            used += saved.size_bytes
+        if kept.skipped:
+            await self._runs.note_skipped_artifacts(run_id, kept.skipped)
         return kept
 
     async def _persist(self, run_id: UUID, attempt: int, end: ReplayEnd, artifacts: list[ArtifactWrite],

@@ -81,6 +81,14 @@ function loginPage() {
 
 // ---- small helpers -------------------------------------------------------------------------------
 
+// Artifact links are built from the API's PUBLIC_URL; a dashboard reached under another name (an address,
+// a proxy) loads them from its own origin instead, which its Content-Security-Policy allows.
+function local(url) {
+  if (!url) return url;
+  const parsed = new URL(url, location.href);
+  return parsed.origin === location.origin ? url : parsed.pathname + parsed.search;
+}
+
 function h(tag, attrs = {}, ...children) {
   const element = document.createElement(tag);
   for (const [key, value] of Object.entries(attrs)) {
@@ -397,7 +405,7 @@ async function runDetail(runId) {
     const picture = screenshotFor(step.index);
     let view;
     if (picture && picture.url) {
-      view = h("img", { src: picture.url, alt: `Screenshot after step ${step.index + 1} (${step.type})` });
+      view = h("img", { src: local(picture.url), alt: `Screenshot after step ${step.index + 1} (${step.type})` });
     } else if (picture && picture.removedAt) {
       view = h("p", { class: "muted" }, removedNote("Screenshot", picture));
     } else {
@@ -421,7 +429,7 @@ async function runDetail(runId) {
     cancel.disabled = FINAL.has(run.status);
     retry.disabled = !FINAL.has(run.status);
     const shownVideo = videoFor(shownAttempt());
-    const videoUrl = shownVideo ? shownVideo.url : null;
+    const videoUrl = shownVideo ? local(shownVideo.url) : null;
     if (videoUrl && video.getAttribute("src") !== videoUrl) video.setAttribute("src", videoUrl);
     if (!videoUrl && video.hasAttribute("src")) {  // never a player pointing at a file that is gone
       video.pause();
@@ -454,7 +462,7 @@ async function runDetail(runId) {
                     har: "network.har" };
     artifacts.replaceChildren(...latest.map((a) => h("li", { "data-artifact": a.kind },
       a.url
-        ? h("a", { href: a.url, download: a.kind === "html" ? "page.html" : null, rel: "noopener" },
+        ? h("a", { href: local(a.url), download: a.kind === "html" ? "page.html" : null, rel: "noopener" },
             names[a.kind] || a.kind)
         : h("span", {}, names[a.kind] || a.kind),
       " ", h("span", { class: "muted" }, `${bytes(a.sizeBytes)}${a.step !== null ? ` · step ${a.step + 1}` : ""}`),

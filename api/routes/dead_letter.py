@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Request, Response
 
 from api.auth import actor, needs
 from api.deps import DeadLetterServiceDep
+from api.params import Limit, Offset
+from api.responses import errors
 from api.schemas import DeadLetterPage, RunSummary
 from api.views import dead_job, run_summary, run_url
 from contract.access import Scope
@@ -20,8 +21,8 @@ router = APIRouter(prefix="/api/dead-letter", tags=["dead letter"])
 async def dead_letter(
     dead: DeadLetterServiceDep,
     request: Request,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Limit = 50,
+    offset: Offset = 0,
 ) -> DeadLetterPage:
     """Permanently failed jobs of this queue, newest first, with their run's status and reason."""
     entries, total = await dead.page(limit=limit, offset=offset)
@@ -29,7 +30,8 @@ async def dead_letter(
                           offset=offset)
 
 
-@router.post("/{run_id}/retry", status_code=201, response_model=RunSummary, dependencies=needs(Scope.ADMIN))
+@router.post("/{run_id}/retry", dependencies=needs(Scope.ADMIN), status_code=201, response_model=RunSummary,
+             responses=errors(404, 409))
 async def retry_dead(run_id: UUID, dead: DeadLetterServiceDep, request: Request, response: Response) -> RunSummary:
     """Queue the dead run again as a new run (linked by `retryOf`) and take its job off the list."""
     copy = await dead.retry(run_id, by=actor(request))

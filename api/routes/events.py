@@ -5,16 +5,20 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
-from typing import Annotated
+from contextlib import ExitStack
+from typing import Annotated, cast
 from uuid import UUID
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
+from starlette.types import Receive, Scope, Send
 
 from api.auth import needs
 from api.deps import EventHubDep
 from api.events import Event
-from contract.access import Scope
+from api.rate_limit import StreamSlots, client_identity
+from api.responses import errors
+from contract.access import Scope as Access
 
 router = APIRouter(prefix="/api/events", tags=["events"])
 KEEPALIVE_S = 15.0
@@ -26,14 +30,31 @@ def _concerns(event: Event, run_id: str | None) -> bool:
     return str(event.get("id") if event.get("kind") == "run" else event.get("runId")) == run_id
 
 
-@router.get("", response_class=StreamingResponse, dependencies=needs(Scope.READ))
+class _HeldStream(StreamingResponse):
+    """A stream that gives its client's slot back when it ends, however it ends (the client left, the API
+    stops)."""
+
+    def __init__(self, content: AsyncIterator[str], held: ExitStack, **kwargs: object) -> None:
+        super().__init__(content, **kwargs)  # type: ignore[arg-type]
+        self._held = held
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        with self._held:
+            await super().__call__(scope, receive, send)
+
+
+@router.get("", response_class=StreamingResponse, dependencies=needs(Access.READ), responses=errors(422, 429),
+            openapi_extra={"responses": {"200": {"content": {"text/event-stream": {"schema": {"type": "string"}}}}}})
 async def events(
     hub: EventHubDep,
+    request: Request,
     run_id: Annotated[UUID | None, Query(alias="runId", description="Only this run's run and step events")] = None,
 ) -> StreamingResponse:
     """`event: run` (`{id, number, status, attempts}`) and `event: step` (`{runId, attempt, index, status}`)
     messages as they happen; a `: keepalive` comment every 15 s."""
     wanted = str(run_id) if run_id is not None else None
+    held = ExitStack()
+    held.enter_context(cast(StreamSlots, request.app.state.stream_slots).hold(client_identity(request.scope)))
 
     async def stream() -> AsyncIterator[str]:
         async with hub.subscribe() as queue:
@@ -49,5 +70,5 @@ async def events(
                 if _concerns(event, wanted):
                     yield f"event: {event.get('kind', 'run')}\ndata: {json.dumps(event)}\n\n"
 
-    return StreamingResponse(stream(), media_type="text/event-stream",
-                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    return _HeldStream(stream(), held, media_type="text/event-stream",
+                       headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})

@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Body, Query, Request, Response
+from fastapi import APIRouter, Body, Request, Response
 
 from api.auth import actor, needs
 from api.deps import RecordingServiceDep
+from api.params import Limit, Offset
+from api.responses import errors
 from api.schemas import RecordingCreate, RecordingDetail, RecordingPage, RecordingPublic, RunSummary
 from api.views import recording_public, run_summary, run_url
 from contract.access import Scope
@@ -26,27 +28,28 @@ async def create_recording(body: RecordingCreate, recordings: RecordingServiceDe
 @router.get("", response_model=RecordingPage, dependencies=needs(Scope.READ))
 async def list_recordings(
     recordings: RecordingServiceDep,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Limit = 50,
+    offset: Offset = 0,
 ) -> RecordingPage:
     page, total = await recordings.page(limit=limit, offset=offset)
     return RecordingPage(items=[recording_public(r) for r in page], total=total, limit=limit, offset=offset)
 
 
-@router.get("/{recording_id}", response_model=RecordingDetail, dependencies=needs(Scope.READ))
+@router.get("/{recording_id}", dependencies=needs(Scope.READ), response_model=RecordingDetail, responses=errors(404))
 async def get_recording(recording_id: UUID, recordings: RecordingServiceDep) -> RecordingDetail:
     recording = await recordings.get(recording_id)
     return RecordingDetail(**recording_public(recording).model_dump(), script=recording.script)
 
 
-@router.delete("/{recording_id}", status_code=204, dependencies=needs(Scope.RUN))
+@router.delete("/{recording_id}", dependencies=needs(Scope.RUN), status_code=204, responses=errors(404))
 async def delete_recording(recording_id: UUID, recordings: RecordingServiceDep) -> Response:
     """Its runs stay, unlinked."""
     await recordings.delete(recording_id)
     return Response(status_code=204)
 
 
-@router.post("/{recording_id}/runs", status_code=201, response_model=RunSummary, dependencies=needs(Scope.RUN))
+@router.post("/{recording_id}/runs", dependencies=needs(Scope.RUN), status_code=201, response_model=RunSummary,
+             responses=errors(404))
 async def run_recording(
     recording_id: UUID, recordings: RecordingServiceDep, request: Request, response: Response,
     options: Annotated[RunOptions | None, Body()] = None,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
@@ -10,8 +9,11 @@ from fastapi import APIRouter, Header, Path, Query, Request, Response
 
 from api.auth import actor, needs
 from api.deps import RunServiceDep
+from api.params import NO_NUL, TIMESTAMP_SCHEMA, Limit, Offset, Timestamp
+from api.responses import errors
 from api.schemas import RunCreate, RunDetail, RunPage, RunSummary
 from api.views import run_detail, run_summary, run_url
+from contract import limits
 from contract.access import Scope
 from contract.results import StepResult
 from contract.runs import RunStatus
@@ -20,13 +22,14 @@ from storage import RunFilters
 router = APIRouter(prefix="/api/runs", tags=["runs"])
 
 
-@router.post("", status_code=201, response_model=RunSummary, dependencies=needs(Scope.RUN))
+@router.post("", dependencies=needs(Scope.RUN), status_code=201, response_model=RunSummary, responses={
+    200: {"model": RunSummary, "description": "The run an earlier POST with this Idempotency-Key queued"}})
 async def create_run(
     body: RunCreate,
     runs: RunServiceDep,
     request: Request,
     response: Response,
-    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+    idempotency_key: Annotated[str | None, Header(min_length=1, max_length=200, pattern=r"^[\x21-\x7e]+$")] = None,
 ) -> RunSummary:
     """Queue a run. With an `Idempotency-Key` header, a repeated POST returns the first run (200)."""
     run, created = await runs.create(body, body.script, body.name, idempotency_key=idempotency_key,
@@ -41,14 +44,19 @@ async def list_runs(
     runs: RunServiceDep,
     request: Request,
     status: Annotated[RunStatus | None, Query(description="Only this status")] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
-    name: Annotated[str | None, Query(max_length=300, description="Recording name contains (any case)")] = None,
-    worker: Annotated[str | None, Query(max_length=200, description="Run by this worker")] = None,
-    q: Annotated[str | None, Query(max_length=300, description="Name or error contains (any case)")] = None,
-    created_from: Annotated[datetime | None, Query(alias="from", description="Created at or after")] = None,
-    created_to: Annotated[datetime | None, Query(alias="to", description="Created at or before")] = None,
-    before: Annotated[int | None, Query(ge=1, description="Keyset cursor: runs numbered below this")] = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+    name: Annotated[str | None, Query(max_length=300, pattern=NO_NUL,
+                                      description="Recording name contains (any case)")] = None,
+    worker: Annotated[str | None, Query(max_length=200, pattern=NO_NUL, description="Run by this worker")] = None,
+    q: Annotated[str | None, Query(max_length=300, pattern=NO_NUL,
+                                   description="Name or error contains (any case)")] = None,
+    created_from: Annotated[Timestamp | None, Query(alias="from", description="Created at or after",
+                                                    json_schema_extra=TIMESTAMP_SCHEMA)] = None,
+    created_to: Annotated[Timestamp | None, Query(alias="to", description="Created at or before",
+                                                  json_schema_extra=TIMESTAMP_SCHEMA)] = None,
+    before: Annotated[int | None, Query(ge=1, le=limits.MAX_INT64,
+                                        description="Keyset cursor: runs numbered below this")] = None,
 ) -> RunPage:
     """This queue's runs, newest first. Page with `before=<nextCursor>` (fast at any depth) or `offset`."""
     filters = RunFilters(status=status, name=name, worker=worker, search=q, created_from=created_from,
@@ -60,25 +68,29 @@ async def list_runs(
     return RunPage(items=items, total=total, limit=limit, offset=offset, next_cursor=next_cursor)
 
 
-@router.get("/{run_id}/attempts/{attempt}/steps", response_model=list[StepResult], dependencies=needs(Scope.READ))
-async def attempt_steps(run_id: UUID, attempt: Annotated[int, Path(ge=1)], runs: RunServiceDep) -> list[StepResult]:
+@router.get("/{run_id}/attempts/{attempt}/steps", dependencies=needs(Scope.READ), response_model=list[StepResult],
+            responses=errors(404))
+async def attempt_steps(run_id: UUID, attempt: Annotated[int, Path(ge=1, le=1_000_000)],
+                        runs: RunServiceDep) -> list[StepResult]:
     """The steps of one attempt (a run keeps every attempt: retried, stalled, handed back)."""
     return await runs.attempt_steps(run_id, attempt)
 
 
-@router.get("/{run_id}", response_model=RunDetail, name="get_run", dependencies=needs(Scope.READ))
+@router.get("/{run_id}", dependencies=needs(Scope.READ), response_model=RunDetail, name="get_run",
+            responses=errors(404))
 async def get_run(run_id: UUID, runs: RunServiceDep, request: Request) -> RunDetail:
     """One run: status, attempts, timings, the latest attempt's steps, and links to its artifacts."""
     return run_detail(await runs.view(run_id), request)
 
 
-@router.post("/{run_id}/cancel", response_model=RunSummary, dependencies=needs(Scope.RUN))
+@router.post("/{run_id}/cancel", dependencies=needs(Scope.RUN), response_model=RunSummary, responses=errors(404, 409))
 async def cancel_run(run_id: UUID, runs: RunServiceDep, request: Request) -> RunSummary:
     """Cancel a queued or running run (409 when it already ended)."""
     return run_summary(await runs.cancel(run_id, by=actor(request)), request)
 
 
-@router.post("/{run_id}/retry", status_code=201, response_model=RunSummary, dependencies=needs(Scope.RUN))
+@router.post("/{run_id}/retry", dependencies=needs(Scope.RUN), status_code=201, response_model=RunSummary,
+             responses=errors(404))
 async def retry_run(run_id: UUID, runs: RunServiceDep, request: Request, response: Response) -> RunSummary:
     """Queue a new run with the same recording and options; the new run links back to this one."""
     copy = await runs.copy(await runs.get(run_id), queued_by=actor(request))

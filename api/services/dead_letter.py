@@ -8,6 +8,7 @@ from uuid import UUID
 
 import structlog
 
+from api.errors import Conflict
 from api.services.runs import RunService
 from jobs.queue import DeadJob, RunQueue
 from storage import RunNotFound, RunRecord
@@ -40,8 +41,15 @@ class DeadLetterService:
             return None
 
     async def retry(self, run_id: UUID, *, by: str | None = None) -> RunRecord:
-        """Queue the dead run again as a new run (linked by `retryOf`) and take its job off the list."""
-        copy = await self._runs.copy(await self._runs.get(run_id), queued_by=by)
+        """Queue the dead run again as a new run (linked by `retryOf`) and take its job off the list. Only a dead
+        run (its job in the failed set): Conflict for any other (queued, running, passed, ...), whose job this
+        must never delete nor copy."""
+        run = await self._runs.get(run_id)
+        state = await self._queue.job_state(run_id)
+        if state != "failed":
+            raise Conflict(f"run {run_id} is not in the dead letter (run {run.status}, job "
+                           f"{state if state != 'unknown' else 'gone'}); only dead runs can be retried here")
+        copy = await self._runs.copy(run, queued_by=by)
         await self._queue.remove_job(run_id)
         log.info("dead run queued again", runId=str(run_id), newRunId=str(copy.id), by=by)
         return copy

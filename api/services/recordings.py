@@ -9,7 +9,7 @@ import structlog
 
 from api.services.runs import RunService
 from contract.options import RunOptions
-from runner.formats import parse_script
+from runner.formats import parse_bounded
 from storage import RecordingRecord, RecordingRepository, RunRecord
 
 log = structlog.get_logger(__name__)
@@ -22,7 +22,7 @@ class RecordingService:
 
     async def save(self, script_data: dict[str, Any], name: str | None) -> RecordingRecord:
         """Save a recording; InvalidScript (a 422 naming the field) when it is not one."""
-        script = parse_script(script_data)
+        script = parse_bounded(script_data)
         recording = await self._recordings.create(name=name or script.name, script_format=script.format,
                                                   script=script_data, step_count=len(script.steps))
         log.info("recording saved", recordingId=str(recording.id), name=recording.name)

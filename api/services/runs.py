@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
 import structlog
 
-from api.errors import ServiceUnavailable
+from api.errors import IdempotencyKeyReused, ServiceUnavailable
 from contract.network import BlockedUrl, NetworkPolicy
 from contract.options import RunOptions
 from contract.results import StepResult
@@ -60,11 +62,22 @@ def refuse_blocked_urls(script: Script, options: RunOptions, network: NetworkPol
         raise BlockedUrl(field, f"step {index + 1} ({step.type}): {problem}")
 
 
+def _request_hash(script: dict[str, Any], name: str | None, options: dict[str, Any],
+                  recording_id: UUID | None) -> str:
+    """What an Idempotency-Key stands for: the request as validated, canonically spelled."""
+    canonical = json.dumps({"script": script, "name": name, "options": options,
+                            "recording": str(recording_id) if recording_id else None},
+                           sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
 class RunService:
-    def __init__(self, runs: RunRepository, queue: RunQueue, network: NetworkPolicy | None = None) -> None:
+    def __init__(self, runs: RunRepository, queue: RunQueue, network: NetworkPolicy | None = None, *,
+                 idempotency_ttl_s: float = 86_400.0) -> None:
         self._runs = runs
         self._queue = queue
         self._network = network if network is not None else NetworkPolicy()
+        self._idempotency_ttl_s = idempotency_ttl_s
 
     async def create(self, options: RunOptions, script_data: dict[str, Any], name: str | None, *,
                      idempotency_key: str | None = None, recording_id: UUID | None = None,
@@ -74,17 +87,24 @@ class RunService:
         # The secrets' values exist only on the workers: validate with stand-ins.
         script = prepare_script(script_data, options.variables, {secret: "secret" for secret in options.secrets})
         refuse_blocked_urls(script, options, self._network)
+        stored = options.stored()
         new_run = NewRun(
             name=name or script.name,
             script_format=script.format,
             script=script_data,
-            options=options.stored(),
+            options=stored,
             idempotency_key=idempotency_key,
+            idempotency_body_hash=_request_hash(script_data, name, stored, recording_id) if idempotency_key else None,
+            idempotency_ttl_s=self._idempotency_ttl_s,
             recording_id=recording_id,
             import_warnings=[note.to_json() for note in script.warnings],
             queued_by=queued_by,
         )
-        return await self._create_and_enqueue(new_run)
+        run, created = await self._create_and_enqueue(new_run)
+        if not created and run.idempotency_body_hash not in (None, new_run.idempotency_body_hash):
+            raise IdempotencyKeyReused(f"Idempotency-Key {idempotency_key!r} was used with another request body "
+                                       f"(run {run.id}); use a new key for a different run")
+        return run, created
 
     async def copy(self, original: RunRecord, *, queued_by: str | None = None) -> RunRecord:
         """A new run with `original`'s recording and options, linked back to it (`retryOf`), queued (by whoever

@@ -6,7 +6,7 @@ into one step model (`Script`). Pure: nothing here loads Playwright or touches a
 
 from runner.formats.errors import InvalidScript, RunnerError
 from runner.formats.native import native_json_schema, parse_native
-from runner.formats.prepare import prepare_script
+from runner.formats.prepare import parse_bounded, prepare_script
 from runner.formats.recorder import parse_recording
 from runner.formats.saveaction import parse_saveaction
 from runner.formats.script import detect_format, load_script_file, parse_script, read_script_json
@@ -22,6 +22,7 @@ __all__ = [
     "detect_format",
     "load_script_file",
     "native_json_schema",
+    "parse_bounded",
     "parse_native",
     "parse_recording",
     "parse_saveaction",

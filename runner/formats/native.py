@@ -25,13 +25,13 @@ from __future__ import annotations
 
 import base64
 import binascii
-import re
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from contract.options import MAX_STEP_TIMEOUT_MS
 from runner.formats.errors import InvalidScript
+from runner.formats.patterns import pattern_problem
 from runner.formats.selectors import selector_problem
 from runner.formats.steps import (
     AssertCount,
@@ -426,10 +426,9 @@ class _Context:
 def _check_pattern(action: Any, field: str, index: int) -> None:
     if getattr(action, "match", None) != "matches":
         return
-    try:
-        re.compile(getattr(action, field))
-    except re.error as error:
-        raise InvalidScript(f"steps[{index}].{field}", f"is not a valid regular expression: {error}") from None
+    problem = pattern_problem(getattr(action, field))
+    if problem:
+        raise InvalidScript(f"steps[{index}].{field}", problem)
 
 
 def _check_step(action: Any, index: int, context: _Context) -> None:

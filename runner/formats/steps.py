@@ -220,7 +220,7 @@ def url_problem(url: str) -> str | None:
 
 # Steps of the native format's later actions.
 
-TextMatch = Literal["equals", "contains", "matches"]  # `matches`: a regular expression, searched (re.search)
+TextMatch = Literal["equals", "contains", "matches"]  # `matches`: a regular expression, searched by RE2
 LoadState = Literal["load", "domcontentloaded", "networkidle"]
 Modifier = Literal["Alt", "Control", "Meta", "Shift"]
 

@@ -250,7 +250,8 @@ class _Run:
             locale=self.options.locale,
             timezone_id=self.options.timezone_id,
             extra_http_headers=self.options.extra_http_headers,
-            storage_state=self.options.storage_state,  # type: ignore[arg-type]
+            storage_state=(self.options.storage_state.playwright()  # type: ignore[arg-type]
+                           if self.options.storage_state else None),
             record_video_dir=self.video_dir,
             # Written when the context closes; deleted again if the run passes.
             record_har_path=self.output_dir / HAR_NAME,

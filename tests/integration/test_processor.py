@@ -149,3 +149,17 @@ async def test_a_job_without_a_run_id_fails_at_once(setup: Setup, settings: Sett
     job = Job(setup.queue._queue, "run", {"runId": "not-a-uuid"}, {})
     with pytest.raises(UnrecoverableError, match="has no valid runId"):
         await setup.processor.process(job, "token")
+
+
+async def test_artifacts_past_the_run_cap_are_skipped_and_noted(setup: Setup, site_url: str) -> None:
+    capped = RunProcessor(runs=setup.runs, artifacts=setup.store, replays=setup.processor.replays,
+                          worker_name="in-process", work_dir=setup.work_dir, max_run_artifact_bytes=1)
+    run_id, job = await queued_run(setup, quick_script(site_url, "pass"), video="on")
+
+    answer = await capped.process(job, "token")
+
+    assert answer["status"] == "passed", "a skipped artifact does not change the verdict"
+    assert await setup.runs.artifacts(run_id) == []
+    run = await setup.runs.get(run_id)
+    [skipped] = run.artifacts_skipped
+    assert skipped["kind"] == "video" and skipped["attempt"] == 1 and skipped["bytes"] > 1

@@ -56,5 +56,7 @@ def test_no_inline_sql_in_the_repositories() -> None:
 
 
 def test_migrations_are_numbered_in_order() -> None:
-    migrations = load_migrations()
-    assert [m.version for m in migrations] == list(range(1, len(migrations) + 1))
+    """Unique and increasing from 1; a gap is allowed (numbers are reserved per branch and the runner applies
+    the missing versions as a set)."""
+    versions = [m.version for m in load_migrations()]
+    assert versions[0] == 1 and versions == sorted(set(versions))

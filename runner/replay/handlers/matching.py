@@ -3,9 +3,9 @@ say it."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 
+from runner.formats.patterns import pattern_search
 from runner.formats.steps import CountOperator, Selectors, TextMatch, describe_selectors
 
 COMPARE: Mapping[CountOperator, Callable[[int, int], bool]] = {
@@ -17,9 +17,10 @@ VERB: Mapping[TextMatch, str] = {"equals": "equal", "contains": "contain", "matc
 
 
 def text_matches(actual: str, expected: str, mode: TextMatch) -> bool:
-    """`equals`, `contains`, or `matches` (a regular expression, searched)."""
+    """`equals`, `contains`, or `matches` (a regular expression, searched by RE2: linear time, so a pattern
+    such as `^(a+)+$` cannot block the worker's event loop)."""
     if mode == "matches":
-        return re.search(expected, actual) is not None
+        return pattern_search(expected, actual)
     return actual == expected if mode == "equals" else expected in actual
 
 
