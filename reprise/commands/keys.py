@@ -13,6 +13,7 @@ from typing import Any
 
 from contract.access import Scope
 from contract.settings import Settings
+from reprise.logs import configure_logging
 from storage import KeyNameTaken, KeyNotFound, KeyRecord, KeyRepository, create_pool, migrate
 
 EXIT_NOT_FOUND = 1
@@ -63,6 +64,7 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
 
 def handle(args: argparse.Namespace) -> int:
     settings = Settings()
+    configure_logging(settings.log_level, settings.log_format)  # to stderr: stdout holds the answer only
     if getattr(args, "name", None) is not None and not 1 <= len(args.name.strip()) <= 100:
         print("reprise keys: --name must be 1 to 100 characters", file=sys.stderr)
         return 2
