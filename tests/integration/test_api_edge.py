@@ -14,9 +14,10 @@ import pytest
 
 from api.errors import TooManyRequests
 from api.rate_limit import StreamSlots, client_identity
+from contract.access import Scope
 from contract.settings import Settings
 
-from services import api_client_for, wait_for
+from services import api_client_for, make_key, wait_for
 
 RECORDING = {"title": "Sign up", "steps": [{"type": "navigate", "url": "http://127.0.0.1:9/"}]}
 
@@ -108,7 +109,8 @@ async def test_rate_limit_per_client_is_429_with_retry_after(settings: Settings)
         assert over.status_code == 429 and int(over.headers["retry-after"]) >= 1
         assert over.json()["error"] == "rate_limited"
         assert (await client.get("/api/health")).status_code == 200, "probes are never limited"
-        other_key = await client.get("/api/runs", headers={"Authorization": "Bearer another-client"})
+        another = await make_key(client.app, Scope.READ)  # type: ignore[attr-defined]
+        other_key = await client.get("/api/runs", headers={"Authorization": f"Bearer {another}"})
         assert other_key.status_code == 200, "each client has its own bucket"
 
 
@@ -140,7 +142,8 @@ async def test_event_streams_per_client_are_capped(settings: Settings) -> None:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     capped = settings.model_copy(update={"api_max_event_streams": 2, "api_port": port})
-    server = uvicorn.Server(uvicorn.Config(create_app(capped), host="127.0.0.1", port=port, log_level="warning",
+    app = create_app(capped)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
                                            timeout_graceful_shutdown=1))
     serving = asyncio.create_task(server.serve())
 
@@ -150,7 +153,8 @@ async def test_event_streams_per_client_are_capped(settings: Settings) -> None:
     try:
         await wait_for(started, timeout=30, what="uvicorn to start")
         url = f"http://127.0.0.1:{port}/api/events"
-        async with httpx.AsyncClient(timeout=10) as client, AsyncExitStack() as streams:
+        key = {"Authorization": f"Bearer {await make_key(app, Scope.READ)}"}
+        async with httpx.AsyncClient(timeout=10, headers=key) as client, AsyncExitStack() as streams:
             first = await streams.enter_async_context(event_stream(client, url))
             second = await streams.enter_async_context(event_stream(client, url))
             assert first.status_code == second.status_code == 200
