@@ -44,6 +44,7 @@ RESOLVE_TIMEOUT_S = 10.0
 CONNECT_TIMEOUT_S = 10.0
 PIPE_CHUNK = 64 * 1024
 MAX_KEPT = 50  # distinct blocked requests and unreachable hosts kept per replay
+MAX_CONNECTIONS_KEPT = 1000  # upstream connections listed per replay (diagnostics, tests)
 HOP_BY_HOP = {"proxy-connection", "proxy-authorization", "connection", "keep-alive"}
 
 
@@ -107,7 +108,7 @@ class EgressProxy:
         self._connections: set[asyncio.Task[None]] = set()
         self.blocked: list[Blocked] = []  # each distinct refusal once (up to MAX_KEPT)
         self.blocked_count = 0  # every refused request
-        self.connected: list[tuple[str, int]] = []  # (address, port) of every upstream connection made
+        self.connected: list[tuple[str, int]] = []  # (address, port) of the upstream connections made
         self.unreachable: list[str] = []  # why a host could not be resolved or connected (not a block)
 
     async def start(self) -> None:
@@ -225,7 +226,8 @@ class EgressProxy:
             except (OSError, TimeoutError) as error:
                 last_error = error
                 continue
-            self.connected.append((str(address), port))
+            if len(self.connected) < MAX_CONNECTIONS_KEPT:
+                self.connected.append((str(address), port))
             return opened
         raise _Refused(502, f"cannot connect to {host}:{port}: {last_error}")
 
