@@ -52,11 +52,15 @@ def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
 def declare_common_errors(routers: Iterable[APIRouter], *, unlimited_prefixes: tuple[str, ...]) -> None:
     """Add to every /api route the errors any such route can answer (before the routers are included)."""
     for route in (route for router in routers for route in router.routes):
-        if not isinstance(route, APIRoute) or not route.path.startswith("/api/"):
+        if not isinstance(route, APIRoute):
             continue
-        codes = [503]
+        codes = []
         if any(hasattr(depends.dependency, "scope") for depends in route.dependencies):  # api.auth.needs(...)
             codes += [401, 403]
+        if not route.path.startswith("/api/"):  # /metrics: only the key's answers
+            _declare(route, codes)
+            continue
+        codes.append(503)
         if route.dependant.query_params or route.dependant.path_params or route.dependant.header_params \
                 or route.body_field is not None:
             codes.append(422)
@@ -64,8 +68,12 @@ def declare_common_errors(routers: Iterable[APIRouter], *, unlimited_prefixes: t
             codes.append(413)
         if not route.path.startswith(unlimited_prefixes):
             codes.append(429)
-        for code in codes:
-            # By reference: a route's `responses` models are compiled when the route is made, so a
-            # response added now names the schema the routes with `errors(...)` put in the components.
-            route.responses.setdefault(code, {"description": DESCRIPTIONS[code], "content": {
-                "application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}})
+        _declare(route, codes)
+
+
+def _declare(route: APIRoute, codes: list[int]) -> None:
+    for code in codes:
+        # By reference: a route's `responses` models are compiled when the route is made, so a response added
+        # now names the schema the routes with `errors(...)` put in the components.
+        route.responses.setdefault(code, {"description": DESCRIPTIONS[code], "content": {
+            "application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}})

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Request, Response
 from pydantic import Field
 
 from api.auth import actor, authenticator, needs
+from api.responses import errors
 from contract.access import Scope
 from contract.options import CamelModel
 from storage import KeyRecord
@@ -47,7 +48,7 @@ async def list_keys(request: Request) -> list[KeyPublic]:
     return [_public(key) for key in await authenticator(request).keys.list()]
 
 
-@router.post("", status_code=201, response_model=KeyCreated)
+@router.post("", status_code=201, response_model=KeyCreated, responses=errors(409))
 async def create_key(body: KeyCreate, request: Request) -> KeyCreated:
     """A new key (409 when a live key has the name)."""
     new = await authenticator(request).keys.create(body.name, body.scope)
@@ -56,7 +57,7 @@ async def create_key(body: KeyCreate, request: Request) -> KeyCreated:
     return KeyCreated(**_public(new.record).model_dump(), key=new.secret)
 
 
-@router.delete("/{key_id}", status_code=204)
+@router.delete("/{key_id}", status_code=204, responses=errors(404))
 async def revoke_key(key_id: str, request: Request) -> Response:
     """Revoke a key by id or name (404 when no live key matches); it stops working within seconds."""
     revoked = await authenticator(request).keys.revoke(key_id)

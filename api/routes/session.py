@@ -13,6 +13,7 @@ from pydantic import Field
 
 from api.auth import CSRF_HEADER, SESSION_COOKIE, Principal, authenticator, needs
 from api.errors import NotAllowed, NotAuthenticated
+from api.responses import errors
 from contract.access import Scope
 from contract.options import CamelModel
 from storage import NewSession
@@ -37,7 +38,7 @@ def _set_cookie(response: Response, request: Request, session: NewSession, ttl_s
                         samesite="strict", secure=request.url.scheme == "https")
 
 
-@router.post("/api/session", status_code=201, response_model=SessionPublic)
+@router.post("/api/session", status_code=201, response_model=SessionPublic, responses=errors(401))
 async def login(body: LoginRequest, request: Request, response: Response) -> SessionPublic:
     """Log in with an API key: sets the session cookie (HttpOnly, SameSite=Strict)."""
     if request.headers.get("sec-fetch-site", "same-origin") not in ("same-origin", "none"):

@@ -9,7 +9,7 @@ from uuid import UUID
 
 import httpx
 
-from contract.runs import RunStatus
+from contract.runs import FailureCategory, RunStatus
 from contract.settings import Settings
 from storage import AttemptOutcome, RunRepository, create_pool
 
@@ -43,7 +43,7 @@ async def test_queue_gauges_run_counters_and_http_latency_by_route(
     assert value(before, "reprise_run_duration_seconds_count", queue=queue) == 0
     # Every (final status, category) pair is there from zero, so rate() sees a kind's first run.
     finished = [sample for sample in before if sample.name == "reprise_runs_finished_total"]
-    assert len(finished) == 4 * 12 and {sample.value for sample in finished} == {0}
+    assert len(finished) == 4 * (len(FailureCategory) + 1) and {sample.value for sample in finished} == {0}
     assert value(before, "reprise_runs_finished_total", queue=queue, status="error", category="browser_crashed") == 0
     assert value(before, "reprise_metrics_source_up", queue=queue, source="postgres") == 1
 
