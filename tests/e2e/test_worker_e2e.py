@@ -97,7 +97,8 @@ async def test_missing_selector_fails_naming_step_selector_and_timeout(
     assert trace.status_code == 200 and trace.content[:2] == b"PK"
     page = await api_client.get(by_kind["html"]["url"])
     assert "Reprise fixture shop" in page.text
-    assert page.headers["content-security-policy"] == "sandbox"  # never runs in the API's origin
+    # never runs in the API's origin, nor framed
+    assert page.headers["content-security-policy"] == "sandbox; frame-ancestors 'none'"
     har = (await api_client.get(by_kind["har"]["url"])).json()
     assert har["log"]["entries"]
 
