@@ -20,6 +20,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.headers import API_CONTENT_SECURITY_POLICY, SECURITY_HEADERS
 from contract import limits
 from contract.network import BlockedUrl
 from runner.formats import InvalidScript
@@ -167,7 +168,8 @@ def install_error_handlers(app: FastAPI) -> None:
     async def unexpected(request: Request, error: Exception) -> JSONResponse:
         log.error("unexpected error", path=request.url.path, error=repr(error), exc_info=error)
         return JSONResponse(error_body("internal_error", "an unexpected error occurred; it was logged"),
-                            status_code=500)
+                            status_code=500,
+                            headers={**SECURITY_HEADERS, "content-security-policy": API_CONTENT_SECURITY_POLICY})
 
     @app.exception_handler(InvalidScript)
     async def script_invalid(_: Request, error: InvalidScript) -> JSONResponse:

@@ -16,13 +16,7 @@ import json
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import error_body
-
-API_CONTENT_SECURITY_POLICY = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
-SECURITY_HEADERS = {
-    "x-content-type-options": "nosniff",
-    "referrer-policy": "no-referrer",
-    "x-frame-options": "DENY",
-}
+from api.headers import API_CONTENT_SECURITY_POLICY, SECURITY_HEADERS
 
 
 class SecurityHeadersMiddleware:

@@ -20,14 +20,11 @@ from pathlib import Path
 
 import pytest
 import redis
+from ports import free_port
 
 START_TIMEOUT_S = 30.0
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _wait_until(check: object, what: str, timeout: float = START_TIMEOUT_S) -> None:

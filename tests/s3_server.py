@@ -18,16 +18,12 @@ from dataclasses import dataclass
 
 import pytest
 from aiobotocore.session import get_session
+from ports import free_port
 
 S3_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "reprise-test", "AWS_SECRET_ACCESS_KEY": "reprise-test-secret",
                   "AWS_REGION": "us-east-1"}
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @pytest.fixture(scope="session")

@@ -19,11 +19,13 @@ from typing import Any, TypeVar
 import asyncpg
 import httpx
 import pytest
+from bullmq import Queue
 from redis.asyncio import Redis
 
 from contract.access import Scope
 from contract.runs import FINAL_RUN_STATUSES
 from contract.settings import Settings
+from jobs.queue import bullmq_connection
 from storage import migrate
 
 ADMIN_DATABASE_URL = os.environ.get("TEST_ADMIN_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -272,3 +274,12 @@ async def serve_api(settings: Settings) -> AsyncIterator[tuple[str, Any]]:
     finally:
         server.should_exit = True
         await asyncio.wait_for(serving, 30)
+
+
+async def job_counts(settings: Settings) -> dict[str, int]:
+    """The BullMQ job counts of the test's queue, as Node's Queue.getJobCounts gives them."""
+    queue = Queue(settings.queue_name, {"connection": bullmq_connection(settings.redis_url)})
+    try:
+        return dict(await queue.getJobCounts("waiting", "active", "delayed", "completed", "failed"))
+    finally:
+        await queue.close()

@@ -13,12 +13,12 @@ import json
 import os
 import re
 import signal
-import socket
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
+from ports import free_port
 
 from contract.settings import Settings
 from reprise.dev import (
@@ -108,13 +108,6 @@ def announced_delays(lines: list[str]) -> list[float]:
     found = [(int(match["number"]), float(match["delay"])) for line in lines if (match := RESTART_DELAY.search(line))]
     assert [number for number, _ in found] == list(range(1, len(found) + 1))
     return [delay for _, delay in found]
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def alive(pid: int) -> bool:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -18,19 +17,13 @@ from typing import Any
 import httpx
 import pytest
 from media import video_seconds
+from ports import free_port
 
 from contract.runs import FINAL_RUN_STATUSES
 from contract.settings import Settings
 
 from recordings import load_recording
 from services import REPO_ROOT
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 class DevProcess:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -12,6 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from ports import free_port
 
 from contract.settings import Settings
 
@@ -23,10 +23,6 @@ def reprise(settings: Settings, *args: str, **env: str) -> subprocess.CompletedP
                           capture_output=True, text=True, timeout=120, cwd=REPO_ROOT)
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture

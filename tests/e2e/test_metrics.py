@@ -15,18 +15,13 @@ from typing import Any
 
 import httpx
 import pytest
+from ports import free_port
 
 from contract.settings import Settings
 
 from flows import log_events, numbered_slow_script, post_run, quick_script, wait_until_running
 from scrapes import global_samples, samples_of, scrape, value
 from services import REPO_ROOT, WorkerProcess, wait_for, wait_for_final, wait_for_workers, worker_env
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture

@@ -40,6 +40,27 @@ async def test_errors_made_by_middleware_carry_them_too(settings: Settings) -> N
         assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
 
 
+
+async def test_an_unexpected_error_is_500_in_the_shape_with_the_headers(settings: Settings) -> None:
+    """A bug (any exception a handler does not know) is answered by Starlette outside every middleware: the
+    handler itself gives the error shape and the security headers."""
+    from api import create_app
+
+    app = create_app(settings)
+
+    async def broken() -> None:
+        raise RuntimeError("a bug")
+
+    app.add_api_route("/api/broken", broken)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://reprise.test") as client:
+            response = await client.get("/api/broken")
+    assert response.status_code == 500
+    assert response.json() == {"error": "internal_error", "message": "an unexpected error occurred; it was logged"}
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
+
 async def test_docs_load_nothing_from_elsewhere(api_client: httpx.AsyncClient) -> None:
     page = await api_client.get("/docs")
     assert page.status_code == 200 and "swagger-ui" in page.text

@@ -10,24 +10,14 @@ from typing import Any
 
 import httpx
 import pytest
-from bullmq import Queue
 
 from contract import limits
 from contract.settings import Settings
-from jobs.queue import bullmq_connection
 from storage import RunRepository, create_pool
 
-from services import api_client_for, wait_for
+from services import api_client_for, job_counts, wait_for
 
 RECORDING: dict[str, Any] = {"title": "Sign up", "steps": [{"type": "navigate", "url": "http://127.0.0.1:9/"}]}
-
-
-async def job_counts(settings: Settings) -> dict[str, int]:
-    queue = Queue(settings.queue_name, {"connection": bullmq_connection(settings.redis_url)})
-    try:
-        return dict(await queue.getJobCounts("waiting", "active", "delayed", "completed", "failed"))
-    finally:
-        await queue.close()
 
 
 def assert_error(response: httpx.Response, status: int, field: str | None = None) -> dict[str, Any]:

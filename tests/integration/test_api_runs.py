@@ -11,6 +11,8 @@ from bullmq import Queue
 from contract.settings import Settings
 from jobs.queue import bullmq_connection
 
+from services import job_counts
+
 RECORDING: dict[str, Any] = {
     "title": "Sign up",
     "steps": [
@@ -20,14 +22,6 @@ RECORDING: dict[str, Any] = {
         {"type": "click", "selectors": [["#submit"]], "offsetX": 1, "offsetY": 1},
     ],
 }
-
-
-async def job_counts(settings: Settings) -> dict[str, int]:
-    queue = Queue(settings.queue_name, {"connection": bullmq_connection(settings.redis_url)})
-    try:
-        return dict(await queue.getJobCounts("waiting", "active", "delayed", "completed", "failed"))
-    finally:
-        await queue.close()
 
 
 async def test_post_queues_a_job_whose_id_is_the_run_id(api_client: httpx.AsyncClient, settings: Settings) -> None:

@@ -89,7 +89,8 @@ async def test_a_passing_run_keeps_its_steps_and_video_and_leaves_no_scratch(set
 async def test_a_failed_test_with_a_retry_left_is_requeued_then_final(setup: Setup, site_url: str) -> None:
     script = quick_script(site_url, "wrong value")
     script["steps"][-1]["value"] = "Grace"  # assertValue fails: the field holds "Ada"
-    run_id, job = await queued_run(setup, script, video="off", retries=1, stepTimeoutMs=500)
+    # 3 s: the fill before the assertion must not time out on a loaded machine; the assertion waits it out.
+    run_id, job = await queued_run(setup, script, video="off", retries=1, stepTimeoutMs=3000)
 
     with pytest.raises(RetryRun, match=r"step 3 \(assertValue\) \[assertion_failed\]"):
         await setup.processor.process(job, "token")

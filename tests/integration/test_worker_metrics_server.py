@@ -11,6 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from ports import free_port
 
 from contract.settings import Settings
 from runner.replay import ChromiumLauncher
@@ -22,12 +23,6 @@ from worker.metrics_server import MetricsPortUnavailable, MetricsServer
 
 from scrapes import samples_of, value
 from services import wait_for
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture
