@@ -11,7 +11,7 @@ import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -20,6 +20,7 @@ import asyncpg
 import httpx
 import pytest
 from bullmq import Queue
+from ports import free_port
 from redis.asyncio import Redis
 
 from contract.access import Scope
@@ -283,3 +284,34 @@ async def job_counts(settings: Settings) -> dict[str, int]:
         return dict(await queue.getJobCounts("waiting", "active", "delayed", "completed", "failed"))
     finally:
         await queue.close()
+
+
+@contextmanager
+def api_process(settings: Settings, log_path: Path, **env: str) -> Iterator[str]:
+    """`reprise api` as its own process on the test's database, Redis and queue (`env` on top of `worker_env`);
+    yields its base URL once `/api/health/live` answers, and stops it (SIGTERM, then SIGKILL) afterwards."""
+    port = free_port()
+    with log_path.open("wb") as log_file:
+        process = subprocess.Popen([sys.executable, "-m", "reprise.cli", "api", "--port", str(port)],
+                                   env={**worker_env(settings, "unused"), **env}, stdout=log_file,
+                                   stderr=subprocess.STDOUT, cwd=REPO_ROOT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{url}/api/health/live", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert process.poll() is None, log_path.read_text()
+            assert time.monotonic() < deadline, "reprise api did not start"
+            time.sleep(0.2)
+        yield url
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)

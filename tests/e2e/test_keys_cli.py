@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import signal
 import subprocess
 import sys
 import time
@@ -15,7 +14,7 @@ from ports import free_port
 
 from contract.settings import Settings
 
-from services import REPO_ROOT, worker_env
+from services import REPO_ROOT, api_process, worker_env
 
 
 def reprise(settings: Settings, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -28,31 +27,8 @@ def reprise(settings: Settings, *args: str, **env: str) -> subprocess.CompletedP
 @pytest.fixture
 def api_with_keys(settings: Settings, tmp_path: Path) -> Iterator[str]:
     """`reprise api` as its own process with AUTH=keys (the default); its base URL once it answers."""
-    port = free_port()
-    env = {**worker_env(settings, "unused"), "AUTH": "keys"}
-    with (tmp_path / "api.log").open("wb") as log_file:
-        process = subprocess.Popen([sys.executable, "-m", "reprise.cli", "api", "--port", str(port)], env=env,
-                                   stdout=log_file, stderr=subprocess.STDOUT, cwd=REPO_ROOT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/api/health/live", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert process.poll() is None, (tmp_path / "api.log").read_text()
-            assert time.monotonic() < deadline, "reprise api did not start"
-            time.sleep(0.2)
+    with api_process(settings, tmp_path / "api.log", AUTH="keys") as url:
         yield url
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
 
 
 def test_keys_create_list_revoke_against_a_running_api(settings: Settings, api_with_keys: str) -> None:

@@ -21,31 +21,18 @@ from contract.settings import Settings
 
 from flows import log_events, numbered_slow_script, post_run, quick_script, wait_until_running
 from scrapes import global_samples, samples_of, scrape, value
-from services import REPO_ROOT, WorkerProcess, wait_for, wait_for_final, wait_for_workers, worker_env
+from services import REPO_ROOT, WorkerProcess, api_process, wait_for, wait_for_final, wait_for_workers, worker_env
 
 
 @pytest.fixture
-def api_process(settings: Settings, tmp_path: Path) -> Iterator[str]:
+def second_api(settings: Settings, tmp_path: Path) -> Iterator[str]:
     """A second API: `reprise api` as its own process on the same database, Redis and queue; its base URL."""
-    port = free_port()
-    log_path = tmp_path / "api.log"
-    with log_path.open("wb") as log_file:
-        process = subprocess.Popen([sys.executable, "-m", "reprise.cli", "api", "--port", str(port)],
-                                   env=worker_env(settings, "unused"), stdout=log_file, stderr=subprocess.STDOUT,
-                                   cwd=REPO_ROOT)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+    with api_process(settings, tmp_path / "api.log") as url:
+        yield url
 
 
 async def test_a_run_a_worker_takes_and_finishes_drains_the_queue_gauge_and_counts_the_same_in_two_apis(
-    api_client: httpx.AsyncClient, api_process: str, settings: Settings, site_url: str,
+    api_client: httpx.AsyncClient, second_api: str, settings: Settings, site_url: str,
     start_worker: Callable[..., WorkerProcess],
 ) -> None:
     queue = settings.queue_name
@@ -75,7 +62,7 @@ async def test_a_run_a_worker_takes_and_finishes_drains_the_queue_gauge_and_coun
     assert (value(samples, "reprise_http_request_duration_seconds_count", method="GET", route="/api/runs/{run_id}",
                   status_class="2xx") or 0) >= 1
 
-    async with httpx.AsyncClient(base_url=api_process) as other:
+    async with httpx.AsyncClient(base_url=second_api) as other:
         async def other_up() -> bool:
             try:
                 return (await other.get("/api/health")).status_code == 200
