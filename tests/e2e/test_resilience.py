@@ -269,8 +269,11 @@ async def test_200_runs_on_3_workers_with_random_kills_each_end_exactly_once(
     generation = iter(range(1, 1000))
     live = [start_worker(f"worker-{next(generation)}", **chaos) for _ in range(3)]
     await wait_for_workers(api_client, {worker.name for worker in live}, timeout=60)
+    # Six browsers on two cores while workers die and start: a step can wait seconds for the CPU. The test is about
+    # each run ending exactly once, not about speed, so a step gets 60 s before it counts as a failure.
     run_ids = [await post_run(api_client, {"script": quick_script(site_url, f"chaos {index}"), "video": "off",
-                                           "screenshots": "off"}) for index in range(200)]
+                                           "screenshots": "off", "stepTimeoutMs": 60_000})
+               for index in range(200)]
     chooser = random.Random(4729)
 
     async def statuses() -> Counter[str]:
