@@ -9,40 +9,10 @@ from uuid import UUID
 from pydantic import Field
 
 from contract import limits
-from contract.options import CamelModel, RunOptions
+from contract.options import DEFAULT_PRIORITY, CamelModel, Priority
+from contract.requests import script_schema
 from contract.results import StepResult
 from contract.runs import AttemptStatus, FailureCategory, RunStatus
-
-
-def _steps(key: str) -> dict[str, Any]:
-    return {"type": "array", "maxItems": limits.MAX_STEPS,
-            "items": {"type": "object", "required": [key], "properties": {key: {"type": "string", "minLength": 1}}}}
-
-
-# What the OpenAPI says a recording is: one of the three formats' outlines (runner.formats validates each in
-# full: selectors, URLs, patterns, variables; GET /api/schema/script has the native format's whole schema).
-SCRIPT_SCHEMA: dict[str, Any] = {"anyOf": [
-    {"title": "Native script", "type": "object", "required": ["version", "steps"],
-     "properties": {"version": {"const": 1}, "name": {"type": "string", "maxLength": limits.MAX_NAME_CHARS},
-                    "steps": _steps("action")}},
-    {"title": "Chrome Recorder recording", "type": "object", "required": ["title", "steps"],
-     "properties": {"title": {"type": "string", "maxLength": limits.MAX_NAME_CHARS}, "steps": _steps("type")}},
-    {"title": "SaveAction recording", "type": "object", "required": ["testName", "actions"],
-     "properties": {"testName": {"type": "string", "maxLength": limits.MAX_NAME_CHARS}, "url": {"type": "string"},
-                    "actions": _steps("type")}},
-]}
-
-
-def _script_schema(schema: dict[str, Any]) -> None:
-    schema.clear()
-    schema.update(SCRIPT_SCHEMA)
-
-
-class RunCreate(RunOptions):
-    script: dict[str, Any] = Field(description="The recording: a Reprise native script, Chrome Recorder JSON or a "
-                                               "SaveAction recording", json_schema_extra=_script_schema)
-    name: str | None = Field(default=None, max_length=limits.MAX_NAME_CHARS, pattern=r"^[^\x00]*$",
-                             description="Defaults to the recording's title")
 
 
 class AttemptPublic(CamelModel):
@@ -78,6 +48,9 @@ class RunSummary(CamelModel):
     error: str | None
     error_category: FailureCategory | None
     options: dict[str, Any]
+    priority: Priority = Field(description="Taken before runs of lower priority (high, normal, low)")
+    job_id: str = Field(description="Its BullMQ job: the run's id, or the job of the producer or schedule that "
+                                    "asked for it")
     actions_executed: int | None
     duration_ms: int | None
     created_at: datetime
@@ -165,9 +138,11 @@ class StorageStats(CamelModel):
 
 class RecordingCreate(CamelModel):
     script: dict[str, Any] = Field(description="Chrome Recorder JSON, a Reprise native script or SaveAction",
-                                   json_schema_extra=_script_schema)
+                                   json_schema_extra=script_schema)
     name: str | None = Field(default=None, max_length=limits.MAX_NAME_CHARS, pattern=r"^[^\x00]*$",
                              description="Defaults to the recording's title")
+    priority: Priority = Field(default=DEFAULT_PRIORITY, description="The priority of its runs unless a run asks "
+                                                                     "for another")
 
 
 class LastRun(CamelModel):
@@ -182,6 +157,7 @@ class RecordingPublic(CamelModel):
     format: str
     step_count: int
     created_at: datetime
+    priority: Priority
     last_run: LastRun | None
 
 

@@ -89,6 +89,8 @@ def run_summary(run: RunRecord, request: Request, *, reveal_secrets: bool | None
         error=run.error,
         error_category=run.error_category,
         options=run.options if reveal_secrets else redact_options(run.options),
+        priority=run.priority,
+        job_id=run.job,
         actions_executed=run.actions_executed,
         duration_ms=run.duration_ms,
         created_at=run.created_at,
@@ -145,16 +147,18 @@ def recording_public(recording: RecordingRecord) -> RecordingPublic:
     if recording.last_run_id is not None and recording.last_run_status and recording.last_run_number:
         last = LastRun(id=recording.last_run_id, status=recording.last_run_status, number=recording.last_run_number)
     return RecordingPublic(id=recording.id, name=recording.name, format=recording.format,
-                           step_count=recording.step_count, created_at=recording.created_at, last_run=last)
+                           step_count=recording.step_count, created_at=recording.created_at,
+                           priority=recording.priority, last_run=last)
 
 
 def dead_job(entry: DeadLetterEntry, request: Request) -> DeadJobPublic:
     job, run = entry.job, entry.run
+    run_id = str(run.id) if run else job.run_id  # a producer's job names no run: the run found by the job's id
     return DeadJobPublic(
-        job_id=job.id, run_id=job.run_id, failed_reason=job.failed_reason, attempts_made=job.attempts_made,
+        job_id=job.id, run_id=run_id, failed_reason=job.failed_reason, attempts_made=job.attempts_made,
         failed_at=job.finished_on, run_status=run.status if run else None, run_error=run.error if run else None,
         run_error_category=run.error_category if run else None,
-        run_url=run_url(request, job.run_id) if job.run_id else None,
+        run_url=run_url(request, run_id) if run_id else None,
     )
 
 

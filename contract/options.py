@@ -30,6 +30,10 @@ NAME_PATTERN = r"[A-Za-z_][A-Za-z0-9_]*"
 VideoMode = Literal["on", "off", "retain-on-failure"]
 ScreenshotMode = Literal["off", "on-failure", "every-step"]
 TraceMode = Literal["off", "on-failure", "on"]
+# Which runs a worker takes first (high before normal before low; first queued first within one). Mapped onto
+# BullMQ's job priorities by jobs.queue.
+Priority = Literal["high", "normal", "low"]
+DEFAULT_PRIORITY: Priority = "normal"
 BrowserName = Literal["chromium"]  # the one browser the workers have; the field is read by the worker
 VariableName = Annotated[str, StringConstraints(pattern=f"^{NAME_PATTERN}$")]
 
@@ -198,6 +202,9 @@ class RunOptions(CamelModel):
         default_factory=list, max_length=50,
         description="Names of `${NAME}` variables whose values each worker reads from its environment "
                     "variable REPRISE_SECRET_<NAME>; never stored, masked as *** in results, logs and artifacts")
+    priority: Priority | None = Field(
+        default=None, description="Taken by a worker before runs of lower priority queued earlier (high, normal, "
+                                  "low); default: the saved recording's priority, else normal")
     browser: BrowserName = Field(
         default="chromium", description="Only Chromium is installed on the workers for now")
     device: Annotated[str | None, AfterValidator(_known_device)] = Field(
@@ -235,3 +242,8 @@ class RunOptions(CamelModel):
         """What `runs.options` holds: camelCase JSON, unset optional fields left out; only the options (a request
         body that extends this model keeps its other fields to itself)."""
         return self.model_dump(mode="json", by_alias=True, exclude_none=True, include=set(RunOptions.model_fields))
+
+    @property
+    def queue_priority(self) -> Priority:
+        """The priority its job is queued with (a stored run always has one; older rows had none)."""
+        return self.priority or DEFAULT_PRIORITY

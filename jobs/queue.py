@@ -1,8 +1,9 @@
 """The BullMQ queue shared by the API (producer) and the workers (consumers).
 
-Job format, also for other BullMQ producers (Node's `bullmq` included): queue `QUEUE_NAME` (default
-`test-runs`), job name `run`, data `{"runId": "<uuid of a row in runs>"}`, `jobId` = the run id, so adding
-the same run twice never makes two jobs.
+Jobs Reprise adds: queue `QUEUE_NAME` (default `test-runs`), job name `run`, data `{"runId": "<uuid of a row in
+runs>"}`, `jobId` = the run id (so adding the same run twice never makes two jobs), and a priority (BullMQ takes
+jobs without one first, so each of ours carries one: `BULLMQ_PRIORITIES`). Any other producer may add a job whose
+data is a run request instead (docs/job-format.md): the worker records its run, linked to the job's id.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from bullmq import Queue
 from redis.asyncio import Redis
 from redis.asyncio.connection import parse_url
 
+from contract.options import DEFAULT_PRIORITY, Priority
 from contract.settings import Settings
 from jobs.keys import cancel_channel
 
@@ -46,6 +48,10 @@ class RetryPolicy:
             "attempts": self.max_attempts + max(0, retries),
             "backoff": {"type": "exponential", "delay": self.backoff_ms},
         }
+
+
+# BullMQ's job priorities (1 is taken first; 0, no priority, before all of them) for Reprise's three.
+BULLMQ_PRIORITIES: dict[Priority, int] = {"high": 1, "normal": 2, "low": 3}
 
 
 # bullmq waits 15 s before retrying a lost Redis connection by default.
@@ -102,21 +108,24 @@ class RunQueue:
         self._redis = redis
         self.retry_policy = retry_policy or RetryPolicy()
 
-    async def enqueue(self, run_id: UUID, retries: int = 0) -> str:
-        """Add the run's job; a job with this id that already exists is left as it is (BullMQ's rule)."""
-        options = {"jobId": str(run_id), **DEFAULT_JOB_OPTIONS, **self.retry_policy.job_options(retries)}
+    async def enqueue(self, run_id: UUID, retries: int = 0, priority: Priority = DEFAULT_PRIORITY,
+                      job_id: str | None = None) -> str:
+        """Add the run's job (id `job_id`, default the run's id); a job with this id that already exists is left as
+        it is (BullMQ's rule)."""
+        options = {"jobId": job_id or str(run_id), "priority": BULLMQ_PRIORITIES[priority], **DEFAULT_JOB_OPTIONS,
+                   **self.retry_policy.job_options(retries)}
         async with asyncio.timeout(QUEUE_CALL_TIMEOUT_S):
             job = await self._queue.add(JOB_NAME, {"runId": str(run_id)}, options)
         return str(job.id)
 
-    async def job_state(self, run_id: UUID) -> str:
-        """BullMQ's state of the run's job: waiting, active, delayed, completed, failed, ... or `unknown`."""
+    async def job_state(self, job_id: str) -> str:
+        """BullMQ's state of a job: waiting, active, delayed, prioritized, completed, failed, ... or `unknown`."""
         async with asyncio.timeout(QUEUE_CALL_TIMEOUT_S):
-            return str(await self._queue.getJobState(str(run_id)))
+            return str(await self._queue.getJobState(job_id))
 
-    async def failed_reason(self, run_id: UUID) -> str | None:
+    async def failed_reason(self, job_id: str) -> str | None:
         async with asyncio.timeout(QUEUE_CALL_TIMEOUT_S):
-            reason = await self._redis.hget(f"{self._queue.prefix}:{self.name}:{run_id}", "failedReason")
+            reason = await self._redis.hget(f"{self._queue.prefix}:{self.name}:{job_id}", "failedReason")
         return str(reason) if reason is not None else None
 
     async def dead_jobs(self, start: int, end: int) -> tuple[list[DeadJob], int]:
@@ -131,17 +140,17 @@ class RunQueue:
         ]
         return page, total
 
-    async def remove_job(self, run_id: UUID) -> bool:
-        """Remove the run's job whatever its state (not one a worker holds: BullMQ refuses locked jobs)."""
+    async def remove_job(self, job_id: str) -> bool:
+        """Remove a job whatever its state (not one a worker holds: BullMQ refuses locked jobs)."""
         async with asyncio.timeout(QUEUE_CALL_TIMEOUT_S):
-            return bool(await self._queue.remove(str(run_id)))
+            return bool(await self._queue.remove(job_id))
 
-    async def remove(self, run_id: UUID) -> bool:
+    async def remove(self, job_id: str) -> bool:
         """Remove a job that is not being processed; True when it was removed."""
         async with asyncio.timeout(QUEUE_CALL_TIMEOUT_S):
-            state = await self._queue.getJobState(str(run_id))
+            state = await self._queue.getJobState(job_id)
             if state in ("waiting", "delayed", "prioritized", "paused", "wait"):
-                removed = await self._queue.remove(str(run_id))
+                removed = await self._queue.remove(job_id)
                 return bool(removed)
         return False
 
@@ -150,9 +159,13 @@ class RunQueue:
         return int(await self._redis.publish(cancel_channel(self.name), str(run_id)))
 
     async def counts(self) -> dict[str, int]:
+        """Jobs by state. `waiting` counts every job waiting to be taken, `prioritized` those of them BullMQ keeps in
+        its priority set (each of Reprise's jobs: BullMQ's own `waiting` would stay 0 with a thousand runs queued)."""
         async with asyncio.timeout(QUEUE_CALL_TIMEOUT_S):
             counts = await self._queue.getJobCounts(*JOB_COUNT_STATES)
-        return {state: int(counts.get(state, 0)) for state in JOB_COUNT_STATES}
+        by_state = {state: int(counts.get(state, 0)) for state in JOB_COUNT_STATES}
+        by_state["waiting"] += by_state["prioritized"]
+        return by_state
 
     async def pause(self) -> None:
         async with asyncio.timeout(QUEUE_CALL_TIMEOUT_S):

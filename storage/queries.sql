@@ -4,12 +4,16 @@
 -- 0006) refuses any change contract/runs.py does not allow.
 
 -- name: insert_run
+-- Nothing is inserted (no row returned) when the idempotency key ($7) or the job ($14) already has a run here.
 INSERT INTO runs (queue, id, name, script_format, script, options, idempotency_key, retry_of, import_warnings,
-                  recording_id, queued_by, idempotency_body_hash, idempotency_expires_at)
+                  recording_id, queued_by, idempotency_body_hash, idempotency_expires_at, job_id)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12,
-        CASE WHEN $7::text IS NULL THEN NULL ELSE now() + make_interval(secs => $13::double precision) END)
-ON CONFLICT (queue, idempotency_key) DO NOTHING
+        CASE WHEN $7::text IS NULL THEN NULL ELSE now() + make_interval(secs => $13::double precision) END, $14)
+ON CONFLICT DO NOTHING
 RETURNING *;
+
+-- name: get_run_by_job
+SELECT * FROM runs WHERE queue = $1 AND job_id = $2;
 
 -- name: release_expired_idempotency_key
 -- A key past its expiry no longer names its run (which stays), so the key can queue a new one.
@@ -31,7 +35,7 @@ SELECT status FROM runs WHERE queue = $1 AND id = $2;
 -- megabytes each): every column but `script`, which is read with one run.
 SELECT id, queue, number, name, script_format, '{}'::jsonb AS script, options, status, attempts, worker_name,
        error, error_category, idempotency_key, retry_of, recording_id, import_warnings, actions_executed,
-       duration_ms, created_at, started_at, finished_at, artifacts_skipped
+       duration_ms, created_at, started_at, finished_at, artifacts_skipped, job_id
 FROM runs
 WHERE queue = $1
   AND ($2::run_status IS NULL OR status = $2)
@@ -40,9 +44,10 @@ WHERE queue = $1
   AND ($5::text IS NULL OR name ILIKE '%' || $5 || '%' OR error ILIKE '%' || $5 || '%')
   AND ($6::timestamptz IS NULL OR created_at >= $6)
   AND ($7::timestamptz IS NULL OR created_at <= $7)
-  AND ($8::bigint IS NULL OR number < $8)
+  AND ($8::text IS NULL OR coalesce(options->>'priority', 'normal') = $8)
+  AND ($9::bigint IS NULL OR number < $9)
 ORDER BY number DESC
-LIMIT $9 OFFSET $10;
+LIMIT $10 OFFSET $11;
 
 -- name: count_runs
 SELECT count(*) FROM runs
@@ -52,7 +57,8 @@ WHERE queue = $1
   AND ($4::text IS NULL OR worker_name = $4)
   AND ($5::text IS NULL OR name ILIKE '%' || $5 || '%' OR error ILIKE '%' || $5 || '%')
   AND ($6::timestamptz IS NULL OR created_at >= $6)
-  AND ($7::timestamptz IS NULL OR created_at <= $7);
+  AND ($7::timestamptz IS NULL OR created_at <= $7)
+  AND ($8::text IS NULL OR coalesce(options->>'priority', 'normal') = $8);
 
 -- name: start_attempt
 -- A run may be started again while `running`: BullMQ hands a stalled job to another worker.
@@ -182,7 +188,7 @@ GROUP BY b.start
 ORDER BY b.start;
 
 -- name: insert_recording
-INSERT INTO recordings (id, name, format, script, step_count) VALUES ($1, $2, $3, $4, $5)
+INSERT INTO recordings (id, name, format, script, step_count, priority) VALUES ($1, $2, $3, $4, $5, $6)
 RETURNING *, NULL::uuid AS last_run_id, NULL::run_status AS last_run_status, NULL::bigint AS last_run_number;
 
 -- name: list_recordings

@@ -9,6 +9,7 @@ from uuid import UUID, uuid4
 
 import asyncpg
 
+from contract.options import DEFAULT_PRIORITY, Priority
 from contract.runs import RunStatus
 from storage.errors import RecordingNotFound
 from storage.queries import load_queries
@@ -23,6 +24,7 @@ class RecordingRecord(_FromRow):
     script: dict[str, Any]
     step_count: int
     created_at: datetime
+    priority: Priority
     last_run_id: UUID | None
     last_run_status: RunStatus | None
     last_run_number: int | None
@@ -41,10 +43,11 @@ class RecordingRepository:
         self.queue = queue
 
     async def create(
-        self, *, name: str, script_format: str, script: dict[str, Any], step_count: int
+        self, *, name: str, script_format: str, script: dict[str, Any], step_count: int,
+        priority: Priority = DEFAULT_PRIORITY,
     ) -> RecordingRecord:
         row = await self._pool.fetchrow(
-            self._sql["insert_recording"], uuid4(), name, script_format, script, step_count
+            self._sql["insert_recording"], uuid4(), name, script_format, script, step_count, priority
         )
         assert row is not None  # INSERT ... RETURNING
         return RecordingRecord.from_row(row)

@@ -13,7 +13,7 @@ from uuid import UUID
 
 import asyncpg
 
-from contract.options import RunOptions
+from contract.options import Priority, RunOptions
 from contract.runs import FINAL_RUN_STATUSES, AttemptStatus, FailureCategory, RunStatus
 
 
@@ -56,10 +56,20 @@ class RunRecord(_FromRow):
     idempotency_body_hash: str | None = None  # sha256 of the request that used idempotency_key
     # Artifacts not stored: the run reached RUN_ARTIFACTS_MAX_BYTES ({attempt, kind, file, bytes} each).
     artifacts_skipped: list[dict[str, Any]] = field(default_factory=list)
+    job_id: str | None = None  # set when the run was made for a job Reprise did not add (see `job`)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "status", RunStatus(self.status))
         object.__setattr__(self, "error_category", _category(self.error_category))
+
+    @property
+    def job(self) -> str:
+        """The id of the run's BullMQ job: the run's own id, unless a producer's job or a schedule's tick made it."""
+        return self.job_id or str(self.id)
+
+    @property
+    def priority(self) -> Priority:
+        return RunOptions.model_validate({"priority": self.options.get("priority")}).queue_priority
 
     @property
     def is_final(self) -> bool:

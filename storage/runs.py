@@ -15,8 +15,10 @@ from uuid import UUID, uuid4
 
 import asyncpg
 
+from contract.options import DEFAULT_PRIORITY, Priority, RunOptions
 from contract.results import StepResult
 from contract.runs import AttemptStatus, FailureCategory, RunStatus
+from runner.formats import Script
 from storage.errors import InvalidTransition, RunNotFound
 from storage.queries import load_queries
 from storage.records import ArtifactRecord, AttemptRecord, RunRecord
@@ -38,6 +40,18 @@ class NewRun:
     recording_id: UUID | None = None
     import_warnings: list[dict[str, Any]] = field(default_factory=list)
     queued_by: str | None = None  # the API key's name (None: AUTH=none, or not queued through the API)
+    job_id: str | None = None  # the BullMQ job that asked for it, when not added by Reprise (then its id is the run's)
+
+    @classmethod
+    def admitted(cls, script: Script, script_data: dict[str, Any], options: RunOptions, name: str | None, *,
+                 default_priority: Priority = DEFAULT_PRIORITY, recording_id: UUID | None = None,
+                 queued_by: str | None = None, job_id: str | None = None) -> NewRun:
+        """The run of a request that passed `runner.formats.admission.admit`: named as asked, else after its
+        recording; its options as stored, with a priority (the request's, else `default_priority`)."""
+        stored = options.model_copy(update={"priority": options.priority or default_priority}).stored()
+        return cls(name=name or script.name, script_format=script.format, script=script_data, options=stored,
+                   import_warnings=[note.to_json() for note in script.warnings], recording_id=recording_id,
+                   queued_by=queued_by, job_id=job_id)
 
 
 @dataclass(frozen=True)
@@ -48,6 +62,7 @@ class RunFilters:
     search: str | None = None  # substring of the name or the error, any case
     created_from: datetime | None = None
     created_to: datetime | None = None
+    priority: Priority | None = None
 
 
 def _like(text: str | None) -> str | None:
@@ -110,8 +125,8 @@ class RunRepository:
         return await retry_database(call, for_seconds=self._retry_for_s, what=what)
 
     async def create(self, new_run: NewRun) -> tuple[RunRecord, bool]:
-        """Insert a run; with an idempotency key already used on this queue (and not expired), return that run.
-        (run, created)."""
+        """Insert a run; with an idempotency key already used on this queue (and not expired), or a job that already
+        has its run here, return that run. (run, created)."""
         if new_run.idempotency_key is not None:
             await self._pool.execute(self._sql["release_expired_idempotency_key"], self.queue,
                                      new_run.idempotency_key)
@@ -130,14 +145,22 @@ class RunRepository:
             new_run.queued_by,
             new_run.idempotency_body_hash,
             new_run.idempotency_ttl_s,
+            new_run.job_id,
         )
         if row is not None:
             return RunRecord.from_row(row), True
+        if new_run.job_id is not None and (by_job := await self.by_job(new_run.job_id)) is not None:
+            return by_job, False
         existing = await self._pool.fetchrow(self._sql["get_run_by_idempotency_key"], self.queue,
                                              new_run.idempotency_key)
         if existing is None:  # deleted between the two statements
             raise RunNotFound(f"run with idempotency key {new_run.idempotency_key!r} vanished")
         return RunRecord.from_row(existing), False
+
+    async def by_job(self, job_id: str) -> RunRecord | None:
+        """The run a producer's job or a schedule's tick made on this queue, if any."""
+        row = await self._pool.fetchrow(self._sql["get_run_by_job"], self.queue, job_id)
+        return RunRecord.from_row(row) if row is not None else None
 
     async def get(self, run_id: UUID) -> RunRecord:
         row = await self._retrying("get run", lambda: self._pool.fetchrow(self._sql["get_run"], self.queue, run_id))
@@ -151,7 +174,7 @@ class RunRepository:
         million rows for every page is what keyset paging avoids)."""
         chosen = filters or RunFilters()
         where = (self.queue, chosen.status, _like(chosen.name), chosen.worker, _like(chosen.search),
-                 chosen.created_from, chosen.created_to)
+                 chosen.created_from, chosen.created_to, chosen.priority)
         async with self._pool.acquire() as connection:
             rows = await connection.fetch(self._sql["list_runs"], *where, before, limit, offset)
             total = None if before is not None else await connection.fetchval(self._sql["count_runs"], *where)

@@ -278,12 +278,15 @@ async def serve_api(settings: Settings) -> AsyncIterator[tuple[str, Any]]:
 
 
 async def job_counts(settings: Settings) -> dict[str, int]:
-    """The BullMQ job counts of the test's queue, as Node's Queue.getJobCounts gives them."""
+    """The BullMQ job counts of the test's queue, as Node's Queue.getJobCounts gives them, but for `waiting`: every
+    job waiting to be taken, in BullMQ's wait list or its priority set (where each of Reprise's jobs waits)."""
     queue = Queue(settings.queue_name, {"connection": bullmq_connection(settings.redis_url)})
     try:
-        return dict(await queue.getJobCounts("waiting", "active", "delayed", "completed", "failed"))
+        counts = dict(await queue.getJobCounts("waiting", "prioritized", "active", "delayed", "completed", "failed"))
     finally:
         await queue.close()
+    counts["waiting"] += counts.pop("prioritized")
+    return counts
 
 
 @contextmanager

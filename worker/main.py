@@ -54,6 +54,7 @@ from worker.egress import (
     system_resolver,
 )
 from worker.heartbeat import heartbeat_loop
+from worker.intake import JobIntake
 from worker.lifecycle import EXIT_DEPENDENCY, EXIT_INVALID_SETTINGS, SideTasks, StopSignal, shut_down, stop_signals
 from worker.metrics import (
     CIRCUIT_OPEN,
@@ -175,6 +176,8 @@ class WorkerRuntime:
             replays=ActiveReplays(replay_in({"chromium": browser}, BROWSER_WAIT_S, self.network)),
             worker_name=settings.worker_name,
             work_dir=work_dir,
+            intake=JobIntake(runs, self.network),
+            api_base_url=settings.api_base_url,
             max_attempts=settings.job_max_attempts,
             max_run_artifact_bytes=settings.run_artifacts_max_bytes,
             storage_retry_s=settings.storage_retry_s,

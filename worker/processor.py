@@ -45,6 +45,7 @@ from storage import (
     artifact_key,
 )
 from storage.retry import is_transient_store_error, retry_while
+from worker.intake import InvalidJob, JobIntake, SkippedTick, validation_problem
 from worker.outcomes import Decision, JobAction, Outcome, ReplayEnd, decide, judge
 from worker.replays import ActiveReplays
 
@@ -80,21 +81,28 @@ class PreparedRun:
     secret_values: tuple[str, ...]
 
 
-def _options_problem(error: ValidationError) -> str:
-    """A stored options object pydantic refused, in one line: `device: unknown device 'X' (...)`."""
-    problems = []
-    for problem in error.errors(include_url=False):
-        field = ".".join(str(part) for part in problem["loc"])
-        message = problem["msg"].removeprefix("Value error, ")
-        problems.append(f"{field}: {message}" if field else message)
-    return "; ".join(problems)
+def run_summary(run: RunRecord, api_base_url: str | None, *, attempt: int | None = None) -> dict[str, Any]:
+    """A finished job's return value: what a producer awaiting it (`job.waitUntilFinished`) learns of its run."""
+    return {
+        "runId": str(run.id),
+        "number": run.number,
+        "status": run.status.value,
+        "error": run.error,
+        "errorCategory": run.error_category.value if run.error_category else None,
+        "durationMs": run.duration_ms,
+        "actionsExecuted": run.actions_executed,
+        "attempt": attempt if attempt is not None else run.attempts,
+        "url": f"{api_base_url.rstrip('/')}/api/runs/{run.id}" if api_base_url else None,
+    }
 
 
 class RunProcessor:
     def __init__(self, *, runs: RunRepository, artifacts: ArtifactStore, replays: ActiveReplays, worker_name: str,
-                 work_dir: Path, max_attempts: int = 3, storage_retry_s: float = 120.0,
-                 max_run_artifact_bytes: int | None = None) -> None:
+                 work_dir: Path, intake: JobIntake, max_attempts: int = 3, storage_retry_s: float = 120.0,
+                 max_run_artifact_bytes: int | None = None, api_base_url: str | None = None) -> None:
         self._runs = runs
+        self._intake = intake
+        self._api_base_url = api_base_url
         self._max_run_artifact_bytes = max_run_artifact_bytes
         self._artifacts = artifacts
         self._storage_retry_s = storage_retry_s
@@ -105,15 +113,20 @@ class RunProcessor:
         self.stats = WorkerStats()
 
     async def process(self, job: Job, token: str, signal: Any = None) -> dict[str, Any]:
-        """BullMQ's processor: the job's data names the run (`{"runId": ...}`)."""
-        raw_run_id = (job.data or {}).get("runId")
+        """BullMQ's processor: the job names its run (`{"runId": ...}`), or is a run request from another
+        producer or a schedule's tick (worker.intake)."""
+        structlog.contextvars.bind_contextvars(jobId=job.id)
         try:
-            run_id = UUID(str(raw_run_id))
-        except ValueError as error:
-            raise UnrecoverableError(f"job {job.id} has no valid runId in its data: {raw_run_id!r}") from error
-        structlog.contextvars.bind_contextvars(jobId=job.id, runId=str(run_id))
-        try:
-            return await self._process(job, run_id, token)
+            try:
+                run_for = await self._intake.run_for(job)
+            except InvalidJob as error:
+                log.warning("job refused: not a run", error=str(error))
+                raise UnrecoverableError(str(error)) from error
+            if isinstance(run_for, SkippedTick):
+                log.info("schedule tick skipped", scheduleId=run_for.schedule_id, reason=run_for.reason)
+                return {"skipped": True, "scheduleId": run_for.schedule_id, "reason": run_for.reason}
+            structlog.contextvars.bind_contextvars(runId=str(run_for))
+            return await self._process(job, run_for, token)
         finally:
             structlog.contextvars.unbind_contextvars("jobId", "runId", "attempt")
 
@@ -124,18 +137,18 @@ class RunProcessor:
             raise UnrecoverableError(str(error)) from error
         if run.is_final:
             log.info("run already final, nothing to do", status=run.status)
-            return {"runId": str(run_id), "status": run.status.value, "skipped": True}
+            return {**run_summary(run, self._api_base_url), "skipped": True}
         prepared = await self._prepare(run)
         attempt = await self._runs.start_attempt(run_id, self._worker_name, token)
         if attempt is None:
             log.info("run no longer startable (cancelled or finished)")
-            return {"runId": str(run_id), "status": RunStatus.CANCELLED.value, "skipped": True}
+            return {**run_summary(await self._runs.get(run_id), self._api_base_url), "skipped": True}
         structlog.contextvars.bind_contextvars(attempt=attempt)
         log.info("run started", name=run.name, status=RunStatus.RUNNING)
         output_dir = self._work_dir / str(run_id) / f"attempt-{attempt}"
         output_dir.mkdir(parents=True, exist_ok=True)
 
-        end = await self._replay(prepared, attempt, output_dir)
+        end = await self._replay(prepared, attempt, output_dir, job)
         try:
             kept = await self._keep_artifacts(run_id, attempt, end.result)
         finally:
@@ -161,7 +174,7 @@ class RunProcessor:
         except ValidationError as error:
             # Stored by an API that validated them, so only a device this release does not know, a browser
             # this worker lacks, or a row written by hand gets here.
-            reason = f"invalid run options: {_options_problem(error)}"
+            reason = f"invalid run options: {validation_problem(error)}"
             await self._runs.fail_unstarted(run.id, reason)
             raise UnrecoverableError(reason) from error
         try:
@@ -179,12 +192,16 @@ class RunProcessor:
             raise UnrecoverableError(message) from error
         return PreparedRun(run, script, options, tuple(secrets.values()))
 
-    async def _replay(self, prepared: PreparedRun, attempt: int, output_dir: Path) -> ReplayEnd:
+    async def _replay(self, prepared: PreparedRun, attempt: int, output_dir: Path, job: Job) -> ReplayEnd:
         run_id = prepared.run.id
+        total = len(prepared.script.steps)
 
         async def on_step(step: StepResult) -> None:
             try:
                 await self._runs.record_step(run_id, attempt, step)
+                # BullMQ's progress, for QueueEvents listeners and Bull Board.
+                await job.updateProgress({"runId": str(run_id), "attempt": attempt, "step": step.index + 1,
+                                          "steps": total, "type": step.type, "status": step.status})
             except Exception as error:  # live progress only: persist writes every step again
                 log.warning("could not record step progress", step=step.index, error=repr(error))
 
@@ -257,7 +274,8 @@ class RunProcessor:
             log.info("attempt failed, run will be retried", status=outcome.status, error=outcome.error,
                      category=outcome.category, attemptsMade=job.attemptsMade)
             raise RetryRun(outcome.error or outcome.status)
-        final_status = final.status if final is not None else (await self._runs.get(run_id)).status
+        finished = final if final is not None else await self._runs.get(run_id)
+        final_status = finished.status
         self.stats.processed += 1
         self.stats.by_status[final_status.value] += 1
         if final_status != RunStatus.PASSED:
@@ -266,5 +284,4 @@ class RunProcessor:
                  duration=end.duration_ms, error=outcome.error, category=outcome.category)
         if decision.action == JobAction.DEAD_LETTER and final is not None:
             raise UnrecoverableError(outcome.error or "infrastructure error")
-        return {"runId": str(run_id), "status": final_status.value, "attempt": attempt,
-                "actionsExecuted": end.result.actions_executed, "durationMs": end.duration_ms}
+        return run_summary(finished, self._api_base_url, attempt=attempt)

@@ -90,10 +90,10 @@ class OrphanSweeper:
         for run in candidates:
             report.checked += 1
             replayed = str(run.id) in replaying
-            state = "" if replayed else await self._queue.job_state(run.id)
+            state = "" if replayed else await self._queue.job_state(run.job)
             verdict = judge_orphan(
                 run, job_state=state, replaying=replayed, max_attempts=self._queue.retry_policy.max_attempts,
-                failed_reason=await self._queue.failed_reason(run.id) if state == "failed" else None,
+                failed_reason=await self._queue.failed_reason(run.job) if state == "failed" else None,
                 found_by=self._worker_name)
             await self._carry_out(run, verdict, report)
         if report.requeued or report.ended:
@@ -114,7 +114,8 @@ class OrphanSweeper:
             assert verdict.reason is not None
             if await self._runs.requeue_orphan(run.id, verdict.reason) is None:
                 return
-            await self._queue.enqueue(run.id, run.replay_options().retries)
+            options = run.replay_options()
+            await self._queue.enqueue(run.id, options.retries, options.queue_priority, run.job_id)
             report.requeued.append(str(run.id))
             log.warning("orphaned run queued again", runId=str(run.id), status=run.status, attempts=run.attempts)
 

@@ -22,7 +22,7 @@ router = APIRouter(prefix="/api/recordings", tags=["recordings"])
 @router.post("", status_code=201, response_model=RecordingPublic, dependencies=needs(Scope.RUN))
 async def create_recording(body: RecordingCreate, recordings: RecordingServiceDep) -> RecordingPublic:
     """Save a recording; an invalid one is a 422 naming the field, as for `POST /api/runs`."""
-    return recording_public(await recordings.save(body.script, body.name))
+    return recording_public(await recordings.save(body.script, body.name, body.priority))
 
 
 @router.get("", response_model=RecordingPage, dependencies=needs(Scope.READ))

@@ -11,10 +11,12 @@ from api.auth import actor, needs
 from api.deps import RunServiceDep
 from api.params import NO_NUL, TIMESTAMP_SCHEMA, Limit, Offset, Timestamp
 from api.responses import errors
-from api.schemas import RunCreate, RunDetail, RunPage, RunSummary
+from api.schemas import RunDetail, RunPage, RunSummary
 from api.views import run_detail, run_summary, run_url
 from contract import limits
 from contract.access import Scope
+from contract.options import Priority
+from contract.requests import RunRequest
 from contract.results import StepResult
 from contract.runs import RunStatus
 from storage import RunFilters
@@ -25,7 +27,7 @@ router = APIRouter(prefix="/api/runs", tags=["runs"])
 @router.post("", dependencies=needs(Scope.RUN), status_code=201, response_model=RunSummary, responses={
     200: {"model": RunSummary, "description": "The run an earlier POST with this Idempotency-Key queued"}})
 async def create_run(
-    body: RunCreate,
+    body: RunRequest,
     runs: RunServiceDep,
     request: Request,
     response: Response,
@@ -44,6 +46,7 @@ async def list_runs(
     runs: RunServiceDep,
     request: Request,
     status: Annotated[RunStatus | None, Query(description="Only this status")] = None,
+    priority: Annotated[Priority | None, Query(description="Only this priority")] = None,
     limit: Limit = 50,
     offset: Offset = 0,
     name: Annotated[str | None, Query(max_length=300, pattern=NO_NUL,
@@ -60,7 +63,7 @@ async def list_runs(
 ) -> RunPage:
     """This queue's runs, newest first. Page with `before=<nextCursor>` (fast at any depth) or `offset`."""
     filters = RunFilters(status=status, name=name, worker=worker, search=q, created_from=created_from,
-                         created_to=created_to)
+                         created_to=created_to, priority=priority)
     page, total = await runs.page(limit=limit, offset=offset, filters=filters, before=before)
     next_cursor = page[-1].number if len(page) == limit else None
     # A list never carries the options' secrets (variables, headers, storageState values), whoever asks.

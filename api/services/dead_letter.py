@@ -33,8 +33,8 @@ class DeadLetterService:
         return [DeadLetterEntry(job=job, run=await self._run_of(job)) for job in jobs], total
 
     async def _run_of(self, job: DeadJob) -> RunRecord | None:
-        if job.run_id is None:
-            return None
+        if job.run_id is None:  # a producer's job: its run, if the worker recorded one, names the job
+            return await self._runs.by_job(job.id)
         try:
             return await self._runs.get(UUID(job.run_id))
         except (RunNotFound, ValueError):
@@ -45,11 +45,11 @@ class DeadLetterService:
         run (its job in the failed set): Conflict for any other (queued, running, passed, ...), whose job this
         must never delete nor copy."""
         run = await self._runs.get(run_id)
-        state = await self._queue.job_state(run_id)
+        state = await self._queue.job_state(run.job)
         if state != "failed":
             raise Conflict(f"run {run_id} is not in the dead letter (run {run.status}, job "
                            f"{state if state != 'unknown' else 'gone'}); only dead runs can be retried here")
         copy = await self._runs.copy(run, queued_by=by)
-        await self._queue.remove_job(run_id)
+        await self._queue.remove_job(run.job)
         log.info("dead run queued again", runId=str(run_id), newRunId=str(copy.id), by=by)
         return copy

@@ -8,7 +8,7 @@ from uuid import UUID
 import structlog
 
 from api.services.runs import RunService
-from contract.options import RunOptions
+from contract.options import DEFAULT_PRIORITY, Priority, RunOptions
 from runner.formats import parse_bounded
 from storage import RecordingRecord, RecordingRepository, RunRecord
 
@@ -20,11 +20,12 @@ class RecordingService:
         self._recordings = recordings
         self._runs = runs
 
-    async def save(self, script_data: dict[str, Any], name: str | None) -> RecordingRecord:
+    async def save(self, script_data: dict[str, Any], name: str | None,
+                   priority: Priority = DEFAULT_PRIORITY) -> RecordingRecord:
         """Save a recording; InvalidScript (a 422 naming the field) when it is not one."""
         script = parse_bounded(script_data)
         recording = await self._recordings.create(name=name or script.name, script_format=script.format,
-                                                  script=script_data, step_count=len(script.steps))
+                                                  script=script_data, step_count=len(script.steps), priority=priority)
         log.info("recording saved", recordingId=str(recording.id), name=recording.name)
         return recording
 
@@ -39,8 +40,8 @@ class RecordingService:
         await self._recordings.delete(recording_id)
 
     async def run(self, recording_id: UUID, options: RunOptions, *, queued_by: str | None = None) -> RunRecord:
-        """Queue a run of the saved recording now."""
+        """Queue a run of the saved recording now (with the recording's priority unless `options` name one)."""
         recording = await self._recordings.get(recording_id)
         run, _ = await self._runs.create(options, recording.script, recording.name, recording_id=recording.id,
-                                       queued_by=queued_by)
+                                       queued_by=queued_by, default_priority=recording.priority)
         return run

@@ -4,19 +4,18 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from uuid import UUID
 
 import structlog
 
 from api.errors import IdempotencyKeyReused, ServiceUnavailable
-from contract.network import BlockedUrl, NetworkPolicy
-from contract.options import RunOptions
+from contract.network import NetworkPolicy
+from contract.options import DEFAULT_PRIORITY, Priority, RunOptions
 from contract.results import StepResult
 from jobs.queue import RunQueue
-from runner.formats import Script, prepare_script
-from runner.formats.steps import Navigate
+from runner.formats.admission import admit
 from storage import (
     ArtifactRecord,
     AttemptRecord,
@@ -41,27 +40,6 @@ class RunView:
     artifacts: list[ArtifactRecord]
 
 
-def refuse_blocked_urls(script: Script, options: RunOptions, network: NetworkPolicy) -> None:
-    """BlockedUrl for the first navigation (or the base URL) whose host is a blocked IP literal, `localhost` or the
-    API itself: known without DNS, so refused at once (names that resolve to blocked addresses, redirects and a
-    page's own requests are the worker's egress proxy's to block)."""
-    if options.base_url:
-        problem = network.check_url(options.base_url)
-        if problem:
-            raise BlockedUrl("baseUrl", problem)
-    for index, step in enumerate(script.steps):
-        if not isinstance(step, Navigate):
-            continue
-        problem = network.check_url(step.url)
-        if problem is None:
-            continue
-        if script.format == "saveaction":  # its actions are not one step each: name the start URL or the step
-            field = "script.url" if index == 0 else "script"
-        else:
-            field = f"script.steps[{index}].url"
-        raise BlockedUrl(field, f"step {index + 1} ({step.type}): {problem}")
-
-
 def _request_hash(script: dict[str, Any], name: str | None, options: dict[str, Any],
                   recording_id: UUID | None) -> str:
     """What an Idempotency-Key stands for: the request as validated, canonically spelled."""
@@ -81,25 +59,17 @@ class RunService:
 
     async def create(self, options: RunOptions, script_data: dict[str, Any], name: str | None, *,
                      idempotency_key: str | None = None, recording_id: UUID | None = None,
-                     queued_by: str | None = None) -> tuple[RunRecord, bool]:
-        """Validate the recording (InvalidScript names the field), record the run and queue it. With an
-        idempotency key already used, the first run and False."""
-        # The secrets' values exist only on the workers: validate with stand-ins.
-        script = prepare_script(script_data, options.variables, {secret: "secret" for secret in options.secrets})
-        refuse_blocked_urls(script, options, self._network)
-        stored = options.stored()
-        new_run = NewRun(
-            name=name or script.name,
-            script_format=script.format,
-            script=script_data,
-            options=stored,
-            idempotency_key=idempotency_key,
-            idempotency_body_hash=_request_hash(script_data, name, stored, recording_id) if idempotency_key else None,
-            idempotency_ttl_s=self._idempotency_ttl_s,
-            recording_id=recording_id,
-            import_warnings=[note.to_json() for note in script.warnings],
-            queued_by=queued_by,
-        )
+                     queued_by: str | None = None, default_priority: Priority = DEFAULT_PRIORITY,
+                     ) -> tuple[RunRecord, bool]:
+        """Validate the recording (InvalidScript names the field), record the run and queue it (with its options'
+        priority, else `default_priority`). With an idempotency key already used, the first run and False."""
+        script = admit(script_data, options, self._network)
+        admitted = NewRun.admitted(script, script_data, options, name, default_priority=default_priority,
+                                   recording_id=recording_id, queued_by=queued_by)
+        new_run = replace(
+            admitted, idempotency_key=idempotency_key, idempotency_ttl_s=self._idempotency_ttl_s,
+            idempotency_body_hash=_request_hash(script_data, name, admitted.options, recording_id)
+            if idempotency_key else None)
         run, created = await self._create_and_enqueue(new_run)
         if not created and run.idempotency_body_hash not in (None, new_run.idempotency_body_hash):
             raise IdempotencyKeyReused(f"Idempotency-Key {idempotency_key!r} was used with another request body "
@@ -132,7 +102,8 @@ class RunService:
     async def _enqueue(self, run: RunRecord) -> None:
         """Add the job; if Redis refuses, the run is marked `error` with the reason rather than left queued."""
         try:
-            await self._queue.enqueue(run.id, run.replay_options().retries)
+            options = run.replay_options()
+            await self._queue.enqueue(run.id, options.retries, options.queue_priority, run.job_id)
         except Exception as error:
             reason = f"could not enqueue the run: {error}"
             log.error("enqueue failed", runId=str(run.id), error=str(error))
@@ -141,6 +112,9 @@ class RunService:
 
     async def get(self, run_id: UUID) -> RunRecord:
         return await self._runs.get(run_id)
+
+    async def by_job(self, job_id: str) -> RunRecord | None:
+        return await self._runs.by_job(job_id)
 
     async def view(self, run_id: UUID) -> RunView:
         run = await self._runs.get(run_id)
@@ -162,7 +136,7 @@ class RunService:
         """Cancel a queued run (its job is removed) or a running one (the worker that holds it is told to
         stop); InvalidTransition when it already ended."""
         run = await self._runs.cancel(run_id, "cancelled by request", by=by)
-        removed = await self._queue.remove(run_id)
+        removed = await self._queue.remove(run.job)
         if not removed:
             await self._queue.request_cancel(run_id)
         log.info("run cancelled", runId=str(run_id), removedFromQueue=removed, by=by)

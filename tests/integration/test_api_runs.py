@@ -35,7 +35,7 @@ async def test_post_queues_a_job_whose_id_is_the_run_id(api_client: httpx.AsyncC
     try:
         job = await queue.getJob(run["id"])
         assert job is not None and job.id == run["id"] and job.data == {"runId": run["id"]}
-        assert await queue.getJobState(run["id"]) == "waiting"
+        assert await queue.getJobState(run["id"]) == "prioritized"  # with the run's priority (normal)
     finally:
         await queue.close()
 

@@ -15,12 +15,14 @@ from bullmq import Job
 from bullmq.custom_errors import UnrecoverableError
 from redis.asyncio import Redis
 
+from contract.network import NetworkPolicy
 from contract.runs import AttemptStatus, RunStatus, StepStatus
 from contract.settings import Settings
 from jobs.queue import RetryPolicy, RunQueue
 from runner.replay import ChromiumLauncher
 from storage import LocalArtifactStore, NewRun, RunRepository, create_pool
 from worker.browser_health import BrowserSupervisor
+from worker.intake import JobIntake
 from worker.main import replay_in
 from worker.processor import RetryRun, RunProcessor
 from worker.replays import ActiveReplays
@@ -49,7 +51,7 @@ async def setup(settings: Settings, chromium_path: str, tmp_path: Path) -> Async
     store = LocalArtifactStore(tmp_path / "videos", tmp_path / "screenshots", tmp_path / "files")
     work_dir = tmp_path / "work"
     processor = RunProcessor(runs=runs, artifacts=store, replays=ActiveReplays(replay_in({"chromium": supervisor}, 30)),
-                             worker_name="in-process", work_dir=work_dir)
+                             worker_name="in-process", work_dir=work_dir, intake=JobIntake(runs, NetworkPolicy()))
     try:
         yield Setup(runs, queue, processor, store, work_dir)
     finally:
@@ -141,20 +143,22 @@ async def test_a_run_cancelled_mid_step_ends_cancelled_with_what_it_made(setup: 
 async def test_a_run_that_is_already_final_is_not_replayed(setup: Setup, site_url: str) -> None:
     run_id, job = await queued_run(setup, quick_script(site_url, "cancelled first"))
     await setup.runs.cancel(run_id)
-    assert await setup.processor.process(job, "token") == {"runId": str(run_id), "status": "cancelled",
-                                                           "skipped": True}
+    answer = await setup.processor.process(job, "token")
+    assert (answer["runId"], answer["status"], answer["skipped"], answer["attempt"]) == (str(run_id), "cancelled",
+                                                                                      True, 0)
     assert (await setup.runs.get(run_id)).attempts == 0
 
 
-async def test_a_job_without_a_run_id_fails_at_once(setup: Setup, settings: Settings) -> None:
+async def test_a_job_with_an_invalid_run_id_fails_at_once(setup: Setup, settings: Settings) -> None:
     job = Job(setup.queue._queue, "run", {"runId": "not-a-uuid"}, {})
-    with pytest.raises(UnrecoverableError, match="has no valid runId"):
+    with pytest.raises(UnrecoverableError, match="runId: not a run id: 'not-a-uuid'"):
         await setup.processor.process(job, "token")
 
 
 async def test_artifacts_past_the_run_cap_are_skipped_and_noted(setup: Setup, site_url: str) -> None:
     capped = RunProcessor(runs=setup.runs, artifacts=setup.store, replays=setup.processor.replays,
-                          worker_name="in-process", work_dir=setup.work_dir, max_run_artifact_bytes=1)
+                          worker_name="in-process", work_dir=setup.work_dir, max_run_artifact_bytes=1,
+                          intake=JobIntake(setup.runs, NetworkPolicy()))
     run_id, job = await queued_run(setup, quick_script(site_url, "pass"), video="on")
 
     answer = await capped.process(job, "token")

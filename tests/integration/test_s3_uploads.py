@@ -18,6 +18,7 @@ from bullmq import Job
 from bullmq.custom_errors import UnrecoverableError
 from redis.asyncio import Redis
 
+from contract.network import NetworkPolicy
 from contract.runs import FailureCategory, RunStatus
 from contract.settings import Settings
 from jobs.queue import RetryPolicy, RunQueue
@@ -25,6 +26,7 @@ from runner.replay import ChromiumLauncher
 from storage import NewRun, RunRepository, create_pool
 from storage.s3_artifacts import S3ArtifactStore
 from worker.browser_health import BrowserSupervisor
+from worker.intake import JobIntake
 from worker.main import replay_in
 from worker.processor import RunProcessor
 from worker.replays import ActiveReplays
@@ -43,7 +45,8 @@ class Worker:
     def processor(self, store: S3ArtifactStore, supervisor: BrowserSupervisor, retry_s: float) -> RunProcessor:
         replays = ActiveReplays(replay_in({"chromium": supervisor}, 30))
         return RunProcessor(runs=self.runs, artifacts=store, replays=replays, worker_name="in-process",
-                            work_dir=self.work_dir, storage_retry_s=retry_s)
+                            work_dir=self.work_dir, storage_retry_s=retry_s,
+                            intake=JobIntake(self.runs, NetworkPolicy()))
 
     async def job(self, script: dict[str, Any], **options: Any) -> tuple[UUID, Job]:
         run, _ = await self.runs.create(NewRun(name="upload", script_format="native", script=script, options=options))

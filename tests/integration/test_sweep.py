@@ -58,7 +58,7 @@ async def test_a_queued_run_whose_job_vanished_is_queued_again_with_a_new_job(sw
     run_id = await new_run(sweep.runs)  # recorded, never enqueued: as after a Redis flush
     report = await sweep.sweeper.sweep()
     assert report.requeued == [str(run_id)] and report.ended == []
-    assert await sweep.queue.job_state(run_id) == "waiting"
+    assert await sweep.queue.job_state(str(run_id)) == "prioritized"  # each run's job carries a priority
     assert (await sweep.runs.get(run_id)).status == RunStatus.QUEUED
     assert (await sweep.sweeper.sweep()).requeued == []  # the job is live now: left to BullMQ
 
@@ -105,7 +105,7 @@ async def test_a_run_whose_job_failed_for_good_ends_with_the_jobs_reason(sweep: 
     consumer = Worker(settings.queue_name, fail, {"connection": bullmq_connection(settings.redis_url)})
     try:
         async def failed() -> bool:
-            return await sweep.queue.job_state(run_id) == "failed"
+            return await sweep.queue.job_state(str(run_id)) == "failed"
 
         await wait_for(failed, timeout=30, what="the job to fail")
     finally:
@@ -127,10 +127,10 @@ async def test_the_sweep_never_touches_another_queues_runs(sweep: Sweep, setting
     assert (await other.get(theirs)).status == RunStatus.QUEUED
     bull = Queue(other_queue, {"connection": bullmq_connection(settings.redis_url)})
     try:
-        assert (await bull.getJobCounts("waiting"))["waiting"] == 0
+        assert sum((await bull.getJobCounts("waiting", "prioritized")).values()) == 0
     finally:
         await bull.close()
-    assert await sweep.queue.job_state(theirs) == "unknown"
+    assert await sweep.queue.job_state(str(theirs)) == "unknown"
 
 
 async def test_one_worker_sweeps_per_interval(sweep: Sweep) -> None:
