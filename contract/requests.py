@@ -43,3 +43,16 @@ class RunRequest(RunOptions):
                                                "SaveAction recording", json_schema_extra=script_schema)
     name: str | None = Field(default=None, max_length=limits.MAX_NAME_CHARS, pattern=r"^[^\x00]*$",
                              description="Defaults to the recording's title")
+
+
+def run_request_json_schema() -> dict[str, Any]:
+    """The JSON Schema of a run request, as docs/job-format.schema.json publishes it for BullMQ producers."""
+    schema = RunRequest.model_json_schema(by_alias=True)
+    schema.pop("title", None)
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "Reprise run request",
+        "description": "The data of a BullMQ job that asks Reprise for a run (job name: any, e.g. `run`), and the body "
+                       "of POST /api/runs. Generated from contract/requests.py.",
+        **schema,
+    }

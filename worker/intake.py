@@ -89,10 +89,11 @@ class JobIntake:
             script = admit(request.script, request, self._network)
         except ValidationError as error:
             raise InvalidJob(f"job {job.id}: invalid run request: {validation_problem(error)}") from error
-        except InvalidScript as error:
-            raise InvalidJob(f"job {job.id}: invalid run request: script: {error}") from error
+        except InvalidScript as error:  # named as the API's 422 names it
+            field = f"script.{error.field}" if error.field else "script"
+            raise InvalidJob(f"job {job.id}: invalid run request: {field}: {error.message}") from error
         except BlockedUrl as error:
-            raise InvalidJob(f"job {job.id}: invalid run request: {error.field}: {error}") from error
+            raise InvalidJob(f"job {job.id}: invalid run request: {error.field}: {error.message}") from error
         run, created = await self._runs.create(NewRun.admitted(
             script, request.script, request, request.name, job_id=str(job.id), queued_by=producer_name(job)))
         if created:

@@ -4,7 +4,9 @@ Global truths, the same from every API process and replica of a queue (aggregate
 `sum`, or N replicas count N times):
 
     bullmq_queue_waiting|active|delayed|failed|completed|paused|prioritized{queue}   gauges, from Redis
-        (BullMQ's job counts; completed and failed are the jobs still kept: removeOnComplete/removeOnFail)
+        (BullMQ's job counts; waiting: every job waiting to be taken, prioritized: those of them in BullMQ's
+        priority set, as each of Reprise's are; completed and failed are the jobs still kept: removeOnComplete/
+        removeOnFail)
     reprise_workers_live{queue, state}             gauge: workers with a live heartbeat, by running,
                                                    circuit_open, stopping
     reprise_runs_finished_total{queue, status, category}   counter: runs that reached a final status
