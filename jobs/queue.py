@@ -9,6 +9,7 @@ data is a run request instead (docs/job-format.md): the worker records its run, 
 from __future__ import annotations
 
 import asyncio
+import base64
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -71,6 +72,15 @@ def consumer_options(settings: Settings, *, concurrency: int) -> dict[str, Any]:
         "runRetryDelay": REDIS_RETRY_DELAY_MS,
         "autorun": False,
     }
+
+
+def node_client_name(prefix: str, queue_name: str, worker_name: str | None = None) -> str:
+    """The Redis client name npm bullmq gives a worker's connections: `<prefix>:<base64(queue)>:w:<worker>`
+    (`<prefix>:<base64(queue)>` for an unnamed worker). Node's `Queue.getWorkers()` and Bull Board find
+    workers by it; Python bullmq's own `<prefix>:<queue>:w:<worker>` they do not see."""
+    encoded = base64.b64encode(queue_name.encode()).decode()
+    suffix = f":w:{worker_name}" if worker_name else ""
+    return f"{prefix}:{encoded}{suffix}"
 
 
 def bullmq_connection(redis_url: str) -> dict[str, Any]:

@@ -1,8 +1,9 @@
 """Live workers, as heartbeat keys with a TTL in Redis.
 
-BullMQ's own worker list (CLIENT LIST) cannot see Python workers from Node tools and the other way round,
-so each worker writes `reprise:<queue>:worker:<name>` = JSON every few seconds with a TTL of three
-intervals; a worker that dies disappears by itself.
+BullMQ's own worker list (CLIENT LIST, by connection name: ours carry the Node-style name, see
+`jobs.queue.node_client_name`) knows no state, active runs or browser, and Python bullmq's `get_workers()`
+matches only Python-style names, so each worker writes `reprise:<queue>:worker:<name>` = JSON every few
+seconds with a TTL of three intervals; a worker that dies disappears by itself.
 """
 
 from __future__ import annotations
