@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import base64
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-from bullmq import Queue
+from bullmq import Queue, Worker
 from redis.asyncio import Redis
 from redis.asyncio.connection import parse_url
 
@@ -81,6 +82,15 @@ def node_client_name(prefix: str, queue_name: str, worker_name: str | None = Non
     encoded = base64.b64encode(queue_name.encode()).decode()
     suffix = f":w:{worker_name}" if worker_name else ""
     return f"{prefix}:{encoded}{suffix}"
+
+
+def visible_worker(queue_name: str, processor: Callable[..., Awaitable[Any]], options: dict[str, Any]) -> Worker:
+    """A BullMQ Worker whose connections carry the client name Node's tools look for (`node_client_name`), so
+    `Queue.getWorkers()` and Bull Board list it. run() gives `clientName` to the main and blocking connections, so
+    setting it before run() is enough."""
+    worker = Worker(queue_name, processor, options)
+    worker.clientName = node_client_name(worker.prefix, queue_name, options.get("name"))
+    return worker
 
 
 def bullmq_connection(redis_url: str) -> dict[str, Any]:

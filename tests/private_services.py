@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 import redis
+
 from ports import free_port
 
 START_TIMEOUT_S = 30.0

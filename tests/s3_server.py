@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import pytest
 from aiobotocore.session import get_session
+
 from ports import free_port
 
 S3_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "reprise-test", "AWS_SECRET_ACCESS_KEY": "reprise-test-secret",

@@ -20,7 +20,6 @@ import asyncpg
 import httpx
 import pytest
 from bullmq import Queue
-from ports import free_port
 from redis.asyncio import Redis
 
 from contract.access import Scope
@@ -28,6 +27,8 @@ from contract.runs import FINAL_RUN_STATUSES
 from contract.settings import Settings
 from jobs.queue import bullmq_connection
 from storage import migrate
+
+from ports import free_port
 
 ADMIN_DATABASE_URL = os.environ.get("TEST_ADMIN_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")

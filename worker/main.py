@@ -28,7 +28,7 @@ from contract.results import RunResult
 from contract.retention import RetentionPolicy
 from contract.runs import FailureCategory, RunStatus
 from contract.settings import Settings
-from jobs.queue import RetryPolicy, RunQueue, consumer_options, node_client_name
+from jobs.queue import RetryPolicy, RunQueue, consumer_options, visible_worker
 from jobs.registry import WorkerBeat, WorkerRegistry
 from runner.formats import Script
 from runner.formats.variables import SecretMasker
@@ -242,11 +242,8 @@ class WorkerRuntime:
 
     def consumer(self) -> Worker:
         settings = self.settings
-        worker = Worker(settings.queue_name, self.processor.process,
-                        consumer_options(settings, concurrency=settings.worker_concurrency))
-        # Python bullmq's own name (`bull:<queue>:w:<name>`) is not the one Node's getWorkers() and Bull Board look
-        # for. run() gives `clientName` to the main and blocking connections, so setting it before run() is enough.
-        worker.clientName = node_client_name(worker.prefix, settings.queue_name, settings.worker_name)
+        worker = visible_worker(settings.queue_name, self.processor.process,
+                                consumer_options(settings, concurrency=settings.worker_concurrency))
         worker.on("error", lambda error, *_: log.warning("bullmq worker error", error=str(error)))
         worker.on("stalled", lambda job_id, *_: log.warning("stalled job returned to the queue", jobId=job_id))
         return worker

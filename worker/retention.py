@@ -19,7 +19,7 @@ from bullmq import Job, Worker
 
 from contract.settings import Settings
 from jobs.maintenance import MaintenanceQueue
-from jobs.queue import consumer_options
+from jobs.queue import consumer_options, visible_worker
 from storage import Retention
 
 log = structlog.get_logger(__name__)
@@ -55,7 +55,7 @@ class RetentionJobs:
 
 
 def maintenance_consumer(settings: Settings, jobs: RetentionJobs, queue_name: str) -> Worker:
-    worker = Worker(queue_name, jobs.process, consumer_options(settings, concurrency=1))
+    worker = visible_worker(queue_name, jobs.process, consumer_options(settings, concurrency=1))
     worker.on("error", lambda error, *_: log.warning("maintenance consumer error", error=str(error)))
     return worker
 

@@ -18,7 +18,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
-from ports import free_port
 
 from contract.settings import Settings
 from reprise.dev import (
@@ -33,6 +32,8 @@ from reprise.dev import (
 )
 from reprise.embedded import DEFAULT_STATE_DIR, ServiceUrls
 from reprise.supervisor import RestartBackoff, describe_exit, pump_lines
+
+from ports import free_port
 
 # Runs `reprise.supervisor.supervise` over the children described by the JSON in argv[1].
 DRIVER = """

@@ -17,11 +17,11 @@ from typing import Any
 import httpx
 import pytest
 from media import video_seconds
-from ports import free_port
 
 from contract.runs import FINAL_RUN_STATUSES
 from contract.settings import Settings
 
+from ports import free_port
 from recordings import load_recording
 from services import REPO_ROOT
 

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from ports import free_port
 
 from contract.settings import Settings
 
+from ports import free_port
 from services import REPO_ROOT, api_process, worker_env
 
 

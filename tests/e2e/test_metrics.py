@@ -15,11 +15,11 @@ from typing import Any
 
 import httpx
 import pytest
-from ports import free_port
 
 from contract.settings import Settings
 
 from flows import log_events, numbered_slow_script, post_run, quick_script, wait_until_running
+from ports import free_port
 from scrapes import global_samples, samples_of, scrape, value
 from services import REPO_ROOT, WorkerProcess, api_process, wait_for, wait_for_final, wait_for_workers, worker_env
 

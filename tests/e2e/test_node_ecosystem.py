@@ -11,12 +11,12 @@ from typing import Any
 
 import httpx
 import pytest
-from node_tools import run_node_async
 from redis.asyncio import Redis
 
 from contract.settings import Settings
 
 from flows import post_run, quick_script
+from node_tools import run_node_async
 from services import WorkerProcess, job_counts, wait_for, wait_for_final
 
 REDIS_PORT_HEX = "18EB"  # 6379, as /proc/net/tcp writes ports

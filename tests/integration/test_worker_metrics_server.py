@@ -11,7 +11,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from ports import free_port
 
 from contract.settings import Settings
 from runner.replay import ChromiumLauncher
@@ -21,6 +20,7 @@ from worker.main import ClaimControl, Connections, WorkerRuntime, open_connectio
 from worker.metrics import Health
 from worker.metrics_server import MetricsPortUnavailable, MetricsServer
 
+from ports import free_port
 from scrapes import samples_of, value
 from services import wait_for
 
