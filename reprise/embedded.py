@@ -27,6 +27,7 @@ import json
 import signal
 import socket
 import sys
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import NamedTuple
@@ -172,6 +173,7 @@ def redis_server_executable() -> Path:
 # in our process group a Ctrl-C in the terminal would reach them too, aborting initdb half way or killing
 # pg_ctl after it forked postgres. The helper also keeps pgserver's process-wide state (handle cache,
 # atexit hook, import-time warnings) out of ours. With cleanup_mode=None its exit leaves postgres running.
+START_ATTEMPTS = 3  # pgserver's own start may give up too early on a loaded machine (EmbeddedPostgres.start)
 _PGSERVER_START = """
 import json, sys, warnings
 warnings.simplefilter("ignore")
@@ -198,9 +200,25 @@ class EmbeddedPostgres:
         self._system_user: str | None = None
 
     async def start(self, database: str = "postgres") -> str:
-        """Start (or adopt the already running) server and return a URI for `database`."""
+        """Start (or adopt the already running) server and return a URI for `database`.
+
+        pgserver gives `pg_ctl start` a fixed 10 s; on a loaded machine the server can take longer and pgserver then
+        fails (reading a log that does not exist yet) while postgres goes on starting. A second try adopts it
+        through its `postmaster.pid`, so failures are retried within the startup timeout."""
         _package_dir("pgserver")  # fail with the install hint before spawning anything
         self.directory.parent.mkdir(parents=True, exist_ok=True)
+        deadline = time.monotonic() + self._startup_timeout
+        for attempt in range(1, START_ATTEMPTS + 1):
+            try:
+                return await self._start_once(database, max(1.0, deadline - time.monotonic()))
+            except EmbeddedServiceError as error:
+                if attempt == START_ATTEMPTS or time.monotonic() + 1 >= deadline:
+                    raise
+                log.warning("postgres.embedded.retrying", attempt=attempt, error=str(error)[:500])
+                await asyncio.sleep(1)
+        raise AssertionError("unreachable")
+
+    async def _start_once(self, database: str, timeout: float) -> str:
         process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-c",
@@ -213,7 +231,7 @@ class EmbeddedPostgres:
             start_new_session=True,
         )
         try:
-            output, errors = await asyncio.wait_for(process.communicate(), timeout=self._startup_timeout)
+            output, errors = await asyncio.wait_for(process.communicate(), timeout=timeout)
         except TimeoutError:
             with contextlib.suppress(ProcessLookupError):
                 process.kill()
