@@ -141,3 +141,31 @@ async def test_event_stream_sends_run_and_step_changes(live_api: str, settings: 
     assert received[0] == ("run", {"kind": "run", "id": run_id, "number": received[0][1]["number"],
                                    "status": "running", "attempts": 1})
     assert received[1] == ("step", {"kind": "step", "runId": run_id, "attempt": 1, "index": 0, "status": "passed"})
+
+
+async def test_a_recordings_priority_is_its_runs_default_and_the_list_filters_by_priority(
+    api_client: httpx.AsyncClient, settings: Settings,
+) -> None:
+    bad = await api_client.post("/api/recordings", json={"script": SCRIPT, "priority": "urgent"})
+    assert bad.status_code == 422 and bad.json()["fields"][0]["field"] == "priority"
+    recording = (await api_client.post("/api/recordings", json={"script": SCRIPT, "priority": "low"})).json()
+    assert recording["priority"] == "low"
+
+    inherited = (await api_client.post(f"/api/recordings/{recording['id']}/runs", json={"video": "off"})).json()
+    asked = (await api_client.post(f"/api/recordings/{recording['id']}/runs", json={"priority": "high"})).json()
+    plain = (await api_client.post("/api/runs", json={"script": SCRIPT})).json()
+    assert [run["priority"] for run in (inherited, asked, plain)] == ["low", "high", "normal"]
+    assert [run["options"]["priority"] for run in (inherited, asked, plain)] == ["low", "high", "normal"]
+
+    redis = Redis.from_url(settings.redis_url, decode_responses=True)
+    try:
+        opts = [json.loads(await redis.hget(f"bull:{settings.queue_name}:{run['id']}", "opts") or "{}")
+                for run in (inherited, asked, plain)]
+    finally:
+        await redis.aclose()
+    assert [options["priority"] for options in opts] == [3, 1, 2]  # BullMQ's: 1 is taken first
+
+    for priority, run in (("low", inherited), ("high", asked), ("normal", plain)):
+        listed = (await api_client.get("/api/runs", params={"priority": priority})).json()
+        assert ([item["id"] for item in listed["items"]], listed["total"]) == ([run["id"]], 1)
+    assert (await api_client.get("/api/runs", params={"priority": "urgent"})).status_code == 422
