@@ -181,5 +181,5 @@ async def test_a_job_that_names_no_valid_run_fails_at_once_without_retries(
     finally:
         await queue.close()
     by_id = {job["jobId"]: job for job in dead["jobs"]}
-    assert by_id["stray-1"]["attemptsMade"] == 1 and "no valid runId" in by_id["stray-1"]["failedReason"]
+    assert by_id["stray-1"]["attemptsMade"] == 1 and "runId: not a run id" in by_id["stray-1"]["failedReason"]
     assert by_id["stray-2"]["attemptsMade"] == 1 and "not found" in by_id["stray-2"]["failedReason"]
