@@ -10,6 +10,7 @@ from fastapi import APIRouter
 from api.auth import needs
 from contract.access import Scope
 from contract.runs import contract_document
+from contract.schedules import schedule_contract
 from runner.formats import native_json_schema
 
 router = APIRouter(prefix="/api", tags=["schema"])
@@ -24,5 +25,5 @@ async def script_schema() -> dict[str, Any]:
 @router.get("/contract", dependencies=needs(Scope.READ))
 async def run_contract() -> dict[str, Any]:
     """Run, attempt and step statuses, which run statuses are final, the allowed changes of a run's status,
-    and the failure categories (the dashboard builds its filters from this)."""
-    return contract_document()
+    the failure categories and the schedule states (the dashboard builds its filters from this)."""
+    return {**contract_document(), **schedule_contract()}
