@@ -35,7 +35,8 @@ SELECT status FROM runs WHERE queue = $1 AND id = $2;
 -- megabytes each): every column but `script`, which is read with one run.
 SELECT id, queue, number, name, script_format, '{}'::jsonb AS script, options, status, attempts, worker_name,
        error, error_category, idempotency_key, retry_of, recording_id, import_warnings, actions_executed,
-       duration_ms, created_at, started_at, finished_at, artifacts_skipped, job_id, schedule_id
+       duration_ms, created_at, started_at, finished_at, artifacts_skipped, job_id, schedule_id, queued_by,
+       cancelled_by
 FROM runs
 WHERE queue = $1
   AND ($2::run_status IS NULL OR status = $2)
