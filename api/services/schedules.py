@@ -120,8 +120,7 @@ class ScheduleService:
             name=change.name if change.name is not None else current.name,
             timing=merged_timing(current.timing, change),
             options=options,
-            skip_if_running=change.skip_if_running if "skip_if_running" in given and change.skip_if_running
-            is not None else current.skip_if_running))
+            skip_if_running=change.skip_if_running if change.skip_if_running is not None else current.skip_if_running))
         if updated.state == ScheduleState.ACTIVE:
             await self._upsert(updated)
         log.info("schedule changed", scheduleId=str(schedule_id), fields=sorted(given))
