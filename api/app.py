@@ -33,6 +33,7 @@ from api.routes import (
     queue,
     recordings,
     runs,
+    schedules,
     schema,
     session,
     stats,
@@ -44,17 +45,20 @@ from api.services.health import HealthService
 from api.services.metrics import MetricsService
 from api.services.recordings import RecordingService
 from api.services.runs import RunService
+from api.services.schedules import ScheduleService
 from api.services.stats import StatsService
 from contract.network import NetworkPolicy
 from contract.settings import Settings
 from jobs.queue import RetryPolicy, RunQueue
 from jobs.registry import WorkerRegistry
+from jobs.schedules import ScheduleQueue
 from storage import (
     KeyRepository,
     QueueActions,
     RecordingRepository,
     RunMetricsReader,
     RunRepository,
+    ScheduleRepository,
     StorageUsage,
     create_pool,
     describe_store,
@@ -92,7 +96,14 @@ def create_app(settings: Settings) -> FastAPI:
             app.state.runs = run_service
             app.state.artifacts = ArtifactService(runs_repository, store, delivery=settings.artifact_delivery,
                                                   url_ttl_s=settings.artifact_url_ttl_s)
-            app.state.recordings = RecordingService(RecordingRepository(pool, queue=settings.queue_name), run_service)
+            schedulers = ScheduleQueue(settings.queue_name, settings.redis_url,
+                                       RetryPolicy(settings.job_max_attempts, settings.job_backoff_ms))
+            stack.push_async_callback(schedulers.close)
+            recordings_repository = RecordingRepository(pool, queue=settings.queue_name)
+            schedule_service = ScheduleService(ScheduleRepository(pool, queue=settings.queue_name),
+                                               recordings_repository, schedulers, NetworkPolicy.from_settings(settings))
+            app.state.schedules = schedule_service
+            app.state.recordings = RecordingService(recordings_repository, run_service, schedule_service)
             app.state.dead_letter = DeadLetterService(run_queue, run_service)
             app.state.health = HealthService(pool, redis, run_queue, WorkerRegistry(redis, settings.queue_name), store)
             app.state.stats = StatsService(StorageUsage(pool, queue=settings.queue_name))
@@ -120,7 +131,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.stream_slots = StreamSlots(settings.api_max_event_streams)
     install_error_handlers(app)
     routers = [module.router for module in (runs, artifacts, health, schema, queue, dead_letter, events, stats,
-                                            recordings, metrics, session, keys)]
+                                            recordings, schedules, metrics, session, keys)]
     declare_common_errors(routers, unlimited_prefixes=EXEMPT_PREFIXES)
     for router in routers:
         app.include_router(router)

@@ -14,6 +14,7 @@ from api.services.health import HealthService
 from api.services.metrics import MetricsService
 from api.services.recordings import RecordingService
 from api.services.runs import RunService
+from api.services.schedules import ScheduleService
 from api.services.stats import StatsService
 from jobs.queue import RunQueue
 from storage import QueueActions
@@ -29,6 +30,10 @@ def _runs(request: Request) -> RunService:
 
 def _recordings(request: Request) -> RecordingService:
     return cast(RecordingService, _state(request, "recordings"))
+
+
+def _schedules(request: Request) -> ScheduleService:
+    return cast(ScheduleService, _state(request, "schedules"))
 
 
 def _artifacts(request: Request) -> ArtifactService:
@@ -66,6 +71,7 @@ def _events(request: Request) -> EventHub:
 RunServiceDep = Annotated[RunService, Depends(_runs)]
 ArtifactServiceDep = Annotated[ArtifactService, Depends(_artifacts)]
 RecordingServiceDep = Annotated[RecordingService, Depends(_recordings)]
+ScheduleServiceDep = Annotated[ScheduleService, Depends(_schedules)]
 DeadLetterServiceDep = Annotated[DeadLetterService, Depends(_dead_letter)]
 HealthServiceDep = Annotated[HealthService, Depends(_health)]
 StatsServiceDep = Annotated[StatsService, Depends(_stats)]

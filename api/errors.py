@@ -34,6 +34,7 @@ from storage.errors import (
     RangeNotSatisfiable,
     RecordingNotFound,
     RunNotFound,
+    ScheduleNotFound,
     StorageError,
 )
 
@@ -59,6 +60,16 @@ class ServiceUnavailable(Exception):
 
 class Conflict(Exception):
     """The request cannot be carried out in the resource's current state (409)."""
+
+
+class InvalidField(Exception):
+    """A request field that is well formed but cannot be used (a recording that does not exist, a timezone for a
+    schedule that runs every N ms): 422 naming the field."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
 
 
 class IdempotencyKeyReused(Exception):
@@ -156,6 +167,11 @@ def install_error_handlers(app: FastAPI) -> None:
         fields = [{"field": "Idempotency-Key", "message": str(error)}]
         return JSONResponse(error_body("idempotency_key_reused", str(error), fields), status_code=422)
 
+    @app.exception_handler(InvalidField)
+    async def field_invalid(_: Request, error: InvalidField) -> JSONResponse:
+        fields = [{"field": error.field, "message": error.message}]
+        return JSONResponse(error_body("invalid_request", str(error), fields), status_code=422)
+
     @app.exception_handler(Conflict)
     async def conflict(_: Request, error: Conflict) -> JSONResponse:
         return JSONResponse(error_body("conflict", str(error)), status_code=409)
@@ -199,6 +215,10 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RecordingNotFound)
     async def recording_not_found(_: Request, error: RecordingNotFound) -> JSONResponse:
+        return JSONResponse(error_body("not_found", str(error)), status_code=404)
+
+    @app.exception_handler(ScheduleNotFound)
+    async def schedule_not_found(_: Request, error: ScheduleNotFound) -> JSONResponse:
         return JSONResponse(error_body("not_found", str(error)), status_code=404)
 
     @app.exception_handler(InvalidTransition)

@@ -6,13 +6,15 @@ from datetime import date, datetime
 from typing import Any, Literal
 from uuid import UUID
 
-from pydantic import Field
+from pydantic import ConfigDict, Field, ValidationInfo, field_validator
+from pydantic.alias_generators import to_camel
 
 from contract import limits
-from contract.options import DEFAULT_PRIORITY, CamelModel, Priority
+from contract.options import DEFAULT_PRIORITY, CamelModel, Priority, RunOptions
 from contract.requests import script_schema
 from contract.results import StepResult
 from contract.runs import AttemptStatus, FailureCategory, RunStatus
+from contract.schedules import MAX_CRON_CHARS, MAX_EVERY_MS, MIN_EVERY_MS, Cron, ScheduleState, ScheduleTiming, TimeZone
 
 
 class AttemptPublic(CamelModel):
@@ -63,6 +65,7 @@ class RunSummary(CamelModel):
     queued_by: str | None = Field(default=None, description="Name of the API key that queued the run (a retry: "
                                                             "that asked for the retry)")
     cancelled_by: str | None = Field(default=None, description="Name of the API key that cancelled it")
+    schedule_id: UUID | None = Field(default=None, description="The schedule whose tick made it, if one did")
 
 
 class RunDetail(RunSummary):
@@ -219,6 +222,75 @@ class DeadJobPublic(CamelModel):
 
 class DeadLetterPage(CamelModel):
     jobs: list[DeadJobPublic]
+    total: int
+    limit: int
+    offset: int
+
+
+class ScheduleCreate(ScheduleTiming):
+    """A schedule: when (`cron` and `timezone`, or `everyMs`), what (a saved recording, with run options)."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+
+    recording_id: UUID = Field(description="The saved recording each tick runs")
+    options: RunOptions = Field(default_factory=RunOptions,
+                                description="The runs' options (the body of POST /api/recordings/{id}/runs); "
+                                            "priority defaults to the recording's")
+    name: str | None = Field(default=None, max_length=limits.MAX_NAME_CHARS, pattern=r"^[^\x00]*$",
+                             description="Defaults to the recording's name")
+    skip_if_running: bool = Field(default=True, description="Skip a tick while the schedule's previous run is "
+                                                            "still queued or running (the skipped tick is counted)")
+
+
+class ScheduleUpdate(CamelModel):
+    """Fields to change; the others stay. `cron` (with or without `timezone`) or `everyMs` replaces the timing."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+
+    name: str | None = Field(default=None, min_length=1, max_length=limits.MAX_NAME_CHARS, pattern=r"^[^\x00]*$")
+    cron: Cron | None = Field(default=None, max_length=MAX_CRON_CHARS)
+    every_ms: int | None = Field(default=None, ge=MIN_EVERY_MS, le=MAX_EVERY_MS)
+    timezone: TimeZone | None = None
+    options: RunOptions | None = None
+    skip_if_running: bool | None = None
+
+    @field_validator("every_ms")
+    @classmethod
+    def _not_both(cls, every_ms: int | None, info: ValidationInfo) -> int | None:
+        if every_ms is not None and info.data.get("cron") is not None:
+            raise ValueError("give either cron or everyMs, not both")
+        return every_ms
+
+
+class SchedulePublic(CamelModel):
+    id: UUID
+    name: str
+    recording_id: UUID | None = Field(description="null once the recording was deleted (the schedule is stopped)")
+    recording_name: str
+    cron: str | None
+    timezone: str | None
+    every_ms: int | None
+    options: dict[str, Any]
+    priority: Priority = Field(description="Its runs' priority: the options', else the recording's")
+    skip_if_running: bool
+    state: ScheduleState
+    stopped_reason: str | None = Field(description="Why it stopped (its recording was deleted)")
+    next_run_at: datetime | None = Field(description="Its next tick, from BullMQ's job scheduler; null when paused "
+                                                     "or stopped")
+    runs_made: int
+    ticks_skipped: int = Field(description="Ticks that made no run: its previous run was still queued or running")
+    last_tick_at: datetime | None
+    last_skip_reason: str | None
+    last_run: LastRun | None
+    created_by: str | None
+    created_at: datetime
+    updated_at: datetime
+    url: str
+    runs_url: str = Field(description="Its runs: GET /api/runs?schedule=<id>")
+
+
+class SchedulePage(CamelModel):
+    items: list[SchedulePublic]
     total: int
     limit: int
     offset: int

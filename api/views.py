@@ -3,6 +3,7 @@ built from the configured PUBLIC_URL (`Settings.api_base_url`), never from the r
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any, cast
 from uuid import UUID
 
@@ -23,12 +24,14 @@ from api.schemas import (
     RetentionPassPublic,
     RunDetail,
     RunSummary,
+    SchedulePublic,
     StorageStats,
     Usage,
 )
 from api.services.dead_letter import DeadLetterEntry
 from api.services.health import HealthReport, Probe
 from api.services.runs import RunView
+from api.services.schedules import ScheduleView
 from api.services.stats import StorageReport
 from contract.settings import Settings
 from storage import ArtifactRecord, AttemptRecord, RecordingRecord, RunRecord
@@ -102,6 +105,7 @@ def run_summary(run: RunRecord, request: Request, *, reveal_secrets: bool | None
         url=run_url(request, run.id),
         queued_by=run.queued_by,
         cancelled_by=run.cancelled_by,
+        schedule_id=run.schedule_id,
     )
 
 
@@ -149,6 +153,45 @@ def recording_public(recording: RecordingRecord) -> RecordingPublic:
     return RecordingPublic(id=recording.id, name=recording.name, format=recording.format,
                            step_count=recording.step_count, created_at=recording.created_at,
                            priority=recording.priority, last_run=last)
+
+
+def schedule_url(request: Request, schedule_id: object) -> str:
+    return f"{_base(request)}/api/schedules/{schedule_id}"
+
+
+def schedule_public(view: ScheduleView, request: Request, *, reveal_secrets: bool | None = None) -> SchedulePublic:
+    """`reveal_secrets` None: the options' secret values only to an admin (as for runs)."""
+    schedule = view.schedule
+    if reveal_secrets is None:
+        reveal_secrets = is_admin(request)
+    last = None
+    if schedule.last_run_id is not None and schedule.last_run_status and schedule.last_run_number:
+        last = LastRun(id=schedule.last_run_id, status=schedule.last_run_status, number=schedule.last_run_number)
+    return SchedulePublic(
+        id=schedule.id,
+        name=schedule.name,
+        recording_id=schedule.recording_id,
+        recording_name=schedule.recording_name,
+        cron=schedule.cron,
+        timezone=schedule.timezone,
+        every_ms=schedule.every_ms,
+        options=schedule.options if reveal_secrets else redact_options(schedule.options),
+        priority=schedule.priority,
+        skip_if_running=schedule.skip_if_running,
+        state=schedule.state,
+        stopped_reason=schedule.stopped_reason,
+        next_run_at=datetime.fromtimestamp(view.next_tick_ms / 1000, UTC) if view.next_tick_ms is not None else None,
+        runs_made=schedule.runs_made,
+        ticks_skipped=schedule.ticks_skipped,
+        last_tick_at=schedule.last_tick_at,
+        last_skip_reason=schedule.last_skip_reason,
+        last_run=last,
+        created_by=schedule.created_by,
+        created_at=schedule.created_at,
+        updated_at=schedule.updated_at,
+        url=schedule_url(request, schedule.id),
+        runs_url=f"{_base(request)}/api/runs?schedule={schedule.id}",
+    )
 
 
 def dead_job(entry: DeadLetterEntry, request: Request) -> DeadJobPublic:

@@ -15,17 +15,19 @@ from storage.errors import (
     RangeNotSatisfiable,
     RecordingNotFound,
     RunNotFound,
+    ScheduleNotFound,
     StorageError,
 )
 from storage.keys import KeyRecord, KeyRepository, NewKey, NewSession, SessionRecord
 from storage.local_artifacts import LocalArtifactStore
 from storage.migrations import apply_migrations, migrate
 from storage.queue_actions import QueueActionRecord, QueueActions
-from storage.recordings import RecordingRecord, RecordingRepository
+from storage.recordings import RecordingRecord, RecordingRepository, deleted_recording_reason
 from storage.records import ArtifactRecord, AttemptRecord, RetentionPassRecord, RunRecord
 from storage.retention import Retention, RetentionReport
 from storage.run_metrics import NO_CATEGORY, DurationBucket, FinishedRuns, RunMetrics, RunMetricsReader
 from storage.runs import ArtifactWrite, AttemptOutcome, NewRun, RunFilters, RunRepository
+from storage.schedules import NewSchedule, ScheduleChange, ScheduleRecord, ScheduleRepository, Tick
 from storage.usage import GrowthRecord, StorageUsage, UsageRecord
 
 __all__ = [
@@ -53,6 +55,7 @@ __all__ = [
     "MigrationError",
     "NewKey",
     "NewRun",
+    "NewSchedule",
     "NewSession",
     "QueueActionRecord",
     "QueueActions",
@@ -69,14 +72,20 @@ __all__ = [
     "RunNotFound",
     "RunRecord",
     "RunRepository",
+    "ScheduleChange",
+    "ScheduleNotFound",
+    "ScheduleRecord",
+    "ScheduleRepository",
     "SessionRecord",
     "StorageError",
     "StorageUsage",
     "StoredFile",
+    "Tick",
     "UsageRecord",
     "apply_migrations",
     "artifact_key",
     "create_pool",
+    "deleted_recording_reason",
     "describe_store",
     "migrate",
     "open_artifact_store",

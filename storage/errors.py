@@ -8,9 +8,11 @@
     ├── ArtifactStoreError   the artifact store (disk, S3) did not answer or refused; `transient` when a
     │                        retry may succeed (connection lost, 5xx, throttled)
     ├── RecordingNotFound    no saved recording with that id
+    ├── ScheduleNotFound     no schedule with that id on this queue
     ├── KeyNotFound          no live API key with that id or name
     ├── KeyNameTaken         a live API key has that name already
-    ├── InvalidTransition    the run's status does not allow the change (e.g. cancelling a passed run)
+    ├── InvalidTransition    the run's status or the schedule's state does not allow the change (e.g.
+    │                        cancelling a passed run, resuming a stopped schedule)
     ├── MigrationError       a migration file is malformed or failed to apply
     └── DatabaseMissing      the database named by DATABASE_URL does not exist on its server
 """
@@ -64,8 +66,12 @@ class RecordingNotFound(StorageError):
     """No saved recording with that id."""
 
 
+class ScheduleNotFound(StorageError):
+    """No schedule with that id on this queue."""
+
+
 class InvalidTransition(StorageError):
-    """The run's current status does not allow this change."""
+    """The run's current status (or the schedule's state) does not allow this change."""
 
 
 class MigrationError(StorageError):

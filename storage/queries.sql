@@ -6,9 +6,9 @@
 -- name: insert_run
 -- Nothing is inserted (no row returned) when the idempotency key ($7) or the job ($14) already has a run here.
 INSERT INTO runs (queue, id, name, script_format, script, options, idempotency_key, retry_of, import_warnings,
-                  recording_id, queued_by, idempotency_body_hash, idempotency_expires_at, job_id)
+                  recording_id, queued_by, idempotency_body_hash, idempotency_expires_at, job_id, schedule_id)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12,
-        CASE WHEN $7::text IS NULL THEN NULL ELSE now() + make_interval(secs => $13::double precision) END, $14)
+        CASE WHEN $7::text IS NULL THEN NULL ELSE now() + make_interval(secs => $13::double precision) END, $14, $15)
 ON CONFLICT DO NOTHING
 RETURNING *;
 
@@ -30,12 +30,13 @@ SELECT * FROM runs WHERE queue = $1 AND id = $2;
 SELECT status FROM runs WHERE queue = $1 AND id = $2;
 
 -- name: list_runs
--- Newest first by number (creation order), keyset-paged with $8 (number < $8). Text filters are
+-- Newest first by number (creation order), keyset-paged with $10 (number < $10). Text filters are
 -- case-insensitive substrings; the caller escapes LIKE wildcards. A page never carries the recordings (up to
 -- megabytes each): every column but `script`, which is read with one run.
 SELECT id, queue, number, name, script_format, '{}'::jsonb AS script, options, status, attempts, worker_name,
        error, error_category, idempotency_key, retry_of, recording_id, import_warnings, actions_executed,
-       duration_ms, created_at, started_at, finished_at, artifacts_skipped, job_id
+       duration_ms, created_at, started_at, finished_at, artifacts_skipped, job_id, schedule_id, queued_by,
+       cancelled_by
 FROM runs
 WHERE queue = $1
   AND ($2::run_status IS NULL OR status = $2)
@@ -45,9 +46,10 @@ WHERE queue = $1
   AND ($6::timestamptz IS NULL OR created_at >= $6)
   AND ($7::timestamptz IS NULL OR created_at <= $7)
   AND ($8::text IS NULL OR coalesce(options->>'priority', 'normal') = $8)
-  AND ($9::bigint IS NULL OR number < $9)
+  AND ($9::uuid IS NULL OR schedule_id = $9)
+  AND ($10::bigint IS NULL OR number < $10)
 ORDER BY number DESC
-LIMIT $10 OFFSET $11;
+LIMIT $11 OFFSET $12;
 
 -- name: count_runs
 SELECT count(*) FROM runs
@@ -58,7 +60,8 @@ WHERE queue = $1
   AND ($5::text IS NULL OR name ILIKE '%' || $5 || '%' OR error ILIKE '%' || $5 || '%')
   AND ($6::timestamptz IS NULL OR created_at >= $6)
   AND ($7::timestamptz IS NULL OR created_at <= $7)
-  AND ($8::text IS NULL OR coalesce(options->>'priority', 'normal') = $8);
+  AND ($8::text IS NULL OR coalesce(options->>'priority', 'normal') = $8)
+  AND ($9::uuid IS NULL OR schedule_id = $9);
 
 -- name: start_attempt
 -- A run may be started again while `running`: BullMQ hands a stalled job to another worker.
@@ -209,6 +212,16 @@ FROM recordings rec
 LEFT JOIN LATERAL (SELECT id, status, number FROM runs WHERE recording_id = rec.id AND queue = $1
                    ORDER BY number DESC LIMIT 1) last ON true
 WHERE rec.id = $2;
+
+-- name: lock_recording
+-- Held until a recording's deletion commits: a schedule made for it meanwhile waits, then finds it gone.
+SELECT name FROM recordings WHERE id = $1 FOR UPDATE;
+
+-- name: stop_recording_schedules
+-- Every queue's schedules of a recording being deleted: stopped for good, with the reason ($2).
+UPDATE schedules SET state = 'stopped', stopped_reason = $2, updated_at = now()
+WHERE recording_id = $1 AND state <> 'stopped'
+RETURNING id, queue;
 
 -- name: delete_recording
 DELETE FROM recordings WHERE id = $1 RETURNING id;
@@ -398,3 +411,77 @@ INSERT INTO queue_actions (queue, action, actor) VALUES ($1, $2, $3) RETURNING a
 
 -- name: last_queue_action
 SELECT action, actor, at FROM queue_actions WHERE queue = $1 ORDER BY id DESC LIMIT 1;
+
+-- Schedules (storage/schedules.py), each scoped to one queue ($1) as runs are. A schedule's last run is its
+-- newest on that queue.
+
+-- name: insert_schedule
+INSERT INTO schedules (queue, id, name, recording_id, recording_name, cron, timezone, every_ms, options,
+                       skip_if_running, created_by)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+RETURNING id;
+
+-- name: get_schedule
+SELECT s.*, rec.priority AS recording_priority,
+       last.id AS last_run_id, last.number AS last_run_number, last.status AS last_run_status
+FROM schedules s
+LEFT JOIN recordings rec ON rec.id = s.recording_id
+LEFT JOIN LATERAL (SELECT id, number, status FROM runs WHERE schedule_id = s.id AND queue = s.queue
+                   ORDER BY number DESC LIMIT 1) last ON true
+WHERE s.queue = $1 AND s.id = $2;
+
+-- name: list_schedules
+SELECT s.*, rec.priority AS recording_priority,
+       last.id AS last_run_id, last.number AS last_run_number, last.status AS last_run_status
+FROM schedules s
+LEFT JOIN recordings rec ON rec.id = s.recording_id
+LEFT JOIN LATERAL (SELECT id, number, status FROM runs WHERE schedule_id = s.id AND queue = s.queue
+                   ORDER BY number DESC LIMIT 1) last ON true
+WHERE s.queue = $1
+ORDER BY s.created_at DESC, s.id
+LIMIT $2 OFFSET $3;
+
+-- name: count_schedules
+SELECT count(*) FROM schedules WHERE queue = $1;
+
+-- name: update_schedule
+-- A stopped schedule stays as it is (its recording is gone); the caller reads it again to say so.
+UPDATE schedules
+SET name = $3, cron = $4, timezone = $5, every_ms = $6, options = $7, skip_if_running = $8, updated_at = now()
+WHERE queue = $1 AND id = $2 AND state <> 'stopped'
+RETURNING id;
+
+-- name: set_schedule_state
+-- Pause or resume: only between active and paused ($4: the states it may be in now); stopped is final.
+UPDATE schedules SET state = $3, updated_at = now()
+WHERE queue = $1 AND id = $2 AND state = ANY($4::schedule_state[])
+RETURNING id;
+
+-- name: delete_schedule
+DELETE FROM schedules WHERE queue = $1 AND id = $2 RETURNING id;
+
+-- name: lock_schedule_for_tick
+-- One tick of a schedule at a time: its row is locked until the tick's run is recorded (or the tick skipped),
+-- so two ticks never both find "nothing running" and both make a run. The recording comes along.
+SELECT s.id, s.name, s.state, s.recording_id, s.recording_name, s.options, s.skip_if_running,
+       rec.script AS recording_script, rec.priority AS recording_priority
+FROM schedules s
+LEFT JOIN recordings rec ON rec.id = s.recording_id
+WHERE s.queue = $1 AND s.id = $2
+FOR UPDATE OF s;
+
+-- name: unfinished_schedule_run
+-- The schedule's oldest run still queued or running, if any.
+SELECT number FROM runs
+WHERE queue = $1 AND schedule_id = $2 AND status IN ('queued', 'running')
+ORDER BY number LIMIT 1;
+
+-- name: count_schedule_run
+UPDATE schedules SET runs_made = runs_made + 1, last_tick_at = now() WHERE id = $1;
+
+-- name: count_skipped_tick
+UPDATE schedules SET ticks_skipped = ticks_skipped + 1, last_tick_at = now(), last_skip_reason = $2 WHERE id = $1;
+
+-- name: stop_schedule
+UPDATE schedules SET state = 'stopped', stopped_reason = $3, updated_at = now()
+WHERE queue = $1 AND id = $2 AND state <> 'stopped';

@@ -64,6 +64,20 @@ class RecordingRepository:
             total = await connection.fetchval(self._sql["count_recordings"])
         return [RecordingRecord.from_row(row) for row in rows], int(total)
 
-    async def delete(self, recording_id: UUID) -> None:
-        if await self._pool.fetchval(self._sql["delete_recording"], recording_id) is None:
-            raise RecordingNotFound(f"recording {recording_id} not found")
+    async def delete(self, recording_id: UUID) -> list[UUID]:
+        """Delete it, and stop its schedules (every queue's) in the same transaction, with the reason
+        (`recording <name> was deleted`); returns this queue's schedules it stopped (their BullMQ schedulers are
+        the caller's to remove)."""
+        async with self._pool.acquire() as connection, connection.transaction():
+            name = await connection.fetchval(self._sql["lock_recording"], recording_id)
+            if name is None:
+                raise RecordingNotFound(f"recording {recording_id} not found")
+            stopped = await connection.fetch(self._sql["stop_recording_schedules"], recording_id,
+                                             deleted_recording_reason(name))
+            await connection.execute(self._sql["delete_recording"], recording_id)
+        return [row["id"] for row in stopped if row["queue"] == self.queue]
+
+
+def deleted_recording_reason(name: str) -> str:
+    """What a schedule whose recording is gone says (stoppedReason)."""
+    return f"recording {name} was deleted"

@@ -57,6 +57,7 @@ class RunRecord(_FromRow):
     # Artifacts not stored: the run reached RUN_ARTIFACTS_MAX_BYTES ({attempt, kind, file, bytes} each).
     artifacts_skipped: list[dict[str, Any]] = field(default_factory=list)
     job_id: str | None = None  # set when the run was made for a job Reprise did not add (see `job`)
+    schedule_id: UUID | None = None  # the schedule whose tick made it (None once that schedule is deleted)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "status", RunStatus(self.status))

@@ -41,17 +41,19 @@ class NewRun:
     import_warnings: list[dict[str, Any]] = field(default_factory=list)
     queued_by: str | None = None  # the API key's name (None: AUTH=none, or not queued through the API)
     job_id: str | None = None  # the BullMQ job that asked for it, when not added by Reprise (then its id is the run's)
+    schedule_id: UUID | None = None  # the schedule whose tick made it
 
     @classmethod
     def admitted(cls, script: Script, script_data: dict[str, Any], options: RunOptions, name: str | None, *,
                  default_priority: Priority = DEFAULT_PRIORITY, recording_id: UUID | None = None,
-                 queued_by: str | None = None, job_id: str | None = None) -> NewRun:
+                 queued_by: str | None = None, job_id: str | None = None,
+                 schedule_id: UUID | None = None) -> NewRun:
         """The run of a request that passed `runner.formats.admission.admit`: named as asked, else after its
         recording; its options as stored, with a priority (the request's, else `default_priority`)."""
         stored = options.model_copy(update={"priority": options.priority or default_priority}).stored()
         return cls(name=name or script.name, script_format=script.format, script=script_data, options=stored,
                    import_warnings=[note.to_json() for note in script.warnings], recording_id=recording_id,
-                   queued_by=queued_by, job_id=job_id)
+                   queued_by=queued_by, job_id=job_id, schedule_id=schedule_id)
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,7 @@ class RunFilters:
     created_from: datetime | None = None
     created_to: datetime | None = None
     priority: Priority | None = None
+    schedule_id: UUID | None = None  # made by this schedule's ticks
 
 
 def _like(text: str | None) -> str | None:
@@ -104,6 +107,14 @@ class AttemptOutcome:
         return self.attempt_status or AttemptStatus(self.status.value)
 
 
+def insert_run_args(queue: str, new_run: NewRun) -> tuple[Any, ...]:
+    """The parameters of the `insert_run` query (a new run id each call)."""
+    return (queue, uuid4(), new_run.name, new_run.script_format, new_run.script, new_run.options,
+            new_run.idempotency_key, new_run.retry_of, new_run.import_warnings, new_run.recording_id,
+            new_run.queued_by, new_run.idempotency_body_hash, new_run.idempotency_ttl_s, new_run.job_id,
+            new_run.schedule_id)
+
+
 def _step_args(run_id: UUID, attempt: int, step: StepResult) -> tuple[Any, ...]:
     return (run_id, attempt, step.index, step.type, step.status, step.duration_ms, step.started_offset_ms,
             step.selector, step.error, step.category)
@@ -130,23 +141,7 @@ class RunRepository:
         if new_run.idempotency_key is not None:
             await self._pool.execute(self._sql["release_expired_idempotency_key"], self.queue,
                                      new_run.idempotency_key)
-        row = await self._pool.fetchrow(
-            self._sql["insert_run"],
-            self.queue,
-            uuid4(),
-            new_run.name,
-            new_run.script_format,
-            new_run.script,
-            new_run.options,
-            new_run.idempotency_key,
-            new_run.retry_of,
-            new_run.import_warnings,
-            new_run.recording_id,
-            new_run.queued_by,
-            new_run.idempotency_body_hash,
-            new_run.idempotency_ttl_s,
-            new_run.job_id,
-        )
+        row = await self._pool.fetchrow(self._sql["insert_run"], *insert_run_args(self.queue, new_run))
         if row is not None:
             return RunRecord.from_row(row), True
         if new_run.job_id is not None and (by_job := await self.by_job(new_run.job_id)) is not None:
@@ -174,7 +169,7 @@ class RunRepository:
         million rows for every page is what keyset paging avoids)."""
         chosen = filters or RunFilters()
         where = (self.queue, chosen.status, _like(chosen.name), chosen.worker, _like(chosen.search),
-                 chosen.created_from, chosen.created_to, chosen.priority)
+                 chosen.created_from, chosen.created_to, chosen.priority, chosen.schedule_id)
         async with self._pool.acquire() as connection:
             rows = await connection.fetch(self._sql["list_runs"], *where, before, limit, offset)
             total = None if before is not None else await connection.fetchval(self._sql["count_runs"], *where)

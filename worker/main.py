@@ -30,6 +30,7 @@ from contract.runs import FailureCategory, RunStatus
 from contract.settings import Settings
 from jobs.queue import RetryPolicy, RunQueue, consumer_options, visible_worker
 from jobs.registry import WorkerBeat, WorkerRegistry
+from jobs.schedules import ScheduleQueue
 from runner.formats import Script
 from runner.formats.variables import SecretMasker
 from runner.replay import BrowserError, ChromiumLauncher, PlaywrightRunner, StepCallback
@@ -38,6 +39,7 @@ from storage import (
     ArtifactStoreError,
     Retention,
     RunRepository,
+    ScheduleRepository,
     create_pool,
     describe_store,
     migrate,
@@ -70,6 +72,7 @@ from worker.metrics_server import MetricsPortUnavailable, MetricsServer
 from worker.processor import RunProcessor
 from worker.replays import ActiveReplays, ReplayFunction
 from worker.retention import RetentionJobs, retention_loop
+from worker.schedules import ScheduledRuns
 from worker.sweep import OrphanSweeper, sweep_loop
 from worker.workdir import work_directory
 
@@ -86,6 +89,7 @@ class Connections:
     pubsub_redis: Redis  # pub/sub blocks on reads, so this connection never times out
     queue: RunQueue
     store: ArtifactStore
+    schedulers: ScheduleQueue  # the schedules' BullMQ schedulers on the runs queue
 
 
 @asynccontextmanager
@@ -101,6 +105,9 @@ async def open_connections(settings: Settings) -> AsyncIterator[Connections]:
         queue = RunQueue(settings.queue_name, settings.redis_url, redis,
                          RetryPolicy(settings.job_max_attempts, settings.job_backoff_ms))
         stack.push_async_callback(queue.close)
+        schedulers = ScheduleQueue(settings.queue_name, settings.redis_url,
+                                   RetryPolicy(settings.job_max_attempts, settings.job_backoff_ms))
+        stack.push_async_callback(schedulers.close)
         store = await stack.enter_async_context(open_artifact_store(settings))
         try:
             await store.check()
@@ -109,7 +116,7 @@ async def open_connections(settings: Settings) -> AsyncIterator[Connections]:
                 raise
             # Unreachable for now: uploads retry; a store that stays away ends runs error [storage].
             log.warning("artifact store unavailable at start", error=str(error), store=describe_store(settings))
-        yield Connections(pool, redis, pubsub_redis, queue, store)
+        yield Connections(pool, redis, pubsub_redis, queue, store, schedulers)
 
 
 class ClaimControl:
@@ -176,7 +183,9 @@ class WorkerRuntime:
             replays=ActiveReplays(replay_in({"chromium": browser}, BROWSER_WAIT_S, self.network)),
             worker_name=settings.worker_name,
             work_dir=work_dir,
-            intake=JobIntake(runs, self.network),
+            intake=JobIntake(runs, self.network, schedules=ScheduledRuns(
+                ScheduleRepository(connections.pool, queue=settings.queue_name), connections.schedulers,
+                self.network)),
             api_base_url=settings.api_base_url,
             max_attempts=settings.job_max_attempts,
             max_run_artifact_bytes=settings.run_artifacts_max_bytes,

@@ -7,6 +7,7 @@ const main = document.getElementById("main");
 let RUN_STATUSES = [];
 let FINAL = new Set();
 let CHART_SERIES = [];
+let PRIORITIES = [];
 let contractLoaded = null;
 
 function loadContract() {
@@ -14,6 +15,7 @@ function loadContract() {
     RUN_STATUSES = contract.runStatuses;
     FINAL = new Set(contract.finalRunStatuses);
     CHART_SERIES = contract.finalRunStatuses.map((status) => [status, `--${status}`]);
+    PRIORITIES = contract.priorities;
   });
   return contractLoaded;
 }
@@ -145,6 +147,10 @@ function badge(status) {
   return h("span", { class: `badge ${status}`, "data-status": status }, status);
 }
 
+function priorityBadge(priority) {
+  return h("span", { class: `prio ${priority}`, "data-priority": priority }, priority);
+}
+
 function duration(ms) {
   if (ms === null || ms === undefined) return "—";
   if (ms < 1000) return `${ms} ms`;
@@ -215,6 +221,7 @@ function route() {
       if (section === "runs" && parts[1]) return runDetail(parts[1]);
       if (section === "queue") return queuePage();
       if (section === "recordings") return recordingsPage();
+      if (section === "schedules") return schedulesPage(params);
       return runsList(params);
     });
   });
@@ -229,7 +236,7 @@ window.addEventListener("DOMContentLoaded", () => {
 
 // ---- runs list -----------------------------------------------------------------------------------
 
-const FILTERS = ["status", "name", "worker", "q", "from", "to"];
+const FILTERS = ["status", "priority", "name", "worker", "q", "from", "to", "schedule"];
 
 async function runsList(params) {
   document.title = "Runs · Reprise";
@@ -237,6 +244,10 @@ async function runsList(params) {
     h("label", {}, "Status", h("select", { name: "status" },
       h("option", { value: "" }, "any"),
       ...RUN_STATUSES.map((s) => h("option", { value: s }, s)))),
+    h("label", {}, "Priority", h("select", { name: "priority" },
+      h("option", { value: "" }, "any"),
+      ...PRIORITIES.map((p) => h("option", { value: p }, p)))),
+    h("input", { type: "hidden", name: "schedule" }),
     h("label", {}, "Recording", h("input", { name: "name", type: "text", placeholder: "name contains" })),
     h("label", {}, "Worker", h("input", { name: "worker", type: "text", placeholder: "worker-1" })),
     h("label", {}, "From", h("input", { name: "from", type: "date" })),
@@ -253,15 +264,21 @@ async function runsList(params) {
   });
   form.addEventListener("reset", () => setTimeout(() => { location.hash = "#/runs"; }, 0));
   form.elements.status.addEventListener("change", () => form.requestSubmit());
+  form.elements.priority.addEventListener("change", () => form.requestSubmit());
+  const scheduleNote = params.get("schedule")
+    ? h("p", { class: "muted", id: "schedule-filter" }, "Runs of one schedule · ",
+        h("a", { href: "#/schedules" }, "all schedules"), " · ", h("a", { href: "#/runs" }, "all runs"))
+    : null;
 
   const body = h("tbody");
   const summary = h("p", { class: "muted", role: "status", "aria-live": "polite" });
   const more = h("button", { type: "button", hidden: true }, "Load more");
   const table = h("table", { "aria-label": "Runs" },
-    h("thead", {}, h("tr", {}, ...["#", "Status", "Recording", "Duration", "Worker", "Attempts", "Started"]
+    h("thead", {}, h("tr", {}, ...["#", "Status", "Priority", "Recording", "Duration", "Worker", "Attempts",
+      "Started"]
       .map((title) => h("th", { scope: "col" }, title)))),
     body);
-  main.append(h("h1", {}, "Runs"), form, summary, table, more);
+  main.append(h("h1", {}, "Runs"), form, scheduleNote, summary, table, more);
 
   const query = new URLSearchParams();
   for (const key of FILTERS) {
@@ -275,11 +292,15 @@ async function runsList(params) {
   let cursor = null;
 
   function row(run) {
-    const tr = h("tr", { "data-run-id": run.id, "data-status": run.status },
+    const tr = h("tr", { "data-run-id": run.id, "data-status": run.status, "data-priority": run.priority },
       h("td", {}, String(run.number)),
       h("td", {}, badge(run.status),
         run.errorCategory ? h("div", { class: "muted category" }, run.errorCategory) : null),
-      h("td", { class: "name" }, h("a", { href: `#/runs/${run.id}` }, run.name)),
+      h("td", {}, priorityBadge(run.priority)),
+      h("td", { class: "name" }, h("a", { href: `#/runs/${run.id}` }, run.name),
+        run.scheduleId ? h("div", { class: "muted from-schedule" },
+          h("a", { href: `#/schedules?focus=${run.scheduleId}`, "data-schedule-link": run.scheduleId },
+            run.queuedBy || "schedule")) : null),
       h("td", {}, duration(run.durationMs)),
       h("td", {}, run.worker || "—"),
       h("td", {}, String(run.attempts)),
@@ -302,7 +323,7 @@ async function runsList(params) {
     more.hidden = cursor === null;
     const total = page.total ?? null;
     summary.textContent = total !== null ? `${total} run${total === 1 ? "" : "s"}` : `${rows.size} runs shown`;
-    if (!rows.size) body.append(h("tr", {}, h("td", { colspan: 7, class: "muted" }, "No runs match.")));
+    if (!rows.size) body.append(h("tr", {}, h("td", { colspan: 8, class: "muted" }, "No runs match.")));
   }
   more.addEventListener("click", () => load(true).catch((error) => toast(error.message)));
   await load(false);
@@ -420,7 +441,9 @@ async function runDetail(runId) {
     meta.replaceChildren(...[
       ["Worker", run.worker || "—"], ["Attempts", String(run.attempts)], ["Duration", duration(run.durationMs)],
       ["Created", when(run.createdAt)], ["Started", when(run.startedAt)], ["Finished", when(run.finishedAt)],
-      ["Format", run.format],
+      ["Format", run.format], ["Priority", priorityBadge(run.priority)],
+      ...(run.scheduleId ? [["Schedule", h("a", { href: `#/schedules?focus=${run.scheduleId}` },
+        run.queuedBy || "schedule")]] : []),
     ].map(([term, value]) => h("div", {}, h("dt", {}, term), h("dd", {}, value))));
     errorBox.replaceChildren(run.error
       ? h("p", { class: "error-box", role: "note" },
@@ -651,4 +674,149 @@ async function recordingsPage() {
     if (!page.items.length) body.append(h("tr", {}, h("td", { colspan: 6, class: "muted" }, "No recordings yet.")));
   }
   await load();
+}
+
+// ---- schedules -----------------------------------------------------------------------------------
+
+function cadence(schedule) {
+  if (schedule.everyMs !== null) {
+    const seconds = schedule.everyMs / 1000;
+    return `every ${Number.isInteger(seconds) ? seconds : seconds.toFixed(1)} s`;
+  }
+  return `${schedule.cron} (${schedule.timezone || "UTC"})`;
+}
+
+async function schedulesPage(params) {
+  document.title = "Schedules · Reprise";
+  const focus = params.get("focus");
+  const recordingPicker = h("select", { id: "schedule-recording", name: "recordingId", required: true });
+  const kind = h("select", { id: "schedule-kind", name: "kind" },
+    h("option", { value: "cron" }, "on a cron pattern"), h("option", { value: "every" }, "every N seconds"));
+  const cron = h("input", { id: "schedule-cron", name: "cron", type: "text", placeholder: "0 30 9 * * 1-5",
+                            spellcheck: "false", autocomplete: "off" });
+  const zones = typeof Intl.supportedValuesOf === "function" ? Intl.supportedValuesOf("timeZone") : [];
+  const timezone = h("input", { id: "schedule-timezone", name: "timezone", type: "text", list: "timezones",
+                                placeholder: "UTC", autocomplete: "off",
+                                value: Intl.DateTimeFormat().resolvedOptions().timeZone || "" });
+  const every = h("input", { id: "schedule-every", name: "every", type: "number", min: "1", step: "any",
+                             placeholder: "60" });
+  const priority = h("select", { id: "schedule-priority", name: "priority" },
+    h("option", { value: "" }, "the recording's"), ...PRIORITIES.map((p) => h("option", { value: p }, p)));
+  const name = h("input", { id: "schedule-name", name: "name", type: "text", placeholder: "the recording's name" });
+  const skip = h("input", { id: "schedule-skip", name: "skipIfRunning", type: "checkbox", checked: true });
+  const cronField = h("div", { class: "field" }, h("label", { for: "schedule-cron" }, "Cron pattern"), cron,
+    h("span", { class: "muted hint" }, "5 fields, or 6 with seconds first"));
+  const zoneField = h("div", { class: "field" }, h("label", { for: "schedule-timezone" }, "Time zone"), timezone,
+    h("datalist", { id: "timezones" }, ...zones.map((zone) => h("option", { value: zone }))));
+  const everyField = h("div", { class: "field" }, h("label", { for: "schedule-every" }, "Every (seconds)"), every);
+  const status = h("p", { id: "schedule-status", role: "status", "aria-live": "polite" });
+  const form = h("form", { class: "panel schedule-form", "aria-label": "New schedule" },
+    h("h2", {}, "New schedule"),
+    h("div", { class: "fields" },
+      h("div", { class: "field" }, h("label", { for: "schedule-recording" }, "Recording"), recordingPicker),
+      h("div", { class: "field" }, h("label", { for: "schedule-kind" }, "Runs"), kind),
+      cronField, zoneField, everyField,
+      h("div", { class: "field" }, h("label", { for: "schedule-priority" }, "Priority"), priority),
+      h("div", { class: "field" }, h("label", { for: "schedule-name" }, "Name"), name),
+      h("div", { class: "field check" }, h("label", { for: "schedule-skip" }, skip,
+        " Skip a tick while its last run is still going"))),
+    h("button", { type: "submit", class: "primary" }, "Create schedule"), status);
+  const body = h("tbody");
+  main.append(h("h1", {}, "Schedules"), form,
+    h("table", { "aria-label": "Schedules" },
+      h("thead", {}, h("tr", {}, ...["Name", "Recording", "When", "Next run", "State", "Runs", "Last run", ""]
+        .map((title) => h("th", { scope: "col" }, title)))),
+      body));
+
+  function showKind() {
+    const byCron = kind.value === "cron";
+    cronField.hidden = !byCron;
+    zoneField.hidden = !byCron;
+    everyField.hidden = byCron;
+  }
+  kind.addEventListener("change", showKind);
+  showKind();
+
+  const recordings = await api("/api/recordings?limit=200");
+  recordingPicker.replaceChildren(...recordings.items.map((r) => h("option", { value: r.id }, r.name)));
+  if (!recordings.items.length) {
+    recordingPicker.append(h("option", { value: "" }, "no recording saved yet"));
+  }
+
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const body = { recordingId: recordingPicker.value, skipIfRunning: skip.checked, options: {} };
+    if (kind.value === "cron") {
+      body.cron = cron.value.trim();
+      if (timezone.value.trim()) body.timezone = timezone.value.trim();
+    } else {
+      body.everyMs = Math.round(Number(every.value) * 1000);
+    }
+    if (priority.value) body.options.priority = priority.value;
+    if (name.value.trim()) body.name = name.value.trim();
+    try {
+      const created = await api("/api/schedules", { method: "POST", body: JSON.stringify(body) });
+      status.textContent = `Schedule “${created.name}” created.`;
+      await load();
+    } catch (error) {
+      status.textContent = `Not created: ${error.message}`;
+    }
+  });
+
+  function actions(schedule) {
+    const buttons = [];
+    if (schedule.state !== "stopped") {
+      const paused = schedule.state === "paused";
+      const toggle = h("button", { type: "button", "data-action": paused ? "resume" : "pause" },
+        paused ? "Resume" : "Pause");
+      toggle.setAttribute("aria-label", `${paused ? "Resume" : "Pause"} ${schedule.name}`);
+      toggle.addEventListener("click", async () => {
+        toggle.disabled = true;
+        try { await api(`/api/schedules/${schedule.id}/${paused ? "resume" : "pause"}`, { method: "POST" }); }
+        catch (error) { toast(error.message); }
+        await load().catch((error) => toast(error.message));
+      });
+      buttons.push(toggle);
+    }
+    const remove = h("button", { type: "button", class: "danger", "data-action": "delete" }, "Delete");
+    remove.setAttribute("aria-label", `Delete ${schedule.name}`);
+    remove.addEventListener("click", async () => {
+      remove.disabled = true;
+      try { await api(`/api/schedules/${schedule.id}`, { method: "DELETE" }); }
+      catch (error) { toast(error.message); }
+      await load().catch((error) => toast(error.message));
+    });
+    buttons.push(remove);
+    return h("div", { class: "row-actions" }, ...buttons);
+  }
+
+  function row(schedule) {
+    return h("tr", { "data-schedule-id": schedule.id, "data-state": schedule.state,
+                     class: schedule.id === focus ? "focused" : null },
+      h("td", { class: "name" }, schedule.name),
+      h("td", { class: "name" }, schedule.recordingName),
+      h("td", { class: "cadence" }, cadence(schedule), " ", priorityBadge(schedule.priority)),
+      h("td", { class: "next-run" }, schedule.nextRunAt ? when(schedule.nextRunAt) : "—"),
+      h("td", { class: "state" }, h("span", { class: `state ${schedule.state}` }, schedule.state),
+        schedule.stoppedReason ? h("div", { class: "muted stopped-reason" }, schedule.stoppedReason) : null),
+      h("td", { class: "counts-cell" },
+        h("a", { href: `#/runs?schedule=${schedule.id}` }, `${schedule.runsMade} run${schedule.runsMade === 1 ? "" : "s"}`),
+        schedule.ticksSkipped ? h("div", { class: "muted", title: schedule.lastSkipReason || "" },
+          `${schedule.ticksSkipped} skipped`) : null),
+      h("td", { class: "last-run" }, schedule.lastRun
+        ? h("a", { href: `#/runs/${schedule.lastRun.id}` }, `#${schedule.lastRun.number} `,
+            badge(schedule.lastRun.status))
+        : "—"),
+      h("td", {}, actions(schedule)));
+  }
+
+  async function load() {
+    const page = await api("/api/schedules?limit=200");
+    body.replaceChildren(...page.items.map(row));
+    if (!page.items.length) body.append(h("tr", {}, h("td", { colspan: 8, class: "muted" }, "No schedules yet.")));
+  }
+  await load();
+  // The next run time moves with every tick: poll (the page is small).
+  const timer = setInterval(() => { load().catch(() => {}); }, 3000);
+  cleanup = () => clearInterval(timer);
 }

@@ -3,13 +3,15 @@ JSON Schema."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, get_args
 
 from fastapi import APIRouter
 
 from api.auth import needs
 from contract.access import Scope
+from contract.options import Priority
 from contract.runs import contract_document
+from contract.schedules import schedule_contract
 from runner.formats import native_json_schema
 
 router = APIRouter(prefix="/api", tags=["schema"])
@@ -24,5 +26,6 @@ async def script_schema() -> dict[str, Any]:
 @router.get("/contract", dependencies=needs(Scope.READ))
 async def run_contract() -> dict[str, Any]:
     """Run, attempt and step statuses, which run statuses are final, the allowed changes of a run's status,
-    and the failure categories (the dashboard builds its filters from this)."""
-    return contract_document()
+    the failure categories, the schedule states and the run priorities, highest first (the dashboard builds its
+    filters from this)."""
+    return {**contract_document(), **schedule_contract(), "priorities": list(get_args(Priority))}

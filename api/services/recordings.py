@@ -8,6 +8,7 @@ from uuid import UUID
 import structlog
 
 from api.services.runs import RunService
+from api.services.schedules import ScheduleService
 from contract.options import DEFAULT_PRIORITY, Priority, RunOptions
 from runner.formats import parse_bounded
 from storage import RecordingRecord, RecordingRepository, RunRecord
@@ -16,9 +17,11 @@ log = structlog.get_logger(__name__)
 
 
 class RecordingService:
-    def __init__(self, recordings: RecordingRepository, runs: RunService) -> None:
+    def __init__(self, recordings: RecordingRepository, runs: RunService,
+                 schedules: ScheduleService | None = None) -> None:
         self._recordings = recordings
         self._runs = runs
+        self._schedules = schedules
 
     async def save(self, script_data: dict[str, Any], name: str | None,
                    priority: Priority = DEFAULT_PRIORITY) -> RecordingRecord:
@@ -36,8 +39,14 @@ class RecordingService:
         return await self._recordings.list_page(limit=limit, offset=offset)
 
     async def delete(self, recording_id: UUID) -> None:
-        """Its runs stay, unlinked."""
-        await self._recordings.delete(recording_id)
+        """Its runs stay, unlinked; its schedules stop (`recording <name> was deleted`), their BullMQ schedulers
+        removed at once."""
+        stopped = await self._recordings.delete(recording_id)
+        if stopped:
+            log.info("recording's schedules stopped", recordingId=str(recording_id),
+                     schedules=[str(schedule_id) for schedule_id in stopped])
+        if self._schedules is not None:
+            await self._schedules.stop_schedulers(stopped)
 
     async def run(self, recording_id: UUID, options: RunOptions, *, queued_by: str | None = None) -> RunRecord:
         """Queue a run of the saved recording now (with the recording's priority unless `options` name one)."""

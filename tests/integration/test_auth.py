@@ -40,6 +40,11 @@ ADMIN = {
     ("GET", "/api/keys"),
     ("POST", "/api/keys"),
     ("DELETE", "/api/keys/{key_id}"),
+    ("POST", "/api/schedules"),
+    ("PATCH", "/api/schedules/{schedule_id}"),
+    ("DELETE", "/api/schedules/{schedule_id}"),
+    ("POST", "/api/schedules/{schedule_id}/pause"),
+    ("POST", "/api/schedules/{schedule_id}/resume"),
 }
 ANY_KEY = {("DELETE", "/api/session")}  # logging out
 # An endless event stream: httpx's ASGI transport would wait for its end (its 401 and 403 are checked).

@@ -9,6 +9,7 @@ import asyncpg
 import pytest
 
 from contract.runs import RUN_TRANSITIONS, AttemptStatus, RunStatus, StepStatus
+from contract.schedules import ScheduleState
 from storage.queries import load_queries
 
 
@@ -20,7 +21,7 @@ async def connection(database_url: str) -> AsyncIterator[asyncpg.Connection]:
 
 
 @pytest.mark.parametrize(("sql_type", "enum"), [("run_status", RunStatus), ("attempt_status", AttemptStatus),
-                                                ("step_status", StepStatus)])
+                                                ("step_status", StepStatus), ("schedule_state", ScheduleState)])
 async def test_status_types_equal_the_contract(connection: asyncpg.Connection, sql_type: str,
                                                enum: type[RunStatus]) -> None:
     values = await connection.fetchval(f"SELECT enum_range(NULL::{sql_type})::text[]")

@@ -39,7 +39,9 @@ SKIPPED = {"GET /api/events"}
 # A recording's validity (selector syntax, RE2 patterns, URLs, `${NAME}` references, steps' own fields) is
 # more than its JSON Schema outline says, so a schema-valid recording may rightly be refused (422 naming the
 # field): for these operations only, that one check is off; every other check, and negative data, still run.
-RECORDING_BODIES = {"POST /api/runs", "POST /api/recordings"}
+# A schedule's body likewise: its recording must exist and its cron pattern parse and fire, more than a schema says.
+RECORDING_BODIES = {"POST /api/runs", "POST /api/recordings", "POST /api/schedules",
+                    "PATCH /api/schedules/{schedule_id}"}
 
 
 async def _admin_key(database_url: str) -> str:
