@@ -3,15 +3,13 @@ JSON Schema."""
 
 from __future__ import annotations
 
-from typing import Any, get_args
+from typing import Any
 
 from fastapi import APIRouter
 
 from api.auth import needs
 from contract.access import Scope
-from contract.options import Priority
-from contract.runs import contract_document
-from contract.schedules import schedule_contract
+from contract.document import client_contract
 from runner.formats import native_json_schema
 
 router = APIRouter(prefix="/api", tags=["schema"])
@@ -28,4 +26,4 @@ async def run_contract() -> dict[str, Any]:
     """Run, attempt and step statuses, which run statuses are final, the allowed changes of a run's status,
     the failure categories, the schedule states and the run priorities, highest first (the dashboard builds its
     filters from this)."""
-    return {**contract_document(), **schedule_contract(), "priorities": list(get_args(Priority))}
+    return client_contract()

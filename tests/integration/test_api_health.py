@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 from redis.asyncio import Redis
 
-from contract.runs import contract_document
+from contract.document import client_contract
 from contract.settings import Settings
 from jobs.registry import WorkerBeat, WorkerRegistry
 
@@ -78,5 +78,5 @@ async def test_native_script_schema_is_served(api_client: httpx.AsyncClient) -> 
 
 async def test_the_run_contract_is_served(api_client: httpx.AsyncClient) -> None:
     response = await api_client.get("/api/contract")
-    assert response.status_code == 200 and response.json() == contract_document()
+    assert response.status_code == 200 and response.json() == client_contract()
     assert response.json()["finalRunStatuses"] == ["passed", "failed", "error", "cancelled"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from contract.document import client_contract
 from contract.runs import AttemptStatus, RunStatus, StepStatus, contract_document
 
 from services import REPO_ROOT
@@ -24,3 +25,10 @@ def test_the_contract_document_lists_every_status_once() -> None:
     assert document["finalRunStatuses"] == ["passed", "failed", "error", "cancelled"]
     assert document["runTransitions"]["queued"] == ["cancelled", "error", "running"]
     assert document["runTransitions"]["passed"] == []
+
+
+def test_the_served_contract_holds_schedule_states_and_priorities_highest_first() -> None:
+    document = client_contract()
+    assert document["scheduleStates"] == ["active", "paused", "stopped"]
+    assert document["priorities"] == ["high", "normal", "low"]
+    assert document["runStatuses"] == contract_document()["runStatuses"]
