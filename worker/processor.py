@@ -47,6 +47,7 @@ from storage import (
 from storage.retry import is_transient_store_error, retry_while
 from worker.intake import InvalidJob, JobIntake, SkippedTick, validation_problem
 from worker.outcomes import Decision, JobAction, Outcome, ReplayEnd, decide, judge
+from worker.progress import StepProgress
 from worker.replays import ActiveReplays
 
 log = structlog.get_logger(__name__)
@@ -196,17 +197,21 @@ class RunProcessor:
         run_id = prepared.run.id
         total = len(prepared.script.steps)
 
-        async def on_step(step: StepResult) -> None:
-            try:
-                await self._runs.record_step(run_id, attempt, step)
-                # BullMQ's progress, for QueueEvents listeners and Bull Board.
-                await job.updateProgress({"runId": str(run_id), "attempt": attempt, "step": step.index + 1,
-                                          "steps": total, "type": step.type, "status": step.status})
-            except Exception as error:  # live progress only: persist writes every step again
-                log.warning("could not record step progress", step=step.index, error=repr(error))
+        async def write_step(step: StepResult) -> None:
+            await self._runs.record_step(run_id, attempt, step)
+            # BullMQ's progress, for QueueEvents listeners and Bull Board.
+            await job.updateProgress({"runId": str(run_id), "attempt": attempt, "step": step.index + 1,
+                                      "steps": total, "type": step.type, "status": step.status})
 
-        return await self.replays.run(run_id, prepared.script, prepared.options, output_dir,
-                                      secret_values=prepared.secret_values, on_step=on_step)
+        progress = StepProgress(write_step)
+        try:
+            end = await self.replays.run(run_id, prepared.script, prepared.options, output_dir,
+                                         secret_values=prepared.secret_values, on_step=progress.report)
+        except BaseException:
+            progress.abandon()
+            raise
+        await progress.drain()
+        return end
 
     async def _keep_artifacts(self, run_id: UUID, attempt: int, result: RunResult) -> KeptArtifacts:
         """Put the replay's files into the artifact store, each retried while the store is unreachable; after
