@@ -137,6 +137,10 @@ class EgressProxy:
                 await self._server.wait_closed()
             self._server = None
 
+    def forget(self) -> None:
+        """Clear what it saw so far: a proxy started ahead of its run (`worker.warm`) reports only that run."""
+        self.blocked, self.blocked_count, self.connected, self.unreachable = [], 0, [], []
+
     async def __aenter__(self) -> EgressProxy:
         await self.start()
         return self

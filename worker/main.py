@@ -74,6 +74,7 @@ from worker.replays import ActiveReplays, ReplayFunction
 from worker.retention import RetentionJobs, retention_loop
 from worker.schedules import ScheduledRuns
 from worker.sweep import OrphanSweeper, sweep_loop
+from worker.warm import WarmContexts
 from worker.workdir import work_directory
 
 log = structlog.get_logger(__name__)
@@ -137,10 +138,13 @@ class ClaimControl:
 
 
 def replay_in(browsers: Mapping[BrowserName, BrowserSupervisor], browser_wait_s: float,
-              network: NetworkPolicy | None = None, resolver: Resolver = system_resolver) -> ReplayFunction:
+              network: NetworkPolicy | None = None, resolver: Resolver = system_resolver,
+              warm: WarmContexts | None = None) -> ReplayFunction:
     """The replay of one run in the browser its options name (the worker's live one, waiting for a relaunch
     up to `browser_wait_s`), its requests through an egress proxy of its own enforcing `network` (None: no
-    proxy, for tests of the replay alone). A request the policy blocked makes the run `failed` [blocked]."""
+    proxy, for tests of the replay alone). A request the policy blocked makes the run `failed` [blocked].
+    `warm`: the run starts in the context opened ahead when it fits, and the next one is opened meanwhile (its
+    proxies made with `network`, as warm's `new_proxy`)."""
 
     async def replay(script: Script, options: RunOptions, output_dir: Path, *, secret_values: Sequence[str] = (),
                      on_step: StepCallback | None = None, stop: asyncio.Event | None = None) -> RunResult:
@@ -152,12 +156,28 @@ def replay_in(browsers: Mapping[BrowserName, BrowserSupervisor], browser_wait_s:
             live = await supervisor.browser(browser_wait_s)
         except BrowserError as error:
             return RunResult(status=RunStatus.ERROR, error=str(error), category=FailureCategory.BROWSER_CRASHED)
+        spare = None
+        if warm is not None:
+            plan = PlaywrightRunner(live).plan(script, options, secret_values=secret_values)
+            spare = await warm.take(live, plan)
+            if spare is not None and network is not None and spare.proxy is None:
+                await spare.close()  # opened without the egress proxy this run must go through
+                spare = None
+            warm.open_next(live, plan)
+        prepared = spare.opened if spare is not None else None
         if network is None:
             return await PlaywrightRunner(live).run(script, options, output_dir, secret_values=secret_values,
-                                                    on_step=on_step, stop=stop)
-        async with EgressProxy(network, resolver=resolver) as proxy:
+                                                    on_step=on_step, stop=stop, prepared=prepared)
+        proxy = spare.proxy if spare is not None and spare.proxy is not None else None
+        if proxy is None:
+            proxy = EgressProxy(network, resolver=resolver)
+            await proxy.start()
+        try:
             result = await PlaywrightRunner(live, proxy=proxy.playwright_proxy()).run(
-                script, options, output_dir, secret_values=secret_values, on_step=on_step, stop=stop)
+                script, options, output_dir, secret_values=secret_values, on_step=on_step, stop=stop,
+                prepared=prepared)
+        finally:
+            await proxy.close()
         mask = SecretMasker(secret_values).mask
         return blocked_verdict(explain_network_errors(result, proxy.unreachable, mask), proxy.blocked, mask)
 
@@ -176,11 +196,13 @@ class WorkerRuntime:
         self.browser = browser
         self.claiming = claiming
         self.registry = WorkerRegistry(connections.redis, settings.queue_name)
+        # The next run's context, opened while a run executes (a third of a short run's time).
+        self.warm = WarmContexts(work_dir / "ahead", new_proxy=lambda: EgressProxy(self.network))
         runs = RunRepository(connections.pool, queue=settings.queue_name, retry_for_s=settings.database_retry_s)
         self.processor = RunProcessor(
             runs=runs,
             artifacts=connections.store,
-            replays=ActiveReplays(replay_in({"chromium": browser}, BROWSER_WAIT_S, self.network)),
+            replays=ActiveReplays(replay_in({"chromium": browser}, BROWSER_WAIT_S, self.network, warm=self.warm)),
             worker_name=settings.worker_name,
             work_dir=work_dir,
             intake=JobIntake(runs, self.network, schedules=ScheduledRuns(
@@ -274,6 +296,7 @@ class WorkerRuntime:
                  network=self.network.describe())
         await stop.requested.wait()
         await shut_down(worker, self.processor.replays, stop, self.settings.shutdown_grace_s)
+        await self.warm.close()
         self.refresh_beat(self.beat, stop)
         await tasks.cancel_all()
         if tasks.died is not None:

@@ -44,6 +44,7 @@ from runner.formats.steps import Navigate, Script, SetViewport, Step, Viewport
 from runner.formats.variables import SecretMasker
 from runner.replay.categories import categorize
 from runner.replay.context import Handler, StepContext
+from runner.replay.contexts import HAR_NAME, ContextPlan, OpenContext, open_context
 from runner.replay.devices import device_identity, device_viewport, lookup_device
 from runner.replay.errors import StepFailed
 from runner.replay.executor import StepExecutor
@@ -56,7 +57,6 @@ DEFAULT_VIEWPORT = Viewport(width=1280, height=720)
 SCREENSHOT_TIMEOUT_MS = 5_000
 VIDEO_NAME = "video.webm"
 TRACE_NAME = "trace.zip"
-HAR_NAME = "network.har"
 HTML_NAME = "page.html"
 CONSOLE_NAME = "console.log"
 PAGE_HTML_TIMEOUT_S = 5.0
@@ -82,6 +82,13 @@ class PlaywrightRunner:
         self._executor = StepExecutor(handlers)
         self._proxy = proxy
 
+    def plan(self, script: Script, options: RunOptions, *, secret_values: Sequence[str] = ()) -> ContextPlan:
+        """What the run's browser context is made with: a context opened ahead from an equal plan (`prepared` of
+        `run`) serves the run."""
+        device = lookup_device(options.device) if options.device is not None else None
+        return context_plan(_replayed_script(script, options, device), options, device,
+                            tracing=options.trace != "off" and not SecretMasker(secret_values))
+
     async def run(
         self,
         script: Script,
@@ -91,20 +98,50 @@ class PlaywrightRunner:
         secret_values: Sequence[str] = (),
         on_step: StepCallback | None = None,
         stop: asyncio.Event | None = None,
+        prepared: OpenContext | None = None,
     ) -> RunResult:
         """`secret_values`: masked as `***` in every error and text artifact (and no trace is recorded).
         `stop`: set it to cancel the run mid-step (its context is closed); the result keeps the steps,
-        screenshots and video made so far, the interrupted step `failed` with "cancelled by request"."""
+        screenshots and video made so far, the interrupted step `failed` with "cancelled by request".
+        `prepared`: a context opened ahead (`runner.replay.contexts`); used when its plan is this run's and it is
+        still open in this browser, else closed. The run closes it either way and removes its folder."""
         device = lookup_device(options.device) if options.device is not None else None
-        if options.base_url:
-            script = rebase_script(script, options.base_url)
-        if options.viewport is not None:
-            script = _with_viewport(script, Viewport(width=options.viewport.width, height=options.viewport.height))
-        elif device is not None:
-            script = _with_viewport(script, device_viewport(device))
-        replay = _Run(self._browser, self._executor, script, options, output_dir, device=device,
-                      masker=SecretMasker(secret_values), on_step=on_step, stop=stop, proxy=self._proxy)
+        script = _replayed_script(script, options, device)
+        masker = SecretMasker(secret_values)
+        plan = context_plan(script, options, device, tracing=options.trace != "off" and not masker)
+        replay = _Run(self._browser, self._executor, script, options, output_dir, plan=plan, prepared=prepared,
+                      masker=masker, on_step=on_step, stop=stop, proxy=self._proxy)
         return await _unless_the_browser_dies(self._browser, replay)
+
+
+def _replayed_script(script: Script, options: RunOptions, device: dict[str, Any] | None) -> Script:
+    """The script as replayed: on the run's base URL, in the run's (or its device's) viewport."""
+    if options.base_url:
+        script = rebase_script(script, options.base_url)
+    if options.viewport is not None:
+        return _with_viewport(script, Viewport(width=options.viewport.width, height=options.viewport.height))
+    if device is not None:
+        return _with_viewport(script, device_viewport(device))
+    return script
+
+
+def context_plan(script: Script, options: RunOptions, device: dict[str, Any] | None, *, tracing: bool) -> ContextPlan:
+    viewport = script.viewport or DEFAULT_VIEWPORT
+    emulation: dict[str, Any] = {
+        "viewport": {"width": viewport.width, "height": viewport.height},
+        "device_scale_factor": viewport.device_scale_factor,
+        "is_mobile": viewport.is_mobile,
+        "has_touch": viewport.has_touch,
+    }
+    if device is not None:
+        emulation.update(device_identity(device))
+    emulation.update(
+        locale=options.locale,
+        timezone_id=options.timezone_id,
+        extra_http_headers=options.extra_http_headers,
+        storage_state=options.storage_state.playwright() if options.storage_state else None,
+    )
+    return ContextPlan(emulation=emulation, video=options.video != "off", tracing=tracing)
 
 
 async def _unless_the_browser_dies(browser: Browser, replay: _Run) -> RunResult:
@@ -145,7 +182,7 @@ class _Run:
     """One replay: its context, the results so far, and the verdict."""
 
     def __init__(self, browser: Browser, executor: StepExecutor, script: Script, options: RunOptions,
-                 output_dir: Path, *, device: dict[str, Any] | None, masker: SecretMasker,
+                 output_dir: Path, *, plan: ContextPlan, prepared: OpenContext | None, masker: SecretMasker,
                  on_step: StepCallback | None, stop: asyncio.Event | None,
                  proxy: ProxySettings | None = None) -> None:
         self.browser = browser
@@ -156,10 +193,11 @@ class _Run:
         self.current_step: asyncio.Future[str | None] | None = None
         self.script = script
         self.options = options
-        self.device = device
+        self.plan = plan
+        self.prepared = prepared
+        self.opened: OpenContext | None = None
         self.output_dir = output_dir
         self.on_step = on_step
-        self.video_dir = output_dir / ".video" if options.video != "off" else None
         self.steps: list[StepResult] = []
         self.artifacts: list[ArtifactFile] = []
         self.status: ReplayStatus = RunStatus.PASSED
@@ -190,6 +228,15 @@ class _Run:
             await self.on_step(step_result)
 
     async def execute(self) -> RunResult:
+        try:
+            return await self.replay_in_context()
+        finally:
+            if self.prepared is not None:  # never taken (the run ended before its context was made)
+                await self.prepared.discard()
+            if self.opened is not None and self.opened.folder != self.output_dir:
+                shutil.rmtree(self.opened.folder, ignore_errors=True)  # a context opened ahead: its own folder
+
+    async def replay_in_context(self) -> RunResult:
         self.output_dir.mkdir(parents=True, exist_ok=True)
         try:
             context, page = await self.new_context()
@@ -236,40 +283,27 @@ class _Run:
             await context.close()
 
     async def new_context(self) -> tuple[BrowserContext, Page]:
-        viewport = self.script.viewport or DEFAULT_VIEWPORT
-        emulation: dict[str, Any] = {
-            "viewport": {"width": viewport.width, "height": viewport.height},
-            "device_scale_factor": viewport.device_scale_factor,
-            "is_mobile": viewport.is_mobile,
-            "has_touch": viewport.has_touch,
-        }
-        if self.device is not None:
-            emulation.update(device_identity(self.device))
-        context = await self.browser.new_context(
-            **emulation,
-            locale=self.options.locale,
-            timezone_id=self.options.timezone_id,
-            extra_http_headers=self.options.extra_http_headers,
-            storage_state=(self.options.storage_state.playwright()  # type: ignore[arg-type]
-                           if self.options.storage_state else None),
-            record_video_dir=self.video_dir,
-            # Written when the context closes; deleted again if the run passes.
-            record_har_path=self.output_dir / HAR_NAME,
-            record_har_content="omit",
-            proxy=self.proxy,
-        )
-        context.on("console", self.on_console)
-        context.on("weberror", self.on_page_error)
+        prepared, self.prepared = self.prepared, None
+        if prepared is not None:
+            if prepared.plan.key == self.plan.key and prepared.usable_in(self.browser):
+                try:
+                    return self.use(prepared, prepared.page or await prepared.context.new_page())
+                except PlaywrightError as error:
+                    log.warning("the context opened ahead failed; opening a new one", error=first_line(error))
+            await prepared.discard()
+        opened = await open_context(self.browser, self.plan, self.output_dir, proxy=self.proxy, with_page=False)
         try:
-            if self.options.trace != "off" and not self.masker:
-                await context.tracing.start(screenshots=True, snapshots=True, sources=False)
-                self.tracing = True
-            page = await context.new_page()
+            return self.use(opened, await opened.context.new_page())
         except BaseException:
-            with suppress(PlaywrightError):
-                await context.close()
+            await opened.discard(remove_files=False)
             raise
-        return context, page
+
+    def use(self, opened: OpenContext, page: Page) -> tuple[BrowserContext, Page]:
+        self.opened = opened
+        self.tracing = opened.plan.tracing
+        opened.context.on("console", self.on_console)
+        opened.context.on("weberror", self.on_page_error)
+        return opened.context, page
 
     async def replay(self, steps: StepContext) -> None:
         crashed: list[str] = []
@@ -406,19 +440,20 @@ class _Run:
 
     def keep_har(self) -> None:
         """After the context closed (when Playwright writes the HAR): kept only when the run did not pass."""
-        path = self.output_dir / HAR_NAME
-        if not path.is_file():
+        if self.opened is None or not self.opened.har_path.is_file():
             return
         if self.status == RunStatus.PASSED:
-            path.unlink()
+            self.opened.har_path.unlink()
             return
+        path = self.opened.har_path.replace(self.output_dir / HAR_NAME)
         if self.masker:  # request bodies and URLs may carry what was typed
             path.write_text(self.masker.mask(path.read_text(encoding="utf-8")), encoding="utf-8")
         self.add_failure_artifact("har", path, "application/json")
 
     async def keep_video(self, page: Page) -> ArtifactFile | None:
         """After the context closed: the main page's video becomes `video.webm`, or is deleted."""
-        if self.video_dir is None:
+        video_dir = self.opened.video_dir if self.opened is not None else None
+        if video_dir is None:
             return None
         target = self.output_dir / VIDEO_NAME
         try:
@@ -428,7 +463,7 @@ class _Run:
         keep = self.options.video == "on" or self.status != RunStatus.PASSED
         if keep and recorded is not None and recorded.is_file() and recorded.stat().st_size > 0:
             recorded.replace(target)
-        shutil.rmtree(self.video_dir, ignore_errors=True)
+        shutil.rmtree(video_dir, ignore_errors=True)
         if keep and target.is_file():
             return ArtifactFile(kind="video", path=target, content_type="video/webm")
         if keep:
