@@ -296,13 +296,18 @@ async def test_failures_name_step_selector_expected_actual_and_category(browser:
 
     parallel = asyncio.Semaphore(4)  # a few contexts at once, not forty
 
-    async def one(number: int, steps: list[dict[str, Any]]) -> RunResult:
-        data = native({"action": "navigate", "url": f"{site_url}/widgets.html"},
-                      *({**step, "timeoutMs": 2000} for step in fill_in(steps)))
+    async def one(number: int, steps: list[dict[str, Any]], expected: str) -> RunResult:
+        # Every case fails at its last step. A failure that waits out its timeout names 2000 ms; every other step
+        # (the navigation, the steps before, a failure at once) gets room for a loaded machine: four contexts at
+        # once on two busy cores can take seconds to load a page or reach an element.
+        *before, last = fill_in(steps)
+        data = native({"action": "navigate", "url": f"{site_url}/widgets.html", "timeoutMs": 30_000},
+                      *({**step, "timeoutMs": 30_000} for step in before),
+                      {**last, "timeoutMs": 2000 if " ms" in expected else 30_000})
         async with parallel:
             return await replay(browser, data, tmp_path / str(number))
 
-    results = await asyncio.gather(*(one(number, steps) for number, (steps, _) in enumerate(FAILURES)))
+    results = await asyncio.gather(*(one(number, steps, expected) for number, (steps, expected) in enumerate(FAILURES)))
     mismatches: list[str] = []
     for (steps, expected), result in zip(FAILURES, results, strict=True):
         failed = [step for step in result.steps if step.status == "failed"]
