@@ -1,12 +1,11 @@
-"""Live events for the dashboard: Postgres NOTIFY (triggers on runs and run_steps, migration 0004) fanned
-out to every open event stream of this API process.
+"""Live events for the dashboard: Postgres NOTIFY (triggers on runs and run_steps, migration 0004; a step event
+carries the step since 0013) fanned out to every open event stream of this API process.
 
 One LISTEN connection per process, reconnected with backoff when Postgres restarts. Each subscriber gets a
 bounded queue; one that falls behind is dropped (its stream ends and the browser reconnects) instead of
-slowing the others. `None` in a queue means: the stream is over. While the listener is reconnecting no event
-is heard, so when it listens (again, or at last: the API takes streams before its first LISTEN) it ends every
-stream open meanwhile: their clients reconnect and read
-afresh what they show, rather than go on missing what changed in between.
+slowing the others. `None` in a queue means: the stream is over. While the listener is away (the API starting,
+Postgres restarting) no event is heard, so when it listens it ends every stream opened before: their clients
+reconnect and read afresh what they show, rather than go on missing what changed in between.
 """
 
 from __future__ import annotations
