@@ -1,17 +1,19 @@
-"""Live events for the dashboard: Postgres NOTIFY (triggers on runs and run_steps, migration 0004) fanned
-out to every open event stream of this API process.
+"""Live events for the dashboard: Postgres NOTIFY (triggers on runs and run_steps, migration 0004; a step event
+carries the step since 0013) fanned out to every open event stream of this API process.
 
 One LISTEN connection per process, reconnected with backoff when Postgres restarts. Each subscriber gets a
 bounded queue; one that falls behind is dropped (its stream ends and the browser reconnects) instead of
-slowing the others. `None` in a queue means: the stream is over.
+slowing the others. `None` in a queue means: the stream is over. While the listener is away (the API starting,
+Postgres restarting) no event is heard, so when it listens it ends every stream opened before: their clients
+reconnect and read afresh what they show, rather than go on missing what changed in between.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, suppress
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from typing import Any
 
 import asyncpg
@@ -22,6 +24,7 @@ log = structlog.get_logger(__name__)
 CHANNEL = "reprise_events"
 QUEUE_SIZE = 512
 RECONNECT_MAX_S = 5.0
+APPLICATION_NAME = "reprise-events"  # the listener in pg_stat_activity
 Event = dict[str, Any]
 
 
@@ -40,13 +43,18 @@ class EventHub:
 
     async def _listen_forever(self) -> None:
         delay = 0.2
+        deaf = True  # not listening (yet, or any more): streams open now may miss events
         while True:
             connection: asyncpg.Connection | None = None
             try:
-                connection = await asyncpg.connect(self._database_url, timeout=10)
+                connection = await asyncpg.connect(self._database_url, timeout=10,
+                                                   server_settings={"application_name": APPLICATION_NAME})
                 lost = asyncio.Event()
                 connection.add_termination_listener(lambda _, lost=lost: lost.set())
                 await connection.add_listener(CHANNEL, self._notified)
+                if deaf:
+                    self._end_streams()
+                    deaf = False
                 self.connected.set()
                 delay = 0.2
                 log.info("listening for run events")
@@ -61,6 +69,7 @@ class EventHub:
                 log.warning("event listener lost the database, reconnecting", error=repr(error), retryInS=delay)
             finally:
                 self.connected.clear()
+                deaf = True
                 if connection is not None and not connection.is_closed():
                     with suppress(Exception):
                         await connection.close(timeout=2)
@@ -83,8 +92,10 @@ class EventHub:
                     queue.get_nowait()
                 queue.put_nowait(None)
 
-    @asynccontextmanager
-    async def subscribe(self) -> AsyncIterator[asyncio.Queue[Event | None]]:
+    @contextmanager
+    def subscribe(self) -> Iterator[asyncio.Queue[Event | None]]:
+        """A queue of this hub's events from now on (a stream subscribes before it answers, so a client that
+        reads a run once its stream is open misses no change made after that read)."""
         queue: asyncio.Queue[Event | None] = asyncio.Queue(QUEUE_SIZE)
         self._subscribers.add(queue)
         try:
@@ -92,11 +103,15 @@ class EventHub:
         finally:
             self._subscribers.discard(queue)
 
-    async def close(self) -> None:
+    def _end_streams(self) -> None:
         for queue in list(self._subscribers):
-            with suppress(asyncio.QueueFull):
-                queue.put_nowait(None)
+            with suppress(asyncio.QueueEmpty):
+                queue.get_nowait()  # room for the end, which counts more than one event it may replace
+            queue.put_nowait(None)
         self._subscribers.clear()
+
+    async def close(self) -> None:
+        self._end_streams()
         if self._task is not None:
             self._task.cancel()
             with suppress(asyncio.CancelledError):

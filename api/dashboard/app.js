@@ -179,16 +179,34 @@ function bytes(size) {
   return `${(size / 1024 / 1024).toFixed(1)} MB`;
 }
 
-// Server-sent events with the browser's own reconnect; `live` shows whether the stream is up.
-function subscribe(query, onEvent) {
-  const source = new EventSource(`/api/events${query}`);
+// Server-sent events with the browser's own reconnect; `live` shows whether the stream is up. `onOpen` runs at
+// every (re)connection, `onDown` whenever the stream is lost. A stream the API refused (an HTTP error, such as
+// 429 for too many streams) is one the browser gives up on: it is opened again after REOPEN_MS.
+const REOPEN_MS = 10000;
+
+function subscribe(query, onEvent, { onOpen = () => {}, onDown = () => {} } = {}) {
   const live = document.getElementById("live");
-  source.onopen = () => { live.textContent = "live"; live.classList.add("on"); };
-  source.onerror = () => { live.textContent = "reconnecting…"; live.classList.remove("on"); };
-  for (const kind of ["run", "step"]) {
-    source.addEventListener(kind, (message) => onEvent(kind, JSON.parse(message.data)));
+  let source = null;
+  let reopen = null;
+  let closed = false;
+  function open() {
+    source = new EventSource(`/api/events${query}`);
+    source.onopen = () => { live.textContent = "live"; live.classList.add("on"); onOpen(); };
+    source.onerror = () => {
+      live.textContent = "reconnecting…";
+      live.classList.remove("on");
+      onDown();
+      if (source.readyState === EventSource.CLOSED && !closed) {
+        clearTimeout(reopen);
+        reopen = setTimeout(open, REOPEN_MS);
+      }
+    };
+    for (const kind of ["run", "step"]) {
+      source.addEventListener(kind, (message) => onEvent(kind, JSON.parse(message.data)));
+    }
   }
-  return () => source.close();
+  open();
+  return () => { closed = true; clearTimeout(reopen); source.close(); };
 }
 
 function debounce(fn, ms) {
@@ -346,8 +364,7 @@ async function runsList(params) {
 // ---- run detail ----------------------------------------------------------------------------------
 
 async function runDetail(runId) {
-  let run = await api(`/api/runs/${encodeURIComponent(runId)}`);
-  document.title = `Run #${run.number} · Reprise`;
+  let run = null;  // GET /api/runs/{id}, with the latest attempt's steps patched in as their events come
   const heading = h("h1");
   const meta = h("dl", { class: "meta" });
   const errorBox = h("div");
@@ -357,6 +374,7 @@ async function runDetail(runId) {
                              "aria-label": "Recording of the run" });
   const noVideo = h("p", { class: "muted no-video" });
   const stepsList = h("ol", { class: "steps", "aria-label": "Steps" });
+  const stepCounts = h("p", { class: "muted step-counts", role: "status" });
   const shot = h("figure", { class: "shot", "aria-live": "polite" });
   const artifacts = h("ul", { class: "artifacts" });
   const attempts = h("tbody");
@@ -385,7 +403,7 @@ async function runDetail(runId) {
 
   cancel.addEventListener("click", async () => {
     cancel.disabled = true;
-    try { run = await api(`/api/runs/${run.id}/cancel`, { method: "POST" }); await refresh(); }
+    try { await api(`/api/runs/${run.id}/cancel`, { method: "POST" }); await refresh(); }
     catch (error) { toast(error.message); cancel.disabled = false; }
   });
   retry.addEventListener("click", async () => {
@@ -395,22 +413,6 @@ async function runDetail(runId) {
       location.hash = `#/runs/${created.id}`;
     } catch (error) { toast(error.message); retry.disabled = false; }
   });
-
-  main.append(
-    h("p", {}, h("a", { href: "#/runs" }, "← All runs")),
-    heading, meta, errorBox,
-    h("div", { class: "actions" }, cancel, retry),
-    h("div", { class: "detail" },
-      h("section", { "aria-label": "Video" }, video, noVideo, shot),
-      h("section", { class: "panel", "aria-label": "Step timeline" },
-        h("h2", {}, "Steps"), attemptField, h("p", { class: "muted" }, "Select a step to see it in the video."),
-        stepsList)),
-    h("section", { class: "panel" }, h("h2", {}, "Artifacts"), artifacts),
-    h("section", { class: "panel" }, h("h2", {}, "Attempts"),
-      h("table", { "aria-label": "Attempts" },
-        h("thead", {}, h("tr", {}, ...["Attempt", "Worker", "Status", "Error", "Started", "Finished"]
-          .map((title) => h("th", { scope: "col" }, title)))),
-        attempts)));
 
   function screenshotFor(index) {
     return run.artifacts.find((a) => a.kind === "screenshot" && a.step === index && a.attempt === shownAttempt());
@@ -436,7 +438,56 @@ async function runDetail(runId) {
       h("figcaption", { class: "muted" }, `Step ${step.index + 1}: ${step.type}`));
   }
 
+  function stepRow(step) {
+    const button = h("button", { type: "button", "aria-pressed": String(step.index === selected),
+                                 "data-step": step.index, "data-status": step.status },
+      h("span", {}, String(step.index + 1)),
+      h("span", {}, h("strong", {}, step.type), step.selector ? h("div", { class: "selector" }, step.selector) : null),
+      h("span", {}, badge(step.status), " ", h("span", { class: "muted" }, duration(step.durationMs))),
+      step.error ? h("div", { class: "step-error" },
+        step.category ? h("strong", {}, `[${step.category}] `) : null, step.error) : null);
+    button.addEventListener("click", () => selectStep(step, button));
+    return h("li", {}, button);
+  }
+
+  function renderStepCounts() {
+    const steps = shownSteps();
+    const counts = new Map();
+    for (const step of steps) counts.set(step.status, (counts.get(step.status) || 0) + 1);
+    stepCounts.textContent = steps.length
+      ? `${steps.length} step${steps.length === 1 ? "" : "s"}: ${[...counts].map(([s, n]) => `${n} ${s}`).join(", ")}`
+      : "";
+  }
+
+  function renderSteps() {
+    stepsList.replaceChildren(...shownSteps().map(stepRow));
+    if (!shownSteps().length) stepsList.append(h("li", { class: "muted" }, "No steps yet."));
+    renderStepCounts();
+  }
+
+  // One step as its event carries it: into its attempt's list (in the place of the step with its index, or in
+  // order) and, when that attempt is on screen, into the page as one row.
+  function patchStep(attempt, step) {
+    const steps = attempt === run.attempts ? run.steps : olderSteps.get(attempt);
+    if (!steps) return;  // an earlier attempt nobody looked at: read when someone does
+    const at = steps.findIndex((other) => other.index >= step.index);
+    if (at === -1) steps.push(step);
+    else if (steps[at].index === step.index) steps[at] = step;
+    else steps.splice(at, 0, step);
+    if (attempt !== shownAttempt()) return;
+    const row = stepRow(step);
+    const buttons = [...stepsList.querySelectorAll("button[data-step]")];
+    const same = buttons.find((button) => Number(button.dataset.step) === step.index);
+    const after = buttons.find((button) => Number(button.dataset.step) > step.index);
+    stepsList.querySelector(":scope > li.muted")?.remove();  // "No steps yet."
+    if (same) same.closest("li").replaceWith(row);
+    else if (after) after.closest("li").before(row);
+    else stepsList.append(row);
+    renderStepCounts();
+  }
+
   function render() {
+    document.title = `Run #${run.number} · Reprise`;
     heading.replaceChildren(`#${run.number} `, h("span", { class: "run-name" }, run.name), " ", badge(run.status));
     meta.replaceChildren(...[
       ["Worker", run.worker || "—"], ["Attempts", String(run.attempts)], ["Duration", duration(run.durationMs)],
@@ -468,17 +519,7 @@ async function runDetail(runId) {
       h("option", { value: String(a.attempt) }, `${a.attempt} of ${run.attempts}: ${a.status} (${a.worker})`)));
     attemptPicker.value = String(shownAttempt());
 
-    stepsList.replaceChildren(...shownSteps().map((step) => {
-      const button = h("button", { type: "button", "aria-pressed": String(step.index === selected),
-                                   "data-step": step.index },
-        h("span", {}, String(step.index + 1)),
-        h("span", {}, h("strong", {}, step.type), step.selector ? h("div", { class: "selector" }, step.selector) : null),
-        h("span", {}, badge(step.status), " ", h("span", { class: "muted" }, duration(step.durationMs))),
-        step.error ? h("div", { class: "step-error" }, step.error) : null);
-      button.addEventListener("click", () => selectStep(step, button));
-      return h("li", {}, button);
-    }));
-    if (!shownSteps().length) stepsList.append(h("li", { class: "muted" }, "No steps yet."));
+    renderSteps();
 
     const latest = run.artifacts.filter((a) => a.attempt === shownAttempt() && a.kind !== "screenshot");
     const names = { video: "video.webm", trace: "trace.zip", html: "page.html", console: "console.log",
@@ -504,17 +545,92 @@ async function runDetail(runId) {
       h("td", {}, when(a.startedAt)), h("td", {}, when(a.finishedAt)))));
   }
 
-  async function refresh() {
-    run = await api(`/api/runs/${run.id}`);
-    render();
+  // The whole run is read at the first contact with the event stream, at each reconnection, when a run event
+  // changes its status or attempt, and by the fallback poll; never for a step. Reads do not overlap: a change
+  // during one makes one more, and step events that come meanwhile are applied over what it read.
+  let reading = null;
+  let readAgain = false;
+  const held = [];
+
+  function refresh() {
+    if (reading) { readAgain = true; return reading; }
+    reading = (async () => {
+      try {
+        do {
+          readAgain = false;
+          run = await api(`/api/runs/${encodeURIComponent(runId)}`);
+        } while (readAgain);
+        render();
+      } finally {
+        reading = null;
+      }
+      for (const event of held.splice(0)) onStep(event);
+    })();
+    return reading;
   }
 
-  render();
-  const update = debounce(() => refresh().catch(() => {}), 250);
-  const unsubscribe = subscribe(`?runId=${encodeURIComponent(run.id)}`, () => update());
-  // Events carry the progress; this slow poll only covers a stream that is down (API restarting).
-  const poll = setInterval(() => { if (!FINAL.has(run.status)) update(); }, 5000);
+  async function readStep(event) {
+    try {
+      const steps = await api(`/api/runs/${run.id}/attempts/${event.attempt}/steps`);
+      const step = steps.find((one) => one.index === event.index);
+      if (step) patchStep(event.attempt, step);
+    } catch { /* the next read of the run has it */ }
+  }
+
+  function onStep(event) {
+    if (reading || !run || event.attempt > run.attempts) {  // a newer attempt: its run event is on its way
+      held.push(event);
+      if (run && !reading) refresh().catch(() => {});
+      return;
+    }
+    if (event.partial) { readStep(event); return; }  // its selector or error did not fit in the event
+    const { kind: _kind, runId: _runId, attempt, ...step } = event;
+    patchStep(attempt, step);
+  }
+
+  function onRun(event) {
+    if (reading) { readAgain = true; return; }
+    if (run && (event.status !== run.status || event.attempts !== run.attempts)) refresh().catch(() => {});
+  }
+
+  // No timer while the stream is up: it listens from before it answers, so a read made once it is open misses
+  // nothing later, and every reconnection reads the run again. Only while it is down (API restarting, stream
+  // refused) does the page poll, since it then has no other way to hear of a change.
+  let poll = null;
+  let contact;
+  const contacted = new Promise((resolve) => { contact = resolve; });
+  const unsubscribe = subscribe(`?runId=${encodeURIComponent(runId)}`,
+    (kind, event) => (kind === "step" ? onStep(event) : onRun(event)), {
+      onOpen: () => {
+        clearInterval(poll);
+        poll = null;
+        if (run) refresh().catch(() => {});
+        contact();
+      },
+      onDown: () => {
+        poll ??= setInterval(() => { if (run && !FINAL.has(run.status)) refresh().catch(() => {}); }, 5000);
+        contact();
+      },
+    });
   cleanup = () => { unsubscribe(); clearInterval(poll); };
+  await contacted;
+  await refresh();
+
+  main.append(
+    h("p", {}, h("a", { href: "#/runs" }, "← All runs")),
+    heading, meta, errorBox,
+    h("div", { class: "actions" }, cancel, retry),
+    h("div", { class: "detail" },
+      h("section", { "aria-label": "Video" }, video, noVideo, shot),
+      h("section", { class: "panel", "aria-label": "Step timeline" },
+        h("h2", {}, "Steps"), attemptField, stepCounts,
+        h("p", { class: "muted" }, "Select a step to see it in the video."), stepsList)),
+    h("section", { class: "panel" }, h("h2", {}, "Artifacts"), artifacts),
+    h("section", { class: "panel" }, h("h2", {}, "Attempts"),
+      h("table", { "aria-label": "Attempts" },
+        h("thead", {}, h("tr", {}, ...["Attempt", "Worker", "Status", "Error", "Started", "Finished"]
+          .map((title) => h("th", { scope: "col" }, title)))),
+        attempts)));
 }
 
 // ---- queue and workers ---------------------------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
-from contextlib import ExitStack
+from contextlib import ExitStack, suppress
 from typing import Annotated, cast
 from uuid import UUID
 
@@ -22,6 +22,7 @@ from contract.access import Scope as Access
 
 router = APIRouter(prefix="/api/events", tags=["events"])
 KEEPALIVE_S = 15.0
+LISTENER_WAIT_S = 3.0
 
 
 def _concerns(event: Event, run_id: str | None) -> bool:
@@ -50,25 +51,38 @@ async def events(
     request: Request,
     run_id: Annotated[UUID | None, Query(alias="runId", description="Only this run's run and step events")] = None,
 ) -> StreamingResponse:
-    """`event: run` (`{id, number, status, attempts}`) and `event: step` (`{runId, attempt, index, status}`)
-    messages as they happen; a `: keepalive` comment every 15 s."""
+    """`event: run` (`{id, number, status, attempts}`) and `event: step` messages as they happen; a
+    `: keepalive` comment every 15 s. A step message is the step as `GET /api/runs/{id}` shows it (`index`,
+    `type`, `status`, `durationMs`, `startedOffsetMs`, `selector`, `error`, `category`) with its `runId` and
+    `attempt`; one whose selector or error would not fit a Postgres notification (8000 bytes) comes with
+    `"partial": true` and only `runId`, `attempt`, `index` and `status`: read the step from
+    `GET /api/runs/{id}/attempts/{attempt}/steps`. The stream listens from before it answers: what a client
+    reads once it is open is never older than the events it gets."""
     wanted = str(run_id) if run_id is not None else None
     held = ExitStack()
     held.enter_context(cast(StreamSlots, request.app.state.stream_slots).hold(client_identity(request.scope)))
+    try:
+        # A stream opened while the hub is not listening (the API starting, Postgres restarting) is ended when
+        # it listens again; a short wait for it spares the client that round.
+        with suppress(TimeoutError):
+            await asyncio.wait_for(hub.connected.wait(), LISTENER_WAIT_S)
+        queue = held.enter_context(hub.subscribe())
+    except BaseException:
+        held.close()
+        raise
 
     async def stream() -> AsyncIterator[str]:
-        async with hub.subscribe() as queue:
-            yield ": connected\n\n"
-            while True:
-                try:
-                    event = await asyncio.wait_for(queue.get(), KEEPALIVE_S)
-                except TimeoutError:
-                    yield ": keepalive\n\n"
-                    continue
-                if event is None:
-                    return
-                if _concerns(event, wanted):
-                    yield f"event: {event.get('kind', 'run')}\ndata: {json.dumps(event)}\n\n"
+        yield ": connected\n\n"
+        while True:
+            try:
+                event = await asyncio.wait_for(queue.get(), KEEPALIVE_S)
+            except TimeoutError:
+                yield ": keepalive\n\n"
+                continue
+            if event is None:
+                return
+            if _concerns(event, wanted):
+                yield f"event: {event.get('kind', 'run')}\ndata: {json.dumps(event)}\n\n"
 
     return _HeldStream(stream(), held, media_type="text/event-stream",
                        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})

@@ -128,6 +128,15 @@ async def test_event_stream_sends_run_and_step_changes(live_api: str, settings: 
                       [other, run_id])
             await sql(settings, "INSERT INTO run_steps (run_id, attempt, step_index, step_type, status, "
                                 "duration_ms) VALUES ($1::uuid, 1, 0, 'navigate', 'passed', 5)", run_id)
+            # The same row written again (a finishing attempt writes every step again) is no news.
+            await sql(settings, "UPDATE run_steps SET status = 'passed' WHERE run_id = $1::uuid", run_id)
+            await sql(settings, "INSERT INTO run_steps (run_id, attempt, step_index, step_type, status, "
+                                "duration_ms, started_offset_ms, selector, error, error_category) VALUES "
+                                "($1::uuid, 1, 1, 'click', 'failed', 30, 5, '#go', 'no #go', 'timeout')", run_id)
+            # Too long for a notification (8000 bytes): the write still succeeds, its event says less.
+            await sql(settings, "INSERT INTO run_steps (run_id, attempt, step_index, step_type, status, "
+                                "duration_ms, error) VALUES ($1::uuid, 1, 2, 'click', 'skipped', 0, $2)",
+                      run_id, "é" * 5000)
             received: list[tuple[str, dict[str, Any]]] = []
             async with asyncio.timeout(15):
                 kind = ""
@@ -136,11 +145,47 @@ async def test_event_stream_sends_run_and_step_changes(live_api: str, settings: 
                         kind = line.removeprefix("event: ")
                     elif line.startswith("data: "):
                         received.append((kind, json.loads(line.removeprefix("data: "))))
-                        if len(received) == 2:
+                        if len(received) == 4:
                             break
+        steps = (await client.get(f"/api/runs/{run_id}/attempts/1/steps")).json()
     assert received[0] == ("run", {"kind": "run", "id": run_id, "number": received[0][1]["number"],
                                    "status": "running", "attempts": 1})
-    assert received[1] == ("step", {"kind": "step", "runId": run_id, "attempt": 1, "index": 0, "status": "passed"})
+    # A step event is the step as GET /api/runs/{id} shows it, with its run and attempt.
+    assert received[1] == ("step", {"kind": "step", "runId": run_id, "attempt": 1, "index": 0, "status": "passed",
+                                    "type": "navigate", "durationMs": 5, "startedOffsetMs": 0, "selector": None,
+                                    "error": None, "category": None})
+    assert received[2] == ("step", {"kind": "step", "runId": run_id, "attempt": 1, "index": 1, "status": "failed",
+                                    "type": "click", "durationMs": 30, "startedOffsetMs": 5, "selector": "#go",
+                                    "error": "no #go", "category": "timeout"})
+    assert received[3] == ("step", {"kind": "step", "runId": run_id, "attempt": 1, "index": 2, "status": "skipped",
+                                    "partial": True})
+    assert steps[2]["error"] == "é" * 5000
+    assert [step | {"kind": "step", "runId": run_id, "attempt": 1} for step in steps[:2]] == \
+        [event for _, event in received[1:3]]
+
+
+async def test_event_streams_end_when_the_listener_comes_back(live_api: str, settings: Settings) -> None:
+    """Events made while the API's listener was away were never heard: the streams open meanwhile end when it
+    listens again, so their clients reconnect and read afresh; a new stream then hears changes again."""
+    async with httpx.AsyncClient(base_url=live_api, timeout=30) as client:
+        run_id = await post_run(client, {"script": SCRIPT})
+        async with client.stream("GET", "/api/events", params={"runId": run_id}) as stream:
+            lines = stream.aiter_lines()
+            assert await anext(lines) == ": connected"
+            await sql(settings, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                "WHERE datname = current_database() AND application_name = 'reprise-events'")
+            async with asyncio.timeout(30):
+                rest = [line async for line in lines]
+        assert not any(line.startswith("data: ") for line in rest), rest
+        async with client.stream("GET", "/api/events", params={"runId": run_id}) as stream:
+            lines = stream.aiter_lines()
+            assert await anext(lines) == ": connected"
+            await sql(settings, "UPDATE runs SET status = 'running', attempts = 1 WHERE id = $1::uuid", run_id)
+            async with asyncio.timeout(15):
+                async for line in lines:
+                    if line.startswith("data: "):
+                        assert json.loads(line.removeprefix("data: "))["status"] == "running"
+                        break
 
 
 async def test_a_recordings_priority_is_its_runs_default_and_the_list_filters_by_priority(
