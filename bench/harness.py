@@ -121,7 +121,8 @@ async def system(concurrency: int, scratch: Path) -> AsyncIterator[httpx.AsyncCl
     port = free_port()
     env = {**os.environ, "DATABASE_URL": DATABASE, "QUEUE_NAME": f"bench-harness-{uuid.uuid4().hex[:8]}",
            "WORKER_NAME": "bench", "WORKER_CONCURRENCY": str(concurrency), "LOG_LEVEL": "warn", "AUTH": "none",
-           "API_PORT": str(port), "ARTIFACT_STORE_URL": str(scratch / "store"), "WORKER_WORK_DIR": str(scratch / "work"),
+           "API_PORT": str(port), "ARTIFACT_STORE_URL": str(scratch / "store"),
+           "WORKER_WORK_DIR": str(scratch / "work"),
            "BROWSER_ALLOWED_NETWORKS": "127.0.0.0/8", "API_RATE_LIMIT_PER_MINUTE": "0"}
     processes = [await asyncio.create_subprocess_exec(sys.executable, "-m", "reprise.cli", command, env=env, cwd=REPO,
                                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
