@@ -240,14 +240,16 @@ def table(rows: list[Row], runs: int, repeat: int) -> str:
 
 
 def rewrite_section(path: Path, section: str) -> None:
-    """Replace the harness section of BENCHMARKS.md (up to the next `## `), or add it after the title."""
+    """Replace the section of BENCHMARKS.md titled as `section`'s first line (up to the next `## `), or add it
+    after the file's introduction."""
+    title = section.splitlines()[0]
     text = path.read_text(encoding="utf-8")
-    start = text.find(SECTION)
+    start = text.find(title)
     if start < 0:
         head, sep, rest = text.partition("\n## ")
         path.write_text(f"{head.rstrip()}\n\n{section}\n{sep.lstrip()}{rest}", encoding="utf-8")
         return
-    end = text.find("\n## ", start + len(SECTION))
+    end = text.find("\n## ", start + len(title))
     tail = "" if end < 0 else text[end + 1:]
     path.write_text(text[:start] + section + ("\n" + tail if tail else ""), encoding="utf-8")
 
