@@ -141,7 +141,9 @@ def context_plan(script: Script, options: RunOptions, device: dict[str, Any] | N
         extra_http_headers=options.extra_http_headers,
         storage_state=options.storage_state.playwright() if options.storage_state else None,
     )
-    return ContextPlan(emulation=emulation, video=options.video != "off", tracing=tracing)
+    # The trace's own screenshots (a filmstrip) cost a tenth of a short run; a run with a video has the pixels.
+    return ContextPlan(emulation=emulation, video=options.video != "off", tracing=tracing,
+                       trace_screenshots=options.video == "off")
 
 
 async def _unless_the_browser_dies(browser: Browser, replay: _Run) -> RunResult:
