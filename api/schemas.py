@@ -81,6 +81,10 @@ class RunDetail(RunSummary):
                                           "`{attempt, kind, file, bytes}` each")
 
 
+class RunBatch(CamelModel):
+    runs: list[RunSummary] = Field(description="The batch's runs, in the order they were sent")
+
+
 class RunPage(CamelModel):
     items: list[RunSummary]
     total: int | None = Field(description="Runs matching the filters; null on pages fetched with `before`")
