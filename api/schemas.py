@@ -196,6 +196,9 @@ class QueueHealth(CamelModel):
     name: str
     paused: bool | None
     counts: dict[str, int]
+    counts_age_ms: int | None = Field(default=None, description="How old `counts` (and the workers beside them) are, "
+                                                                "in ms: `GET /api/health/detailed` reads them from "
+                                                                "Redis at most once a second; null: read now")
     last_action: QueueAction | None = Field(default=None, description="The latest pause or resume, and who did it")
 
 

@@ -1,6 +1,10 @@
 """Health: whether Postgres and Redis answer (cheap), and the detailed view with latencies, the queue's job
 counts and the workers alive now (from their heartbeats: BullMQ's own worker list cannot see Python workers
-from Node tools and the other way round)."""
+from Node tools and the other way round).
+
+The probes (Postgres, Redis, the artifact store) and `paused` are read at every call; the job counts and the
+workers (several Redis calls, a SCAN of the keyspace for the heartbeats) are read at most once per
+`QUEUE_SNAPSHOT_TTL_S` and shown with their age (`countsAgeMs`)."""
 
 from __future__ import annotations
 
@@ -13,11 +17,21 @@ from typing import Any
 import asyncpg
 from redis.asyncio import Redis
 
+from api.ttl_cache import TtlCache
 from jobs.queue import RunQueue
 from jobs.registry import WorkerRegistry
 from storage import ArtifactStore
 
 PROBE_TIMEOUT_S = 2.0
+QUEUE_SNAPSHOT_TTL_S = 1.0
+
+
+@dataclass(frozen=True)
+class QueueSnapshot:
+    """What the detailed view reads of the queue at most once per TTL."""
+
+    counts: dict[str, int]
+    workers: list[dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -37,6 +51,7 @@ class HealthReport:
     paused: bool | None = None
     counts: dict[str, int] = field(default_factory=dict)
     workers: list[dict[str, Any]] = field(default_factory=list)
+    counts_age_ms: int | None = None  # how old `counts` and `workers` are (read at most once per TTL)
 
     @property
     def ok(self) -> bool:
@@ -55,8 +70,9 @@ async def _probe(check: Callable[[], Awaitable[Any]]) -> Probe:
 
 class HealthService:
     def __init__(self, pool: asyncpg.Pool, redis: Redis, queue: RunQueue, registry: WorkerRegistry,
-                 store: ArtifactStore) -> None:
+                 store: ArtifactStore, snapshots: TtlCache[QueueSnapshot]) -> None:
         self._store = store
+        self._snapshots = snapshots
         self._pool = pool
         self._redis = redis
         self._queue = queue
@@ -73,5 +89,9 @@ class HealthService:
         detail = replace(report, artifact_store=await _probe(self._store.check), artifact_store_kind=self._store.kind)
         if not report.redis.ok:
             return detail
-        return replace(detail, paused=await self._queue.is_paused(), counts=await self._queue.counts(),
-                       workers=await self._registry.live_workers())
+        snapshot, age_s = await self._snapshots.get(self._queue_snapshot)
+        return replace(detail, paused=await self._queue.is_paused(), counts=snapshot.counts,
+                       workers=snapshot.workers, counts_age_ms=round(age_s * 1000))
+
+    async def _queue_snapshot(self) -> QueueSnapshot:
+        return QueueSnapshot(counts=await self._queue.counts(), workers=await self._registry.live_workers())

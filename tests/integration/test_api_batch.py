@@ -1,4 +1,5 @@
-"""`POST /api/runs/batch` in-process (ASGI) on real Postgres and Redis (no worker)."""
+"""`POST /api/runs/batch` in-process (ASGI) on real Postgres and Redis (no worker), and the health view's cached
+queue counts."""
 
 from __future__ import annotations
 
@@ -144,3 +145,27 @@ async def test_redis_down_is_503_and_the_batch_runs_are_marked_not_lost(settings
         assert len(runs) == 2
         assert all(run["status"] == "error" and "could not enqueue" in run["error"] for run in runs), runs
 
+
+async def test_detailed_health_reads_the_queue_counts_once_per_ttl_and_says_how_old_they_are(
+    api_client: httpx.AsyncClient,
+) -> None:
+    app = api_client.app  # type: ignore[attr-defined]
+    app.state.health_snapshots.ttl_s = 3600  # no expiry in this test: the clock is not what it checks
+
+    async def queue_health() -> dict[str, Any]:
+        response = await api_client.get("/api/health/detailed")
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body["queue"]
+
+    first = await queue_health()
+    assert first["counts"]["waiting"] == 0 and first["countsAgeMs"] == 0
+    assert (await api_client.post("/api/runs", json={"script": script("a")})).status_code == 201
+    second = await queue_health()
+    assert second["counts"] == first["counts"]  # the same read, within the TTL
+    assert isinstance(second["countsAgeMs"], int) and second["countsAgeMs"] >= 0
+    app.state.health_snapshots.clear()
+    third = await queue_health()
+    assert third["counts"]["waiting"] == 1 and third["countsAgeMs"] == 0
+    # /api/queue reads its counts at every call: no age.
+    assert (await api_client.get("/api/queue")).json()["countsAgeMs"] is None
