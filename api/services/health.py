@@ -79,19 +79,21 @@ class HealthService:
         self._registry = registry
 
     async def dependencies(self) -> HealthReport:
-        """Both dependencies probed, nothing more (the liveness answer)."""
-        database = await _probe(lambda: self._pool.fetchval("SELECT 1"))
-        redis = await _probe(self._redis.ping)
+        """Both dependencies probed (at once), nothing more (the liveness answer)."""
+        database, redis = await asyncio.gather(_probe(lambda: self._pool.fetchval("SELECT 1")),
+                                               _probe(self._redis.ping))
         return HealthReport(database=database, redis=redis, queue_name=self._queue.name)
 
     async def detailed(self) -> HealthReport:
-        report = await self.dependencies()
-        detail = replace(report, artifact_store=await _probe(self._store.check), artifact_store_kind=self._store.kind)
+        """Every probe at once; then, when Redis answers, `paused` and the queue's snapshot (at most TTL old)."""
+        report, store = await asyncio.gather(self.dependencies(), _probe(self._store.check))
+        detail = replace(report, artifact_store=store, artifact_store_kind=self._store.kind)
         if not report.redis.ok:
             return detail
-        snapshot, age_s = await self._snapshots.get(self._queue_snapshot)
-        return replace(detail, paused=await self._queue.is_paused(), counts=snapshot.counts,
-                       workers=snapshot.workers, counts_age_ms=round(age_s * 1000))
+        (snapshot, age_s), paused = await asyncio.gather(self._snapshots.get(self._queue_snapshot),
+                                                         self._queue.is_paused())
+        return replace(detail, paused=paused, counts=snapshot.counts, workers=snapshot.workers,
+                       counts_age_ms=round(age_s * 1000))
 
     async def _queue_snapshot(self) -> QueueSnapshot:
         return QueueSnapshot(counts=await self._queue.counts(), workers=await self._registry.live_workers())
