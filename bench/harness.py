@@ -121,7 +121,8 @@ async def system(concurrency: int, scratch: Path) -> AsyncIterator[httpx.AsyncCl
     port = free_port()
     env = {**os.environ, "DATABASE_URL": DATABASE, "QUEUE_NAME": f"bench-harness-{uuid.uuid4().hex[:8]}",
            "WORKER_NAME": "bench", "WORKER_CONCURRENCY": str(concurrency), "LOG_LEVEL": "warn", "AUTH": "none",
-           "API_PORT": str(port), "ARTIFACT_STORE_URL": str(scratch / "store"), "WORKER_WORK_DIR": str(scratch / "work"),
+           "API_PORT": str(port), "ARTIFACT_STORE_URL": str(scratch / "store"),
+           "WORKER_WORK_DIR": str(scratch / "work"),
            "BROWSER_ALLOWED_NETWORKS": "127.0.0.0/8", "API_RATE_LIMIT_PER_MINUTE": "0"}
     processes = [await asyncio.create_subprocess_exec(sys.executable, "-m", "reprise.cli", command, env=env, cwd=REPO,
                                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -238,15 +239,16 @@ def table(rows: list[Row], runs: int, repeat: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def rewrite_section(path: Path, section: str) -> None:
-    """Replace the harness section of BENCHMARKS.md (up to the next `## `), or add it after the title."""
+def rewrite_section(path: Path, section: str, heading: str = SECTION) -> None:
+    """Replace the section of BENCHMARKS.md that starts with `heading` (up to the next `## `) with `section` (which
+    starts with that heading), or add it after the title. Each benchmark owns its section (bench.api_load too)."""
     text = path.read_text(encoding="utf-8")
-    start = text.find(SECTION)
+    start = text.find(heading)
     if start < 0:
         head, sep, rest = text.partition("\n## ")
         path.write_text(f"{head.rstrip()}\n\n{section}\n{sep.lstrip()}{rest}", encoding="utf-8")
         return
-    end = text.find("\n## ", start + len(SECTION))
+    end = text.find("\n## ", start + len(heading))
     tail = "" if end < 0 else text[end + 1:]
     path.write_text(text[:start] + section + ("\n" + tail if tail else ""), encoding="utf-8")
 
