@@ -41,12 +41,13 @@ from api.routes import (
 from api.routes.dashboard import install_dashboard
 from api.services.artifacts import ArtifactService
 from api.services.dead_letter import DeadLetterService
-from api.services.health import HealthService
+from api.services.health import QUEUE_SNAPSHOT_TTL_S, HealthService, QueueSnapshot
 from api.services.metrics import MetricsService
 from api.services.recordings import RecordingService
 from api.services.runs import RunService
 from api.services.schedules import ScheduleService
 from api.services.stats import StatsService
+from api.ttl_cache import TtlCache
 from contract.network import NetworkPolicy
 from contract.settings import Settings
 from jobs.queue import RetryPolicy, RunQueue
@@ -105,7 +106,10 @@ def create_app(settings: Settings) -> FastAPI:
             app.state.schedules = schedule_service
             app.state.recordings = RecordingService(recordings_repository, run_service, schedule_service)
             app.state.dead_letter = DeadLetterService(run_queue, run_service)
-            app.state.health = HealthService(pool, redis, run_queue, WorkerRegistry(redis, settings.queue_name), store)
+            # The queue's counts and workers, read from Redis at most once per TTL (owned here, shown with their age).
+            app.state.health_snapshots = TtlCache[QueueSnapshot](QUEUE_SNAPSHOT_TTL_S)
+            app.state.health = HealthService(pool, redis, run_queue, WorkerRegistry(redis, settings.queue_name),
+                                             store, app.state.health_snapshots)
             app.state.stats = StatsService(StorageUsage(pool, queue=settings.queue_name))
             app.state.metrics = MetricsService(run_queue, WorkerRegistry(redis, settings.queue_name),
                                                RunMetricsReader(pool, queue=settings.queue_name), http_metrics)

@@ -1,5 +1,8 @@
 """What route handlers receive, one `Annotated` dependency per resource. Everything is built once by the
-lifespan (`api.app`) and kept on `app.state`; nothing here builds a connection."""
+lifespan (`api.app`) and kept on `app.state`; nothing here builds a connection.
+
+The getters are `async def` although they do not wait: FastAPI runs a plain `def` dependency in its thread pool,
+a thread hop per dependency per request (issue 18: it showed in the profile of `POST /api/runs` under load)."""
 
 from __future__ import annotations
 
@@ -24,47 +27,47 @@ def _state(request: Request, name: str) -> object:
     return getattr(request.app.state, name)
 
 
-def _runs(request: Request) -> RunService:
+async def _runs(request: Request) -> RunService:
     return cast(RunService, _state(request, "runs"))
 
 
-def _recordings(request: Request) -> RecordingService:
+async def _recordings(request: Request) -> RecordingService:
     return cast(RecordingService, _state(request, "recordings"))
 
 
-def _schedules(request: Request) -> ScheduleService:
+async def _schedules(request: Request) -> ScheduleService:
     return cast(ScheduleService, _state(request, "schedules"))
 
 
-def _artifacts(request: Request) -> ArtifactService:
+async def _artifacts(request: Request) -> ArtifactService:
     return cast(ArtifactService, _state(request, "artifacts"))
 
 
-def _dead_letter(request: Request) -> DeadLetterService:
+async def _dead_letter(request: Request) -> DeadLetterService:
     return cast(DeadLetterService, _state(request, "dead_letter"))
 
 
-def _health(request: Request) -> HealthService:
+async def _health(request: Request) -> HealthService:
     return cast(HealthService, _state(request, "health"))
 
 
-def _stats(request: Request) -> StatsService:
+async def _stats(request: Request) -> StatsService:
     return cast(StatsService, _state(request, "stats"))
 
 
-def _metrics(request: Request) -> MetricsService:
+async def _metrics(request: Request) -> MetricsService:
     return cast(MetricsService, _state(request, "metrics"))
 
 
-def _queue(request: Request) -> RunQueue:
+async def _queue(request: Request) -> RunQueue:
     return cast(RunQueue, _state(request, "queue"))
 
 
-def _queue_actions(request: Request) -> QueueActions:
+async def _queue_actions(request: Request) -> QueueActions:
     return cast(QueueActions, _state(request, "queue_actions"))
 
 
-def _events(request: Request) -> EventHub:
+async def _events(request: Request) -> EventHub:
     return cast(EventHub, _state(request, "events"))
 
 

@@ -76,6 +76,17 @@ class IdempotencyKeyReused(Exception):
     """An Idempotency-Key already used with another request body (422 naming the header)."""
 
 
+class InvalidBatch(Exception):
+    """Runs of a batch that cannot be queued, each named by where it is (`runs[3].script.steps[1].url`): 422, and
+    nothing of the batch was stored or queued. `code` is the first problem's (invalid_script, blocked_url)."""
+
+    def __init__(self, code: str, problems: list[tuple[str, str]]) -> None:
+        super().__init__("; ".join(f"{field}: {message}" for field, message in problems[:5])
+                         + (f"; and {len(problems) - 5} more" if len(problems) > 5 else ""))
+        self.code = code
+        self.problems = problems
+
+
 class TooManyRequests(Exception):
     """A client went over a per-client limit (rate, event streams): 429 with Retry-After."""
 
@@ -166,6 +177,11 @@ def install_error_handlers(app: FastAPI) -> None:
     async def key_reused(_: Request, error: IdempotencyKeyReused) -> JSONResponse:
         fields = [{"field": "Idempotency-Key", "message": str(error)}]
         return JSONResponse(error_body("idempotency_key_reused", str(error), fields), status_code=422)
+
+    @app.exception_handler(InvalidBatch)
+    async def batch_invalid(_: Request, error: InvalidBatch) -> JSONResponse:
+        fields = [{"field": field, "message": message} for field, message in error.problems]
+        return JSONResponse(error_body(error.code, str(error), fields), status_code=422)
 
     @app.exception_handler(InvalidField)
     async def field_invalid(_: Request, error: InvalidField) -> JSONResponse:

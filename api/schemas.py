@@ -81,6 +81,10 @@ class RunDetail(RunSummary):
                                           "`{attempt, kind, file, bytes}` each")
 
 
+class RunBatch(CamelModel):
+    runs: list[RunSummary] = Field(description="The batch's runs, in the order they were sent")
+
+
 class RunPage(CamelModel):
     items: list[RunSummary]
     total: int | None = Field(description="Runs matching the filters; null on pages fetched with `before`")
@@ -192,6 +196,9 @@ class QueueHealth(CamelModel):
     name: str
     paused: bool | None
     counts: dict[str, int]
+    counts_age_ms: int | None = Field(default=None, description="How old `counts` (and the workers beside them) are, "
+                                                                "in ms: `GET /api/health/detailed` reads them from "
+                                                                "Redis at most once a second; null: read now")
     last_action: QueueAction | None = Field(default=None, description="The latest pause or resume, and who did it")
 
 

@@ -216,7 +216,8 @@ def health_detail(report: HealthReport) -> HealthDetail:
         redis=_dependency(report.redis),
         artifact_store=_dependency(report.artifact_store or Probe(ok=False, latency_ms=None, error="not probed"),
                                    report.artifact_store_kind),
-        queue=QueueHealth(name=report.queue_name, paused=report.paused, counts=report.counts),
+        queue=QueueHealth(name=report.queue_name, paused=report.paused, counts=report.counts,
+                          counts_age_ms=report.counts_age_ms),
         queues={report.queue_name: report.counts} if report.counts else {},
         workers=report.workers,
     )

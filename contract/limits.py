@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 MAX_STEPS = 1_000  # steps (actions) in one recording
+MAX_BATCH_RUNS = 1_000  # runs in one `POST /api/runs/batch` (the body is bound by API_MAX_BODY_BYTES too)
 MAX_DEPTH = 32  # nesting of any JSON document a client sends (recording, storageState, options)
 MAX_STRING_CHARS = 100_000  # any one string of a recording or an option (fill values, selectors, URLs)
 MAX_DOCUMENT_CHARS = 1_000_000  # all strings of one recording together, after variable substitution

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from contract import limits
 from contract.options import RunOptions
@@ -43,6 +43,16 @@ class RunRequest(RunOptions):
                                                "SaveAction recording", json_schema_extra=script_schema)
     name: str | None = Field(default=None, max_length=limits.MAX_NAME_CHARS, pattern=r"^[^\x00]*$",
                              description="Defaults to the recording's title")
+
+
+class RunBatchRequest(BaseModel):
+    """Runs to queue at once: the body of `POST /api/runs/batch`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    runs: list[RunRequest] = Field(min_length=1, max_length=limits.MAX_BATCH_RUNS,
+                                   description=f"1 to {limits.MAX_BATCH_RUNS:,} runs, each a `POST /api/runs` body; "
+                                               "queued in this order")
 
 
 def run_request_json_schema() -> dict[str, Any]:

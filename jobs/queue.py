@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -107,6 +107,17 @@ def bullmq_connection(redis_url: str) -> dict[str, Any]:
 
 
 @dataclass(frozen=True)
+class RunJob:
+    """What a run's job carries: the run, its retries (more attempts) and priority, and its job id when a
+    producer's job made it (None: the run's own id)."""
+
+    run_id: UUID
+    retries: int = 0
+    priority: Priority = DEFAULT_PRIORITY
+    job_id: str | None = None
+
+
+@dataclass(frozen=True)
 class DeadJob:
     """A job in BullMQ's failed set (failed for good)."""
 
@@ -128,15 +139,26 @@ class RunQueue:
         self._redis = redis
         self.retry_policy = retry_policy or RetryPolicy()
 
+    def job(self, run: RunJob) -> dict[str, Any]:
+        """The job Reprise adds for a run, as `Queue.addBulk` takes it: name, data and options."""
+        options = {"jobId": run.job_id or str(run.run_id), "priority": BULLMQ_PRIORITIES[run.priority],
+                   **DEFAULT_JOB_OPTIONS, **self.retry_policy.job_options(run.retries)}
+        return {"name": JOB_NAME, "data": {"runId": str(run.run_id)}, "opts": options}
+
     async def enqueue(self, run_id: UUID, retries: int = 0, priority: Priority = DEFAULT_PRIORITY,
                       job_id: str | None = None) -> str:
         """Add the run's job (id `job_id`, default the run's id); a job with this id that already exists is left as
         it is (BullMQ's rule)."""
-        options = {"jobId": job_id or str(run_id), "priority": BULLMQ_PRIORITIES[priority], **DEFAULT_JOB_OPTIONS,
-                   **self.retry_policy.job_options(retries)}
+        job = self.job(RunJob(run_id, retries, priority, job_id))
         async with asyncio.timeout(QUEUE_CALL_TIMEOUT_S):
-            job = await self._queue.add(JOB_NAME, {"runId": str(run_id)}, options)
-        return str(job.id)
+            added = await self._queue.add(job["name"], job["data"], job["opts"])
+        return str(added.id)
+
+    async def enqueue_batch(self, runs: Sequence[RunJob]) -> list[str]:
+        """Add the runs' jobs with one `addBulk` (one MULTI/EXEC round trip), in order; the job ids."""
+        async with asyncio.timeout(QUEUE_CALL_TIMEOUT_S):
+            added = await self._queue.addBulk([self.job(run) for run in runs])
+        return [str(job.id) for job in added]
 
     async def job_state(self, job_id: str) -> str:
         """BullMQ's state of a job: waiting, active, delayed, prioritized, completed, failed, ... or `unknown`."""

@@ -13,6 +13,7 @@
     ├── KeyNameTaken         a live API key has that name already
     ├── InvalidTransition    the run's status or the schedule's state does not allow the change (e.g.
     │                        cancelling a passed run, resuming a stopped schedule)
+    ├── IdempotencyConflict  a batch's idempotency keys name runs of another batch (nothing was inserted)
     ├── MigrationError       a migration file is malformed or failed to apply
     └── DatabaseMissing      the database named by DATABASE_URL does not exist on its server
 """
@@ -31,6 +32,10 @@ class StorageError(Exception):
 
 class RunNotFound(StorageError):
     """No run with that id."""
+
+
+class IdempotencyConflict(StorageError):
+    """A batch's idempotency keys name runs that another batch queued; nothing was inserted."""
 
 
 class ArtifactNotFound(StorageError):

@@ -12,6 +12,29 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12,
 ON CONFLICT DO NOTHING
 RETURNING *;
 
+-- name: insert_runs
+-- A batch of runs in one statement (POST /api/runs/batch), numbered in the order given ($2..$8 are arrays of the
+-- same length, one element per run; the JSON columns as JSON text, since a list inside an array parameter would
+-- be read as another dimension; $9..$11 are the whole batch's). Nothing is inserted for a run whose idempotency
+-- key ($7) already has a run here; the caller finds those by key.
+INSERT INTO runs (queue, id, name, script_format, script, options, idempotency_key, import_warnings, queued_by,
+                  idempotency_body_hash, idempotency_expires_at)
+SELECT $1, batch.id, batch.name, batch.script_format, batch.script::jsonb, batch.options::jsonb,
+       batch.idempotency_key, batch.import_warnings::jsonb, $9, $10,
+       CASE WHEN batch.idempotency_key IS NULL THEN NULL ELSE now() + make_interval(secs => $11::double precision) END
+FROM unnest($2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[])
+     WITH ORDINALITY AS batch (id, name, script_format, script, options, idempotency_key, import_warnings, position)
+ORDER BY batch.position
+ON CONFLICT DO NOTHING
+RETURNING *;
+
+-- name: release_expired_idempotency_keys
+UPDATE runs SET idempotency_key = NULL
+WHERE queue = $1 AND idempotency_key = ANY($2::text[]) AND idempotency_expires_at <= now();
+
+-- name: get_runs_by_idempotency_keys
+SELECT * FROM runs WHERE queue = $1 AND idempotency_key = ANY($2::text[]);
+
 -- name: get_run_by_job
 SELECT * FROM runs WHERE queue = $1 AND job_id = $2;
 
@@ -97,6 +120,12 @@ WHERE run_id = $1 AND attempt = $2 AND status = 'running';
 UPDATE runs SET status = 'error', error = $3, error_category = $4, finished_at = now()
 WHERE queue = $1 AND id = $2 AND status IN ('queued', 'running')
 RETURNING *;
+
+-- name: fail_unstarted_runs
+-- A batch whose jobs could not be added: every run of it that is still queued ends `error` with the reason.
+UPDATE runs SET status = 'error', error = $3, error_category = $4, finished_at = now()
+WHERE queue = $1 AND id = ANY($2::uuid[]) AND status IN ('queued', 'running')
+RETURNING id;
 
 -- name: cancel_run
 UPDATE runs SET status = 'cancelled', error = coalesce($3, 'cancelled'), finished_at = now(), cancelled_by = $4

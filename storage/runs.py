@@ -7,6 +7,7 @@ writes that queue's runs only.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -19,7 +20,7 @@ from contract.options import DEFAULT_PRIORITY, Priority, RunOptions
 from contract.results import StepResult
 from contract.runs import AttemptStatus, FailureCategory, RunStatus
 from runner.formats import Script
-from storage.errors import InvalidTransition, RunNotFound
+from storage.errors import IdempotencyConflict, InvalidTransition, RunNotFound
 from storage.queries import load_queries
 from storage.records import ArtifactRecord, AttemptRecord, RunRecord
 from storage.retry import retry_database
@@ -152,6 +153,40 @@ class RunRepository:
             raise RunNotFound(f"run with idempotency key {new_run.idempotency_key!r} vanished")
         return RunRecord.from_row(existing), False
 
+    async def create_batch(self, new_runs: Sequence[NewRun], *, idempotency_body_hash: str | None = None,
+                           ) -> tuple[list[RunRecord], bool]:
+        """Insert the runs with one statement in one transaction, numbered in order: (the runs in order, True).
+
+        The runs share `queued_by`, `idempotency_ttl_s` and, when they carry idempotency keys (all or none), the
+        whole batch's `idempotency_body_hash`. When every key already has its run here: (those runs, False). When
+        only some do, or the earlier runs were queued with another body, IdempotencyConflict and nothing is
+        inserted."""
+        if not new_runs:
+            return [], True
+        first = new_runs[0]
+        keys = [run.idempotency_key for run in new_runs]
+        keyed = [key for key in keys if key is not None]
+        ids = [uuid4() for _ in new_runs]
+        columns = (ids, [run.name for run in new_runs], [run.script_format for run in new_runs],
+                   [json.dumps(run.script) for run in new_runs], [json.dumps(run.options) for run in new_runs], keys,
+                   [json.dumps(run.import_warnings) for run in new_runs])  # as text: see insert_runs
+        async with self._pool.acquire() as connection, connection.transaction():
+            if keyed:
+                await connection.execute(self._sql["release_expired_idempotency_keys"], self.queue, keyed)
+            rows = await connection.fetch(self._sql["insert_runs"], self.queue, *columns, first.queued_by,
+                                          idempotency_body_hash, first.idempotency_ttl_s)
+            if len(rows) == len(new_runs):
+                by_id = {row["id"]: RunRecord.from_row(row) for row in rows}
+                return [by_id[run_id] for run_id in ids], True
+            existing = {row["idempotency_key"]: RunRecord.from_row(row) for row in await connection.fetch(
+                self._sql["get_runs_by_idempotency_keys"], self.queue, keyed)}
+            earlier = [existing.get(key) for key in keys]
+            if rows or None in earlier or any(run is not None and run.idempotency_body_hash != idempotency_body_hash
+                                              for run in earlier):
+                # Raising rolls back whatever this statement inserted.
+                raise IdempotencyConflict("the idempotency key was used with another batch")
+            return [run for run in earlier if run is not None], False
+
     async def by_job(self, job_id: str) -> RunRecord | None:
         """The run a producer's job or a schedule's tick made on this queue, if any."""
         row = await self._pool.fetchrow(self._sql["get_run_by_job"], self.queue, job_id)
@@ -238,6 +273,13 @@ class RunRepository:
             "fail run",
             lambda: self._pool.fetchrow(self._sql["fail_unstarted_run"], self.queue, run_id, reason, category))
         return RunRecord.from_row(row) if row is not None else None
+
+    async def fail_unstarted_batch(self, run_ids: Sequence[UUID], reason: str,
+                                   category: FailureCategory | None = None) -> list[UUID]:
+        """`fail_unstarted` for many runs in one statement; the ids of those it ended."""
+        rows = await self._retrying("fail runs", lambda: self._pool.fetch(
+            self._sql["fail_unstarted_runs"], self.queue, list(run_ids), reason, category))
+        return [row["id"] for row in rows]
 
     async def end_orphan(self, run_id: UUID, reason: str, category: FailureCategory) -> RunRecord | None:
         """A queued/running run nobody will finish: `error` with the reason; open attempts `abandoned`."""

@@ -1,4 +1,4 @@
-"""Runs: queue one, list them, read one with its steps and artifacts, cancel, retry, download artifacts."""
+"""Runs: queue one or a batch, list them, read one with its steps and artifacts, cancel, retry, download artifacts."""
 
 from __future__ import annotations
 
@@ -11,17 +11,18 @@ from api.auth import actor, needs
 from api.deps import RunServiceDep
 from api.params import NO_NUL, TIMESTAMP_SCHEMA, Limit, Offset, Timestamp
 from api.responses import errors
-from api.schemas import RunDetail, RunPage, RunSummary
+from api.schemas import RunBatch, RunDetail, RunPage, RunSummary
 from api.views import run_detail, run_summary, run_url
 from contract import limits
 from contract.access import Scope
 from contract.options import Priority
-from contract.requests import RunRequest
+from contract.requests import RunBatchRequest, RunRequest
 from contract.results import StepResult
 from contract.runs import RunStatus
 from storage import RunFilters
 
 router = APIRouter(prefix="/api/runs", tags=["runs"])
+IdempotencyKey = Annotated[str | None, Header(min_length=1, max_length=200, pattern=r"^[\x21-\x7e]+$")]
 
 
 @router.post("", dependencies=needs(Scope.RUN), status_code=201, response_model=RunSummary, responses={
@@ -31,7 +32,7 @@ async def create_run(
     runs: RunServiceDep,
     request: Request,
     response: Response,
-    idempotency_key: Annotated[str | None, Header(min_length=1, max_length=200, pattern=r"^[\x21-\x7e]+$")] = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> RunSummary:
     """Queue a run. With an `Idempotency-Key` header, a repeated POST returns the first run (200)."""
     run, created = await runs.create(body, body.script, body.name, idempotency_key=idempotency_key,
@@ -39,6 +40,26 @@ async def create_run(
     response.status_code = 201 if created else 200
     response.headers["Location"] = run_url(request, run.id)
     return run_summary(run, request)
+
+
+@router.post("/batch", dependencies=needs(Scope.RUN), status_code=201, response_model=RunBatch, responses={
+    200: {"model": RunBatch, "description": "The runs an earlier batch with this Idempotency-Key queued"}})
+async def create_runs(body: RunBatchRequest, runs: RunServiceDep, request: Request, response: Response,
+                      idempotency_key: IdempotencyKey = None) -> RunBatch:
+    """Queue up to 1,000 runs at once (each a `POST /api/runs` body), stored with one insert and queued with one
+    BullMQ `addBulk`; the runs come back in the order sent.
+
+    All or nothing: one invalid run refuses the whole batch (422, each problem named where it is:
+    `runs[3].script.steps[1].url`), and nothing is stored or queued. If Redis refuses the jobs, the runs are kept
+    and marked `error` ("could not enqueue the run"), and the answer is 503.
+
+    With an `Idempotency-Key` header the key stands for the whole batch: the same batch sent again with it gets the
+    first batch's runs (200); another batch with it is refused (422 naming the header). Each run keeps
+    `<key>/runs[<i>]` as its own key."""
+    created_runs, created = await runs.create_batch(body.runs, idempotency_key=idempotency_key,
+                                                    queued_by=actor(request))
+    response.status_code = 201 if created else 200
+    return RunBatch(runs=[run_summary(run, request) for run in created_runs])
 
 
 @router.get("", response_model=RunPage, dependencies=needs(Scope.READ))

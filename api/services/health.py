@@ -1,6 +1,10 @@
 """Health: whether Postgres and Redis answer (cheap), and the detailed view with latencies, the queue's job
 counts and the workers alive now (from their heartbeats: BullMQ's own worker list cannot see Python workers
-from Node tools and the other way round)."""
+from Node tools and the other way round).
+
+The probes (Postgres, Redis, the artifact store) and `paused` are read at every call; the job counts and the
+workers (several Redis calls, a SCAN of the keyspace for the heartbeats) are read at most once per
+`QUEUE_SNAPSHOT_TTL_S` and shown with their age (`countsAgeMs`)."""
 
 from __future__ import annotations
 
@@ -13,11 +17,21 @@ from typing import Any
 import asyncpg
 from redis.asyncio import Redis
 
+from api.ttl_cache import TtlCache
 from jobs.queue import RunQueue
 from jobs.registry import WorkerRegistry
 from storage import ArtifactStore
 
 PROBE_TIMEOUT_S = 2.0
+QUEUE_SNAPSHOT_TTL_S = 1.0
+
+
+@dataclass(frozen=True)
+class QueueSnapshot:
+    """What the detailed view reads of the queue at most once per TTL."""
+
+    counts: dict[str, int]
+    workers: list[dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -37,6 +51,7 @@ class HealthReport:
     paused: bool | None = None
     counts: dict[str, int] = field(default_factory=dict)
     workers: list[dict[str, Any]] = field(default_factory=list)
+    counts_age_ms: int | None = None  # how old `counts` and `workers` are (read at most once per TTL)
 
     @property
     def ok(self) -> bool:
@@ -55,23 +70,30 @@ async def _probe(check: Callable[[], Awaitable[Any]]) -> Probe:
 
 class HealthService:
     def __init__(self, pool: asyncpg.Pool, redis: Redis, queue: RunQueue, registry: WorkerRegistry,
-                 store: ArtifactStore) -> None:
+                 store: ArtifactStore, snapshots: TtlCache[QueueSnapshot]) -> None:
         self._store = store
+        self._snapshots = snapshots
         self._pool = pool
         self._redis = redis
         self._queue = queue
         self._registry = registry
 
     async def dependencies(self) -> HealthReport:
-        """Both dependencies probed, nothing more (the liveness answer)."""
-        database = await _probe(lambda: self._pool.fetchval("SELECT 1"))
-        redis = await _probe(self._redis.ping)
+        """Both dependencies probed (at once), nothing more (the liveness answer)."""
+        database, redis = await asyncio.gather(_probe(lambda: self._pool.fetchval("SELECT 1")),
+                                               _probe(self._redis.ping))
         return HealthReport(database=database, redis=redis, queue_name=self._queue.name)
 
     async def detailed(self) -> HealthReport:
-        report = await self.dependencies()
-        detail = replace(report, artifact_store=await _probe(self._store.check), artifact_store_kind=self._store.kind)
+        """Every probe at once; then, when Redis answers, `paused` and the queue's snapshot (at most TTL old)."""
+        report, store = await asyncio.gather(self.dependencies(), _probe(self._store.check))
+        detail = replace(report, artifact_store=store, artifact_store_kind=self._store.kind)
         if not report.redis.ok:
             return detail
-        return replace(detail, paused=await self._queue.is_paused(), counts=await self._queue.counts(),
-                       workers=await self._registry.live_workers())
+        (snapshot, age_s), paused = await asyncio.gather(self._snapshots.get(self._queue_snapshot),
+                                                         self._queue.is_paused())
+        return replace(detail, paused=paused, counts=snapshot.counts, workers=snapshot.workers,
+                       counts_age_ms=round(age_s * 1000))
+
+    async def _queue_snapshot(self) -> QueueSnapshot:
+        return QueueSnapshot(counts=await self._queue.counts(), workers=await self._registry.live_workers())

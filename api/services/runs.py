@@ -10,15 +10,18 @@ from uuid import UUID
 
 import structlog
 
-from api.errors import IdempotencyKeyReused, ServiceUnavailable
-from contract.network import NetworkPolicy
+from api.errors import IdempotencyKeyReused, InvalidBatch, ServiceUnavailable
+from contract.network import BlockedUrl, NetworkPolicy
 from contract.options import DEFAULT_PRIORITY, Priority, RunOptions
+from contract.requests import RunRequest
 from contract.results import StepResult
-from jobs.queue import RunQueue
+from jobs.queue import RunJob, RunQueue
+from runner.formats import InvalidScript
 from runner.formats.admission import admit
 from storage import (
     ArtifactRecord,
     AttemptRecord,
+    IdempotencyConflict,
     NewRun,
     RunFilters,
     RunNotFound,
@@ -49,6 +52,16 @@ def _request_hash(script: dict[str, Any], name: str | None, options: dict[str, A
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+def batch_item_key(idempotency_key: str, index: int) -> str:
+    """The idempotency key a batch's run `index` is stored under: the batch's key, then where the run is."""
+    return f"{idempotency_key}/runs[{index}]"
+
+
+def batch_hash(item_hashes: list[str]) -> str:
+    """What a batch's Idempotency-Key stands for: its runs, in order (each `_request_hash`)."""
+    return hashlib.sha256("\n".join(item_hashes).encode()).hexdigest()
+
+
 class RunService:
     def __init__(self, runs: RunRepository, queue: RunQueue, network: NetworkPolicy | None = None, *,
                  idempotency_ttl_s: float = 86_400.0) -> None:
@@ -75,6 +88,57 @@ class RunService:
             raise IdempotencyKeyReused(f"Idempotency-Key {idempotency_key!r} was used with another request body "
                                        f"(run {run.id}); use a new key for a different run")
         return run, created
+
+    async def create_batch(self, requests: list[RunRequest], *, idempotency_key: str | None = None,
+                           queued_by: str | None = None) -> tuple[list[RunRecord], bool]:
+        """Validate every run (InvalidBatch names each invalid one, `runs[i]...`, and nothing is stored), record
+        them with one insert and queue them with one `addBulk`. With an idempotency key this batch already used:
+        the first batch's runs and False (IdempotencyKeyReused when it was used with another batch)."""
+        admitted: list[NewRun] = []
+        problems: list[tuple[str, str]] = []
+        codes: list[str] = []
+        for index, request in enumerate(requests):
+            try:
+                script = admit(request.script, request, self._network)
+            except InvalidScript as error:
+                codes.append("invalid_script")
+                problems.append((f"runs[{index}].script" + (f".{error.field}" if error.field else ""), error.message))
+                continue
+            except BlockedUrl as error:
+                codes.append("blocked_url")
+                problems.append((f"runs[{index}].{error.field}", error.message))
+                continue
+            admitted.append(NewRun.admitted(script, request.script, request, request.name, queued_by=queued_by))
+        if problems:
+            raise InvalidBatch(codes[0], problems)
+        body_hash = None
+        if idempotency_key:
+            body_hash = batch_hash([_request_hash(run.script, request.name, run.options, None)
+                                    for run, request in zip(admitted, requests, strict=True)])
+            admitted = [replace(run, idempotency_key=batch_item_key(idempotency_key, index),
+                                idempotency_ttl_s=self._idempotency_ttl_s) for index, run in enumerate(admitted)]
+        try:
+            runs, created = await self._runs.create_batch(admitted, idempotency_body_hash=body_hash)
+        except IdempotencyConflict as error:
+            raise IdempotencyKeyReused(f"Idempotency-Key {idempotency_key!r} was used with another batch; use a new "
+                                       f"key for a different batch") from error
+        if created:
+            await self._enqueue_batch(runs, [RunJob(run.id, request.retries, request.queue_priority)
+                                             for run, request in zip(runs, requests, strict=True)])
+            log.info("runs queued", runs=len(runs), first=runs[0].number, last=runs[-1].number, by=queued_by)
+        return runs, created
+
+    async def _enqueue_batch(self, runs: list[RunRecord], jobs: list[RunJob]) -> None:
+        """One `addBulk` for the batch; if Redis refuses, every run still queued is marked `error` with the reason
+        (as `_enqueue` does for one), and 503. A crash between the insert and here leaves runs queued with no job:
+        the workers' orphan sweep adds their jobs again."""
+        try:
+            await self._queue.enqueue_batch(jobs)
+        except Exception as error:
+            reason = f"could not enqueue the run: {error}"
+            log.error("batch enqueue failed", runs=len(runs), error=str(error))
+            await self._runs.fail_unstarted_batch([run.id for run in runs], reason)
+            raise ServiceUnavailable("redis", str(error)) from error
 
     async def copy(self, original: RunRecord, *, queued_by: str | None = None) -> RunRecord:
         """A new run with `original`'s recording and options, linked back to it (`retryOf`), queued (by whoever

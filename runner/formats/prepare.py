@@ -27,8 +27,10 @@ def prepare_script(data: object, variables: Mapping[str, str], secrets: Mapping[
     its message."""
     try:
         check_limits(data)  # before substituting: a document too deep must not reach the recursive walk
-        substituted = substitute(data, {**variables, **secrets})
-        check_limits(substituted)  # `${A}` may expand a short field past a limit
+        values = {**variables, **secrets}
+        substituted = substitute(data, values)
+        if values:  # `${A}` may expand a short field past a limit (with no values nothing grows: checked once)
+            check_limits(substituted)
         return check_script(parse_script(substituted))
     except InvalidScript as error:
         masker = SecretMasker(secrets.values())

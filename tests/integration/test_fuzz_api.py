@@ -40,7 +40,7 @@ SKIPPED = {"GET /api/events"}
 # more than its JSON Schema outline says, so a schema-valid recording may rightly be refused (422 naming the
 # field): for these operations only, that one check is off; every other check, and negative data, still run.
 # A schedule's body likewise: its recording must exist and its cron pattern parse and fire, more than a schema says.
-RECORDING_BODIES = {"POST /api/runs", "POST /api/recordings", "POST /api/schedules",
+RECORDING_BODIES = {"POST /api/runs", "POST /api/runs/batch", "POST /api/recordings", "POST /api/schedules",
                     "PATCH /api/schedules/{schedule_id}"}
 
 

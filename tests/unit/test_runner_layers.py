@@ -28,6 +28,7 @@ REPLAY_ORDER = [
     "runner.replay.handlers.pages",
     "runner.replay.registry",
     "runner.replay.executor",
+    "runner.replay.contexts",
     "runner.replay.runner",
     "runner.replay",
 ]
