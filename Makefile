@@ -1,5 +1,5 @@
 # `make dev`: the whole system running. `make test`: the whole suite passing. Both install what they need.
-.PHONY: setup dev test lint typecheck layers unit integration e2e deploy-check lock screenshots fuzz clean
+.PHONY: setup dev test lint typecheck layers unit integration e2e deploy-check lock screenshots fuzz bench clean
 
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -52,6 +52,13 @@ test: setup
 # and mode): FUZZ_MAX_EXAMPLES per operation and mode (default here 300; a few minutes per 100 on two cores).
 fuzz: setup
 	FUZZ_MAX_EXAMPLES=$${FUZZ_MAX_EXAMPLES:-300} $(PYTEST) -s --timeout=3600 tests/integration/test_fuzz_api.py $(PYTEST_ARGS)
+
+# Performance, measured side by side and written into BENCHMARKS.md (about 8 minutes on two cores): a bare Playwright
+# script vs the whole system (bench/harness.py), then the API under load (bench/api_load.py). The longer scaling and
+# memory runs are `$(PY) -m bench.scaling --write BENCHMARKS.md`.
+bench: setup
+	$(PY) -m bench.harness --write BENCHMARKS.md
+	$(PY) -m bench.api_load --write BENCHMARKS.md
 
 # The README's dashboard pictures, taken by the dashboard tests (make test writes them to a temporary folder).
 screenshots: setup

@@ -163,12 +163,10 @@ async def system_batch(client: httpx.AsyncClient, site: str, case: Case, runs: i
     while len(finished) < len(ids):
         if time.monotonic() > deadline:
             raise RuntimeError(f"{len(ids) - len(finished)} runs did not finish within 300 s")
-        await asyncio.sleep(0.25)  # slow polling: the measuring must not load the API it measures
-        for run_id in ids:
-            if run_id not in finished:
-                run = (await client.get(f"/api/runs/{run_id}")).json()
-                if run["status"] in FINAL:
-                    finished[run_id] = run
+        # One list request per half second (the newest runs): the measuring must not load the API it measures.
+        await asyncio.sleep(0.5)
+        page = (await client.get("/api/runs", params={"limit": max(50, runs)})).json()["items"]
+        finished.update({run["id"]: run for run in page if run["id"] in ids and run["status"] in FINAL})
     bad = [run for run in finished.values() if run["status"] != "passed"]
     if bad:
         raise RuntimeError(f"{len(bad)} runs did not pass: {bad[0]['status']} {bad[0].get('error')}")

@@ -163,21 +163,27 @@ def replay_in(browsers: Mapping[BrowserName, BrowserSupervisor], browser_wait_s:
             if spare is not None and network is not None and spare.proxy is None:
                 await spare.close()  # opened without the egress proxy this run must go through
                 spare = None
-            warm.open_next(live, plan)
         prepared = spare.opened if spare is not None else None
-        if network is None:
-            return await PlaywrightRunner(live).run(script, options, output_dir, secret_values=secret_values,
-                                                    on_step=on_step, stop=stop, prepared=prepared)
-        proxy = spare.proxy if spare is not None and spare.proxy is not None else None
-        if proxy is None:
-            proxy = EgressProxy(network, resolver=resolver)
-            await proxy.start()
         try:
-            result = await PlaywrightRunner(live, proxy=proxy.playwright_proxy()).run(
-                script, options, output_dir, secret_values=secret_values, on_step=on_step, stop=stop,
-                prepared=prepared)
+            if network is None:
+                return await PlaywrightRunner(live).run(script, options, output_dir, secret_values=secret_values,
+                                                        on_step=on_step, stop=stop, prepared=prepared)
+            proxy = spare.proxy if spare is not None and spare.proxy is not None else None
+            if proxy is None:
+                proxy = EgressProxy(network, resolver=resolver)
+                await proxy.start()
+            try:
+                result = await PlaywrightRunner(live, proxy=proxy.playwright_proxy()).run(
+                    script, options, output_dir, secret_values=secret_values, on_step=on_step, stop=stop,
+                    prepared=prepared)
+            finally:
+                await proxy.close()
         finally:
-            await proxy.close()
+            if warm is not None:
+                # After the replay, not during it: opening a context beside a running replay slows the replay
+                # more than it saves (two cores). It opens while this run's files are stored and the next job
+                # is fetched, and the next run waits for the rest.
+                warm.open_next(live, plan)
         mask = SecretMasker(secret_values).mask
         return blocked_verdict(explain_network_errors(result, proxy.unreachable, mask), proxy.blocked, mask)
 

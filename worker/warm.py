@@ -57,6 +57,9 @@ class WarmContexts:
     async def take(self, browser: Browser, plan: ContextPlan) -> Spare | None:
         """The spare when it was opened from an equal plan in `browser` and is still open; else None (a spare
         that does not fit is closed)."""
+        if self._spare is None and self._opening is not None and not self._opening.done():
+            # Half opened already: sooner ready than a context opened from scratch.
+            await asyncio.shield(self._opening)
         spare, self._spare = self._spare, None
         if spare is not None and spare.opened.plan.key == plan.key and spare.opened.usable_in(browser):
             if spare.proxy is not None:

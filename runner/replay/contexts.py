@@ -35,11 +35,15 @@ class ContextPlan:
     video: bool
     tracing: bool
     trace_screenshots: bool = True
+    trace_snapshots: bool = True
+    har: bool = True
 
     @property
     def key(self) -> str:
         """Equal for plans that make the same context."""
-        return json.dumps([self.emulation, self.video, self.tracing, self.trace_screenshots], sort_keys=True,
+        return json.dumps([self.emulation, self.video, self.tracing, self.trace_screenshots, self.trace_snapshots,
+                           self.har],
+                          sort_keys=True,
                           default=str)
 
 
@@ -83,13 +87,14 @@ async def open_context(browser: Browser, plan: ContextPlan, folder: Path, *, pro
         **plan.emulation,
         record_video_dir=folder / VIDEO_FOLDER if plan.video else None,
         # Written when the context closes; the runner deletes it again if the run passes.
-        record_har_path=folder / HAR_NAME,
-        record_har_content="omit",
+        record_har_path=folder / HAR_NAME if plan.har else None,
+        record_har_content="omit" if plan.har else None,
         proxy=proxy,
     ))
     try:
         if plan.tracing:
-            await opened.context.tracing.start(screenshots=plan.trace_screenshots, snapshots=True, sources=False)
+            await opened.context.tracing.start(screenshots=plan.trace_screenshots, snapshots=plan.trace_snapshots,
+                                               sources=False)
         if with_page and not plan.video:
             opened.page = await opened.context.new_page()
     except BaseException:

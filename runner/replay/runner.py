@@ -141,9 +141,12 @@ def context_plan(script: Script, options: RunOptions, device: dict[str, Any] | N
         extra_http_headers=options.extra_http_headers,
         storage_state=options.storage_state.playwright() if options.storage_state else None,
     )
-    # The trace's own screenshots (a filmstrip) cost a tenth of a short run; a run with a video has the pixels.
+    # A trace's DOM snapshots and screenshots cost a fifth of a short run (bench/harness.py, BENCHMARKS.md). A run
+    # with a video keeps the pixels there and the DOM at its failure in page.html, so its on-failure trace holds
+    # the actions, network, console and errors only; `trace: on` (asked for) and runs without video get all.
+    full = options.trace == "on" or options.video == "off"
     return ContextPlan(emulation=emulation, video=options.video != "off", tracing=tracing,
-                       trace_screenshots=options.video == "off")
+                       trace_screenshots=full, trace_snapshots=full)
 
 
 async def _unless_the_browser_dies(browser: Browser, replay: _Run) -> RunResult:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -311,8 +313,6 @@ async def test_launch_chromium_refuses_a_missing_executable(tmp_path: Path) -> N
 
 async def test_a_failing_run_keeps_trace_html_console_and_network_log(browser: Browser, site_url: str,
                                                                       tmp_path: Path) -> None:
-    import json
-    import zipfile
 
     data = {"title": "t", "steps": [
         {"type": "navigate", "url": f"{site_url}/index.html"},
@@ -351,7 +351,6 @@ async def test_a_passing_run_keeps_no_failure_artifacts(browser: Browser, site_u
 
 
 async def test_run_options_shape_the_browser_context(browser: Browser, site_url: str, tmp_path: Path) -> None:
-    import json
 
     host = site_url.split("//", 1)[1].split(":")[0]
     recorded = {"title": "recorded on another host", "steps": [
@@ -410,3 +409,29 @@ async def test_device_emulation(browser: Browser, site_url: str, tmp_path: Path)
     ]}
     result = await replay(browser, data, tmp_path, video="off", screenshots="off", device="iPhone 13")
     assert result.status == "passed", result.error
+
+
+def trace_event_types(path: Path) -> set[str]:
+    with zipfile.ZipFile(path) as trace:
+        return {json.loads(line)["type"] for name in trace.namelist() if name.endswith(".trace")
+                for line in trace.read(name).decode().splitlines() if line.strip()}
+
+
+async def test_a_failed_run_with_video_keeps_a_trace_without_dom_snapshots(browser: Browser, site_url: str,
+                                                                           tmp_path: Path) -> None:
+    """The DOM snapshots and screenshots of a trace cost a fifth of a short run: an on-failure trace has them only
+    when the run records no video (else the video and page.html show what they would); `trace: on` always."""
+    data = native({"action": "navigate", "url": f"{site_url}/index.html"},
+                  {"action": "click", "selector": "#reveal"},
+                  {"action": "assertText", "selector": "#heading-that-is-not-there", "text": "x", "timeoutMs": 500})
+    kinds: dict[str, set[str]] = {}
+    for name, options in {"video": {"video": "on"}, "no video": {"video": "off"},
+                          "asked": {"video": "on", "trace": "on"}}.items():
+        result = await replay(browser, data, tmp_path / name, screenshots="off", **options)
+        assert result.status == "failed", result.error
+        trace = next(artifact for artifact in result.artifacts if artifact.kind == "trace")
+        kinds[name] = trace_event_types(trace.path)
+    assert "action" in kinds["video"] or "before" in kinds["video"]  # the actions are there
+    assert "frame-snapshot" not in kinds["video"] and "screencast-frame" not in kinds["video"]
+    assert {"frame-snapshot", "screencast-frame"} <= kinds["no video"]
+    assert {"frame-snapshot", "screencast-frame"} <= kinds["asked"]
