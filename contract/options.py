@@ -181,10 +181,10 @@ class RunOptions(CamelModel):
     screenshots: ScreenshotMode = "on-failure"
     trace: TraceMode = Field(
         default="on-failure",
-        description="A Playwright trace (trace.zip). on-failure: kept for runs that do not pass, with DOM snapshots "
-                    "and screenshots when the run records no video (with a video: its actions, network, console and "
-                    "errors; the video and page.html show the rest); on: a full trace of every run. Never recorded "
-                    "for runs with secrets (its DOM snapshots would hold typed values)")
+        description="A Playwright trace (trace.zip). on-failure: kept for runs that do not pass, with the actions, "
+                    "their timings, network, console and errors (page.html, the failure screenshot and the video "
+                    "show the page); on: a full trace of every run, with DOM snapshots and screenshots. Never "
+                    "recorded for runs with secrets (its DOM snapshots would hold typed values)")
     timeout_ms: int = Field(default=DEFAULT_RUN_TIMEOUT_MS, ge=1_000, le=MAX_RUN_TIMEOUT_MS,
                             description="Budget for the whole replay")
     step_timeout_ms: int = Field(default=DEFAULT_STEP_TIMEOUT_MS, ge=100, le=MAX_STEP_TIMEOUT_MS,

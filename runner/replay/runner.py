@@ -141,10 +141,11 @@ def context_plan(script: Script, options: RunOptions, device: dict[str, Any] | N
         extra_http_headers=options.extra_http_headers,
         storage_state=options.storage_state.playwright() if options.storage_state else None,
     )
-    # A trace's DOM snapshots and screenshots cost a fifth of a short run (bench/harness.py, BENCHMARKS.md). A run
-    # with a video keeps the pixels there and the DOM at its failure in page.html, so its on-failure trace holds
-    # the actions, network, console and errors only; `trace: on` (asked for) and runs without video get all.
-    full = options.trace == "on" or options.video == "off"
+    # A trace's DOM snapshots and screenshots cost a fifth to a quarter of a short run (BENCHMARKS.md). A failed
+    # run keeps the DOM at its failure (page.html), its pixels (the failure screenshot, the video), console and
+    # HAR anyway, so its on-failure trace holds the actions, their timings, network, console and errors; a full
+    # trace is `trace: on`.
+    full = options.trace == "on"
     return ContextPlan(emulation=emulation, video=options.video != "off", tracing=tracing,
                        trace_screenshots=full, trace_snapshots=full)
 

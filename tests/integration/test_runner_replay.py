@@ -417,21 +417,22 @@ def trace_event_types(path: Path) -> set[str]:
                 for line in trace.read(name).decode().splitlines() if line.strip()}
 
 
-async def test_a_failed_run_with_video_keeps_a_trace_without_dom_snapshots(browser: Browser, site_url: str,
-                                                                           tmp_path: Path) -> None:
-    """The DOM snapshots and screenshots of a trace cost a fifth of a short run: an on-failure trace has them only
-    when the run records no video (else the video and page.html show what they would); `trace: on` always."""
+async def test_an_on_failure_trace_holds_the_actions_and_a_full_trace_is_asked_for(
+        browser: Browser, site_url: str, tmp_path: Path) -> None:
+    """The DOM snapshots and screenshots of a trace cost a fifth of a short run: an on-failure trace holds the
+    actions (page.html, the failure screenshot and the video show the page); `trace: on` records them too."""
     data = native({"action": "navigate", "url": f"{site_url}/index.html"},
                   {"action": "click", "selector": "#reveal"},
                   {"action": "assertText", "selector": "#heading-that-is-not-there", "text": "x", "timeoutMs": 500})
     kinds: dict[str, set[str]] = {}
     for name, options in {"video": {"video": "on"}, "no video": {"video": "off"},
-                          "asked": {"video": "on", "trace": "on"}}.items():
-        result = await replay(browser, data, tmp_path / name, screenshots="off", **options)
+                          "asked": {"video": "off", "trace": "on"}}.items():
+        result = await replay(browser, data, tmp_path / name, **options)
         assert result.status == "failed", result.error
+        assert {artifact.kind for artifact in result.artifacts} >= {"trace", "html", "console", "har", "screenshot"}
         trace = next(artifact for artifact in result.artifacts if artifact.kind == "trace")
         kinds[name] = trace_event_types(trace.path)
-    assert "action" in kinds["video"] or "before" in kinds["video"]  # the actions are there
-    assert "frame-snapshot" not in kinds["video"] and "screencast-frame" not in kinds["video"]
-    assert {"frame-snapshot", "screencast-frame"} <= kinds["no video"]
-    assert {"frame-snapshot", "screencast-frame"} <= kinds["asked"]
+    for light in ("video", "no video"):
+        assert "before" in kinds[light] and "after" in kinds[light]  # each action, with its timing
+        assert "frame-snapshot" not in kinds[light] and "screencast-frame" not in kinds[light]
+    assert {"before", "frame-snapshot", "screencast-frame"} <= kinds["asked"]
