@@ -217,8 +217,7 @@ async def measure(cases: list[Case], runs: int, repeat: int, site: str, scratch:
     return rows
 
 
-def table(rows: list[Row], runs: int, repeat: int) -> str:
-    load = os.getloadavg()[0]
+def table(rows: list[Row], runs: int, repeat: int, load: float) -> str:
     lines = [
         SECTION, "",
         "    make bench        # or: .venv/bin/python -m bench.harness --write BENCHMARKS.md", "",
@@ -227,7 +226,7 @@ def table(rows: list[Row], runs: int, repeat: int) -> str:
         "and one `reprise worker` as processes, the runs posted at once, wall time from the first POST to the last "
         f"`finishedAt`. Median of {repeat} batches each, measured in turn in one process run. Measured "
         f"{datetime.now().date()} on {os.cpu_count()} cores, {platform.python_implementation()} "
-        f"{platform.python_version()}, load average {load:.1f} before the run.", "",
+        f"{platform.python_version()}, load average (1 min) {load:.1f} at the start.", "",
         "| case | bare s | system s | ratio | bare ms per run | system replay ms per run (`durationMs`) |",
         "| --- | ---: | ---: | ---: | ---: | ---: |",
     ]
@@ -263,9 +262,10 @@ async def main() -> None:
     args = parser.parse_args()
     videos = {"on": [True], "off": [False], "both": [False, True]}[args.video]
     cases = [Case(concurrency, video) for concurrency in args.concurrency for video in videos]
+    load = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as temporary, serve(SITE) as site:
         rows = await measure(cases, args.runs, args.repeat, site, Path(temporary))
-    section = table(rows, args.runs, args.repeat)
+    section = table(rows, args.runs, args.repeat, load)
     print("\n" + section)
     if args.write:
         rewrite_section(args.write, section)
