@@ -35,13 +35,12 @@ import asyncpg
 import httpx
 from bullmq import Queue
 
+from bench.database import fresh_database
 from bench.harness import rewrite_section
 from bench.worker_footprint import SITE, cpu_seconds, recording, serve
 from jobs.queue import bullmq_connection
-from storage import migrate
 
 REPO = Path(__file__).resolve().parent.parent
-ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 DATABASE = "reprise_bench_api"
 DATABASE_URL = f"postgresql://postgres@127.0.0.1:5432/{DATABASE}"
 REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -139,14 +138,6 @@ async def open_loop(series: Series, seconds: float, send: Callable[[int], Awaita
     await asyncio.gather(*tasks)
 
 
-async def fresh_database() -> None:
-    admin = await asyncpg.connect(ADMIN_URL)
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
-        await admin.execute(f'CREATE DATABASE "{DATABASE}"')
-    finally:
-        await admin.close()
-    await migrate(DATABASE_URL)
 
 
 def free_port() -> int:
@@ -213,7 +204,7 @@ def stop_process(process: subprocess.Popen[bytes]) -> None:
 
 
 async def run(args: argparse.Namespace) -> str:
-    await fresh_database()
+    await fresh_database(DATABASE)
     queue_name = f"bench-api-{uuid.uuid4().hex[:8]}"
     port = free_port()
     base = f"http://127.0.0.1:{port}"

@@ -22,12 +22,12 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager, suppress
 from pathlib import Path
 
-import asyncpg
 import httpx
 import uvicorn
 from aiobotocore.session import get_session
 
 from api import create_app
+from bench.database import fresh_database
 from contract.runs import RunStatus
 from contract.settings import Settings
 from reprise.logs import configure_logging
@@ -39,7 +39,6 @@ from storage import (
     RunRepository,
     artifact_key,
     create_pool,
-    migrate,
     open_artifact_store,
 )
 
@@ -77,14 +76,6 @@ async def moto_server() -> AsyncIterator[str]:
         await asyncio.wait_for(server.wait(), 10)
 
 
-async def fresh_database() -> None:
-    admin = await asyncpg.connect("postgresql://postgres@127.0.0.1:5432/postgres")
-    try:
-        await admin.execute('DROP DATABASE IF EXISTS "reprise_bench_artifacts" WITH (FORCE)')
-        await admin.execute('CREATE DATABASE "reprise_bench_artifacts"')
-    finally:
-        await admin.close()
-    await migrate(DATABASE)
 
 
 async def time_uploads(store: ArtifactStore, scratch: Path, size: int, repeat: int) -> tuple[float, float]:
@@ -162,7 +153,7 @@ async def main() -> None:
     size = int(args.size_mb * 1024 * 1024)
     os.environ.update(CREDENTIALS)
     configure_logging("WARNING", "console")
-    await fresh_database()
+    await fresh_database("reprise_bench_artifacts")
     rows = []
     with tempfile.TemporaryDirectory() as temporary:
         scratch = Path(temporary) / "scratch"

@@ -34,13 +34,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import httpx
 from playwright.async_api import Browser, async_playwright
 
+from bench.database import fresh_database
 from bench.worker_footprint import SITE, serve
 from runner.replay.browser import CHROMIUM_ARGS, DEFAULT_CHROMIUM_PATH, prepare_playwright_env, shared_memory_args
-from storage import migrate
 
 REPO = Path(__file__).resolve().parent.parent
 DATABASE = "postgresql://postgres@127.0.0.1:5432/reprise_bench_harness"
@@ -104,20 +103,12 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-async def fresh_database() -> None:
-    admin = await asyncpg.connect("postgresql://postgres@127.0.0.1:5432/postgres")
-    try:
-        await admin.execute('DROP DATABASE IF EXISTS "reprise_bench_harness" WITH (FORCE)')
-        await admin.execute('CREATE DATABASE "reprise_bench_harness"')
-    finally:
-        await admin.close()
-    await migrate(DATABASE)
 
 
 @asynccontextmanager
 async def system(concurrency: int, scratch: Path) -> AsyncIterator[httpx.AsyncClient]:
     """`reprise api` and one `reprise worker` on a fresh database and queue; an HTTP client for the API."""
-    await fresh_database()
+    await fresh_database("reprise_bench_harness")
     port = free_port()
     env = {**os.environ, "DATABASE_URL": DATABASE, "QUEUE_NAME": f"bench-harness-{uuid.uuid4().hex[:8]}",
            "WORKER_NAME": "bench", "WORKER_CONCURRENCY": str(concurrency), "LOG_LEVEL": "warn", "AUTH": "none",

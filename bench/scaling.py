@@ -28,12 +28,13 @@ from pathlib import Path
 import asyncpg
 from redis.asyncio import Redis
 
+from bench.database import fresh_database
 from bench.harness import recorder_recording, rewrite_section
 from bench.worker_footprint import SITE, pss_bytes, serve, tree
 from contract.options import RunOptions
 from jobs.queue import RetryPolicy, RunQueue
 from runner.formats import parse_script
-from storage import NewRun, RunRepository, create_pool, migrate
+from storage import NewRun, RunRepository, create_pool
 
 REPO = Path(__file__).resolve().parent.parent
 DATABASE = "postgresql://postgres@127.0.0.1:5432/reprise_bench_scaling"
@@ -48,14 +49,6 @@ def busy_seconds() -> float:
     return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
-async def fresh_database() -> None:
-    admin = await asyncpg.connect("postgresql://postgres@127.0.0.1:5432/postgres")
-    try:
-        await admin.execute('DROP DATABASE IF EXISTS "reprise_bench_scaling" WITH (FORCE)')
-        await admin.execute('CREATE DATABASE "reprise_bench_scaling"')
-    finally:
-        await admin.close()
-    await migrate(DATABASE)
 
 
 @dataclass
@@ -192,7 +185,7 @@ async def main() -> None:
     parser.add_argument("--memory-runs", type=int, default=500)
     parser.add_argument("--write", type=Path)
     args = parser.parse_args()
-    await fresh_database()
+    await fresh_database("reprise_bench_scaling")
     with tempfile.TemporaryDirectory() as temporary, serve(SITE) as site:
         scratch = Path(temporary)
         scaling = []

@@ -27,14 +27,14 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 from redis.asyncio import Redis
 
+from bench.database import fresh_database
 from contract.options import RunOptions
 from contract.settings import Settings
 from jobs.queue import RetryPolicy, RunQueue
 from reprise.logs import configure_logging
-from storage import NewRun, RunRepository, create_pool, migrate
+from storage import NewRun, RunRepository, create_pool
 
 REPO = Path(__file__).resolve().parent.parent
 SITE = REPO / "tests" / "site"
@@ -110,14 +110,6 @@ def recording(site: str, seconds: float) -> dict[str, object]:
     ]}
 
 
-async def fresh_database() -> None:
-    admin = await asyncpg.connect("postgresql://postgres@127.0.0.1:5432/postgres")
-    try:
-        await admin.execute('DROP DATABASE IF EXISTS "reprise_bench_footprint" WITH (FORCE)')
-        await admin.execute('CREATE DATABASE "reprise_bench_footprint"')
-    finally:
-        await admin.close()
-    await migrate(DATABASE)
 
 
 async def measure(concurrency: int, seconds: float, site: str, scratch: Path) -> dict[str, float]:
@@ -178,7 +170,7 @@ async def main() -> None:
     args = parser.parse_args()
     configure_logging("WARNING", "console")
     Settings()  # the same environment the worker reads: fail early on a bad one
-    await fresh_database()
+    await fresh_database("reprise_bench_footprint")
     with tempfile.TemporaryDirectory() as temporary, serve(SITE) as site:
         rows = [(c, await measure(c, args.seconds, site, Path(temporary) / str(c))) for c in args.concurrency]
     print(f"\nrecording: load, fill, wait {args.seconds:g} s, assert; video on; 2 x concurrency runs queued at once\n")
