@@ -28,23 +28,18 @@ VIDEO_FOLDER = ".video"
 @dataclass(frozen=True)
 class ContextPlan:
     """`emulation`: the keyword arguments of `Browser.new_context` that depend on the run (viewport, device,
-    locale, headers, storage state). `video`: a video is recorded. `tracing`: a Playwright trace is recorded,
-    with screenshots when `trace_screenshots`."""
+    locale, headers, storage state). `video`: a video is recorded. `tracing`: a Playwright trace is recorded, with
+    DOM snapshots and screenshots when `full_trace`."""
 
     emulation: dict[str, Any]
     video: bool
     tracing: bool
-    trace_screenshots: bool = True
-    trace_snapshots: bool = True
-    har: bool = True
+    full_trace: bool = False
 
     @property
     def key(self) -> str:
         """Equal for plans that make the same context."""
-        return json.dumps([self.emulation, self.video, self.tracing, self.trace_screenshots, self.trace_snapshots,
-                           self.har],
-                          sort_keys=True,
-                          default=str)
+        return json.dumps([self.emulation, self.video, self.tracing, self.full_trace], sort_keys=True, default=str)
 
 
 @dataclass
@@ -87,14 +82,13 @@ async def open_context(browser: Browser, plan: ContextPlan, folder: Path, *, pro
         **plan.emulation,
         record_video_dir=folder / VIDEO_FOLDER if plan.video else None,
         # Written when the context closes; the runner deletes it again if the run passes.
-        record_har_path=folder / HAR_NAME if plan.har else None,
-        record_har_content="omit" if plan.har else None,
+        record_har_path=folder / HAR_NAME,
+        record_har_content="omit",
         proxy=proxy,
     ))
     try:
         if plan.tracing:
-            await opened.context.tracing.start(screenshots=plan.trace_screenshots, snapshots=plan.trace_snapshots,
-                                               sources=False)
+            await opened.context.tracing.start(screenshots=plan.full_trace, snapshots=plan.full_trace, sources=False)
         if with_page and not plan.video:
             opened.page = await opened.context.new_page()
     except BaseException:

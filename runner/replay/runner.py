@@ -85,9 +85,7 @@ class PlaywrightRunner:
     def plan(self, script: Script, options: RunOptions, *, secret_values: Sequence[str] = ()) -> ContextPlan:
         """What the run's browser context is made with: a context opened ahead from an equal plan (`prepared` of
         `run`) serves the run."""
-        device = lookup_device(options.device) if options.device is not None else None
-        return context_plan(_replayed_script(script, options, device), options, device,
-                            tracing=options.trace != "off" and not SecretMasker(secret_values))
+        return _replay_setup(script, options, SecretMasker(secret_values))[1]
 
     async def run(
         self,
@@ -105,13 +103,18 @@ class PlaywrightRunner:
         screenshots and video made so far, the interrupted step `failed` with "cancelled by request".
         `prepared`: a context opened ahead (`runner.replay.contexts`); used when its plan is this run's and it is
         still open in this browser, else closed. The run closes it either way and removes its folder."""
-        device = lookup_device(options.device) if options.device is not None else None
-        script = _replayed_script(script, options, device)
         masker = SecretMasker(secret_values)
-        plan = context_plan(script, options, device, tracing=options.trace != "off" and not masker)
+        script, plan = _replay_setup(script, options, masker)
         replay = _Run(self._browser, self._executor, script, options, output_dir, plan=plan, prepared=prepared,
                       masker=masker, on_step=on_step, stop=stop, proxy=self._proxy)
         return await _unless_the_browser_dies(self._browser, replay)
+
+
+def _replay_setup(script: Script, options: RunOptions, masker: SecretMasker) -> tuple[Script, ContextPlan]:
+    """The script as replayed and its context's plan (no trace for a run with secrets)."""
+    device = lookup_device(options.device) if options.device is not None else None
+    replayed = _replayed_script(script, options, device)
+    return replayed, context_plan(replayed, options, device, tracing=options.trace != "off" and not masker)
 
 
 def _replayed_script(script: Script, options: RunOptions, device: dict[str, Any] | None) -> Script:
@@ -145,9 +148,8 @@ def context_plan(script: Script, options: RunOptions, device: dict[str, Any] | N
     # run keeps the DOM at its failure (page.html), its pixels (the failure screenshot, the video), console and
     # HAR anyway, so its on-failure trace holds the actions, their timings, network, console and errors; a full
     # trace is `trace: on`.
-    full = options.trace == "on"
     return ContextPlan(emulation=emulation, video=options.video != "off", tracing=tracing,
-                       trace_screenshots=full, trace_snapshots=full)
+                       full_trace=options.trace == "on")
 
 
 async def _unless_the_browser_dies(browser: Browser, replay: _Run) -> RunResult:
