@@ -21,6 +21,7 @@ from playwright.async_api import Browser
 from playwright.async_api import Error as PlaywrightError
 
 from runner.replay.contexts import ContextPlan, OpenContext, open_context
+from runner.replay.locate import first_line
 from worker.egress import EgressProxy
 
 log = structlog.get_logger(__name__)
@@ -54,10 +55,14 @@ class WarmContexts:
     def has_spare(self) -> bool:
         return self._spare is not None
 
+    @property
+    def _is_opening(self) -> bool:
+        return self._opening is not None and not self._opening.done()
+
     async def take(self, browser: Browser, plan: ContextPlan) -> Spare | None:
         """The spare when it was opened from an equal plan in `browser` and is still open; else None (a spare
         that does not fit is closed)."""
-        if self._spare is None and self._opening is not None and not self._opening.done():
+        if self._spare is None and self._opening is not None and self._is_opening:
             # Half opened already: sooner ready than a context opened from scratch.
             await asyncio.shield(self._opening)
         spare, self._spare = self._spare, None
@@ -73,7 +78,7 @@ class WarmContexts:
 
     def open_next(self, browser: Browser, plan: ContextPlan) -> None:
         """Open a spare from `plan` in the background, unless one is kept or being opened."""
-        if self._closed or self._spare is not None or (self._opening is not None and not self._opening.done()):
+        if self._closed or self._spare is not None or self._is_opening:
             return
         self._opening = asyncio.create_task(self._open(browser, plan))
 
@@ -84,15 +89,13 @@ class WarmContexts:
                 await proxy.start()
             opened = await open_context(browser, plan, self._folder / uuid.uuid4().hex,
                                         proxy=proxy.playwright_proxy() if proxy is not None else None)
-        except (PlaywrightError, OSError) as error:
-            log.info("could not open the next run's context ahead", error=str(error).splitlines()[0])
+        except BaseException as error:
             if proxy is not None:
                 await proxy.close()
+            if not isinstance(error, PlaywrightError | OSError):
+                raise  # cancelled by close()
+            log.info("could not open the next run's context ahead", error=first_line(error))
             return
-        except BaseException:  # cancelled by close()
-            if proxy is not None:
-                await proxy.close()
-            raise
         spare = Spare(opened, proxy)
         if self._closed:
             await spare.close()
