@@ -5,13 +5,17 @@ A disconnect (Chromium killed, crashed, OOM) fails the runs that were in it (the
 wait for it. After `failures_to_open` failed launches in a row the circuit opens: the worker stops claiming
 jobs (`on_open`), reports it in its heartbeat, and tries a launch every `retry_s`; the first success closes
 the circuit and claiming resumes (`on_close`).
+
+Recycling: a browser that has served `recycle_after_runs` runs, or whose processes hold more than
+`recycle_above_bytes` (`memory()`, read after each run), is replaced without failing a run. A new Chromium is
+launched beside it; new runs go to the new one, and the old one is closed once the last run in it has finished.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
-from contextlib import suppress
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager, suppress
 from typing import Any
 
 import structlog
@@ -35,6 +39,9 @@ class BrowserSupervisor:
         retry_s: float = 30.0,
         on_open: Callable[[], None] = lambda: None,
         on_close: Callable[[], None] = lambda: None,
+        recycle_after_runs: int = 0,
+        recycle_above_bytes: int = 0,
+        memory: Callable[[], int] = lambda: 0,
     ) -> None:
         self._launcher = launcher
         self._failures_to_open = failures_to_open
@@ -45,11 +52,20 @@ class BrowserSupervisor:
         self._ready = asyncio.Event()
         self._relaunching: asyncio.Task[None] | None = None
         self._closing = False
+        self._recycle_after_runs = recycle_after_runs  # 0: never for its run count
+        self._recycle_above_bytes = recycle_above_bytes  # 0: never for its memory
+        self._memory = memory
+        self._leases: dict[Browser, int] = {}  # runs in progress per browser
+        self._retiring: set[Browser] = set()  # replaced by a recycle, closed when their last run ends
+        self._recycling: asyncio.Task[None] | None = None
+        self._closing_old: set[asyncio.Task[None]] = set()
         self.state = "starting"  # one of STATES
         self.launches = 0
         self.crashes = 0
         self.consecutive_failures = 0
         self.last_error: str | None = None
+        self.recycles = 0
+        self.runs_in_browser = 0  # runs finished in the current browser
 
     async def start(self) -> None:
         """The first launch; BrowserError here is a configuration problem and stops the worker."""
@@ -58,6 +74,7 @@ class BrowserSupervisor:
     def _use(self, browser: Browser) -> None:
         self._browser = browser
         self.launches += 1
+        self.runs_in_browser = 0
         self.consecutive_failures = 0
         self.state = "ok"
         browser.on("disconnected", lambda _: self._disconnected(browser))
@@ -110,10 +127,75 @@ class BrowserSupervisor:
         except TimeoutError as error:
             raise BrowserError(f"no browser within {timeout_s:.0f} s: {self.last_error or self.state}") from error
 
+    @asynccontextmanager
+    async def lease(self, timeout_s: float) -> AsyncIterator[Browser]:
+        """The live browser (as `browser`) for one run: a recycle closes it only after the run has left it."""
+        browser = await self.browser(timeout_s)
+        self._leases[browser] = self._leases.get(browser, 0) + 1
+        try:
+            yield browser
+        finally:
+            self._leases[browser] -= 1
+            if not self._leases[browser]:
+                del self._leases[browser]
+            if browser is self._browser:
+                self.runs_in_browser += 1
+                self._recycle_if_due()
+            elif browser in self._retiring and browser not in self._leases:
+                self._close_retired(browser)
+
+    def _recycle_if_due(self) -> None:
+        if self._closing or self.state != "ok" or (self._recycling is not None and not self._recycling.done()):
+            return
+        reason: dict[str, int] = {}
+        if self._recycle_after_runs and self.runs_in_browser >= self._recycle_after_runs:
+            reason["runs"] = self.runs_in_browser
+        if self._recycle_above_bytes and not reason:
+            used = self._memory()
+            if used > self._recycle_above_bytes:
+                reason["memoryMb"] = used // 2**20
+        if reason:
+            self._recycling = asyncio.create_task(self._recycle(reason), name="chromium-recycle")
+
+    async def _recycle(self, reason: dict[str, int]) -> None:
+        old = self._browser
+        try:
+            fresh = await self._launcher.launch()
+        except BrowserError as error:
+            # Tried again after as many runs again. (A launcher whose driver failed restarts it: the old browser
+            # then disconnects too and the relaunch path takes over.)
+            self.runs_in_browser = 0
+            log.warning("could not launch a fresh chromium to recycle into", error=str(error))
+            return
+        if self._closing or old is None or old is not self._browser or not old.is_connected():
+            # Stopped, or the old one crashed meanwhile (its relaunch takes over): this one is not needed.
+            with suppress(PlaywrightError):
+                await fresh.close()
+            return
+        self.recycles += 1
+        self._retiring.add(old)
+        log.info("chromium recycled", recycles=self.recycles, **reason)
+        self._use(fresh)
+        if old not in self._leases:
+            self._close_retired(old)
+
+    def _close_retired(self, browser: Browser) -> None:
+        self._retiring.discard(browser)
+
+        async def close() -> None:
+            with suppress(PlaywrightError):
+                await browser.close()
+
+        task = asyncio.create_task(close(), name="chromium-retire")
+        self._closing_old.add(task)
+        task.add_done_callback(self._closing_old.discard)
+
     def status(self) -> dict[str, Any]:
         return {
             "state": self.state,
             "launches": self.launches,
+            "recycles": self.recycles,
+            "runsInBrowser": self.runs_in_browser,
             "crashes": self.crashes,
             "consecutiveLaunchFailures": self.consecutive_failures,
             "lastError": self.last_error,
@@ -122,11 +204,16 @@ class BrowserSupervisor:
     async def close(self) -> None:
         self._closing = True
         self.state = "stopped"
-        if self._relaunching is not None:
-            self._relaunching.cancel()
-            with suppress(asyncio.CancelledError):
-                await self._relaunching
-        if self._browser is not None:
-            with suppress(PlaywrightError):
-                await self._browser.close()
+        for task in (self._relaunching, self._recycling):
+            if task is not None:
+                task.cancel()
+                with suppress(asyncio.CancelledError):
+                    await task
+        if self._closing_old:
+            await asyncio.gather(*self._closing_old, return_exceptions=True)
+        for browser in [self._browser, *self._retiring]:
+            if browser is not None:
+                with suppress(PlaywrightError):
+                    await browser.close()
+        self._retiring.clear()
         await self._launcher.stop()

@@ -20,6 +20,7 @@ from typing import Any
 import asyncpg
 import structlog
 from bullmq import Worker
+from playwright.async_api import Browser
 from redis.asyncio import Redis
 
 from contract.network import NetworkPolicy
@@ -69,6 +70,7 @@ from worker.metrics import (
     worker_registry,
 )
 from worker.metrics_server import MetricsPortUnavailable, MetricsServer
+from worker.process_memory import tree_memory
 from worker.processor import RunProcessor
 from worker.replays import ActiveReplays, ReplayFunction
 from worker.retention import RetentionJobs, retention_loop
@@ -153,9 +155,16 @@ def replay_in(browsers: Mapping[BrowserName, BrowserSupervisor], browser_wait_s:
             return RunResult(status=RunStatus.ERROR, error=f"this worker has no {options.browser} browser "
                              f"(it has {', '.join(sorted(browsers))})", category=FailureCategory.BROWSER_CRASHED)
         try:
-            live = await supervisor.browser(browser_wait_s)
-        except BrowserError as error:
+            # Leaving the lease may recycle the browser (BrowserSupervisor): after this run, before the next.
+            async with supervisor.lease(browser_wait_s) as live:
+                return await replay_with(live, script, options, output_dir, secret_values=secret_values,
+                                         on_step=on_step, stop=stop)
+        except BrowserError as error:  # only the wait for a browser raises it
             return RunResult(status=RunStatus.ERROR, error=str(error), category=FailureCategory.BROWSER_CRASHED)
+
+    async def replay_with(live: Browser, script: Script, options: RunOptions, output_dir: Path, *,
+                          secret_values: Sequence[str], on_step: StepCallback | None,
+                          stop: asyncio.Event | None) -> RunResult:
         spare = None
         if warm is not None:
             plan = PlaywrightRunner(live).plan(script, options, secret_values=secret_values)
@@ -320,6 +329,9 @@ async def run_worker(settings: Settings) -> int:
         retry_s=settings.browser_retry_s,
         on_open=claiming.pause,
         on_close=claiming.resume,
+        recycle_after_runs=settings.browser_recycle_runs,
+        recycle_above_bytes=settings.browser_recycle_mb * 2**20,
+        memory=lambda: tree_memory().children_bytes,
     )
     stop = StopSignal()
     exit_code = EXIT_DEPENDENCY

@@ -8,6 +8,8 @@ Metrics (Prometheus), all of this worker process (sum them across workers; `inst
     reprise_worker_active_runs                                   runs it is replaying now
     reprise_worker_runs_finished_total{status}                   runs it took to a final status, since it started
     reprise_worker_chromium_launches_total                       Chromium launches (the first one included)
+    reprise_worker_chromium_recycles_total                       Chromiums replaced after BROWSER_RECYCLE_RUNS runs
+                                                                 or BROWSER_RECYCLE_MB (launches include them)
     reprise_worker_chromium_crashes_total                        Chromium disconnects it did not ask for
     reprise_worker_chromium_consecutive_launch_failures          failed launches in a row (the circuit opens at
                                                                  BROWSER_CIRCUIT_FAILURES)
@@ -92,6 +94,8 @@ class WorkerMetrics(Collector):
         browser = self._browser
         yield CounterMetricFamily("reprise_worker_chromium_launches", "Chromium launches of this worker",
                                   value=browser.launches)
+        yield CounterMetricFamily("reprise_worker_chromium_recycles", "Chromiums this worker replaced by a fresh "
+                                  "one (BROWSER_RECYCLE_RUNS, BROWSER_RECYCLE_MB)", value=browser.recycles)
         yield CounterMetricFamily("reprise_worker_chromium_crashes", "Chromium disconnects this worker did not "
                                   "ask for (crashed, killed, out of memory)", value=browser.crashes)
         yield GaugeMetricFamily("reprise_worker_chromium_consecutive_launch_failures",
