@@ -7,8 +7,12 @@ Recorder recording of bench/harness.py (video on, the default), queued at once. 
 last `finished_at`; CPU is the whole machine's busy time over that window (/proc/stat: workers, Chromium, Postgres,
 Redis), so "CPU per run" is what a run costs the host, and runs per hour per core = 3600 / CPU per run.
 
-Memory: one worker (WORKER_CONCURRENCY=2) replays `--memory-runs` runs; its process tree's PSS (the worker, the
-Playwright driver, Chromium and its renderers) is sampled whenever another tenth of the runs has finished.
+Memory: one worker (WORKER_CONCURRENCY=2) replays `--memory-runs` runs, once for each BROWSER_RECYCLE_RUNS of
+`--recycle-runs` (0: never recycled); its process tree's PSS is sampled at rest whenever another tenth of the runs
+has finished, per process kind: the worker (Python), Playwright's driver (Node), Chromium's browser process, and
+Chromium's other processes (renderers, GPU, utility, zygotes; a spare context's renderer among them).
+
+    .venv/bin/python -m bench.scaling --workers --memory-runs 500 --recycle-runs 0 200 --write BENCHMARKS.md
 """
 
 from __future__ import annotations
@@ -39,7 +43,9 @@ from storage import NewRun, RunRepository, create_pool
 REPO = Path(__file__).resolve().parent.parent
 DATABASE = "postgresql://postgres@127.0.0.1:5432/reprise_bench_scaling"
 REDIS = "redis://127.0.0.1:6379/0"
-SECTION = "## Scaling and memory (`bench/scaling.py`)"
+SECTION = "## Scaling (`bench/scaling.py`)"
+MEMORY_SECTION = "## Worker memory over hundreds of runs (`bench/scaling.py`)"
+KINDS = ("worker", "driver", "chromium", "renderers")
 
 
 def busy_seconds() -> float:
@@ -61,12 +67,12 @@ class Fleet:
     queue_name: str
 
 
-async def start_fleet(workers: int, concurrency: int, scratch: Path) -> Fleet:
+async def start_fleet(workers: int, concurrency: int, scratch: Path, **settings: str) -> Fleet:
     queue_name = f"bench-scaling-{uuid.uuid4().hex[:8]}"
     processes = []
     for number in range(workers):
-        env = {**os.environ, "DATABASE_URL": DATABASE, "QUEUE_NAME": queue_name, "WORKER_NAME": f"scaling-{number}",
-               "WORKER_CONCURRENCY": str(concurrency), "LOG_LEVEL": "warn",
+        env = {**os.environ, **settings, "DATABASE_URL": DATABASE, "QUEUE_NAME": queue_name,
+               "WORKER_NAME": f"scaling-{number}", "WORKER_CONCURRENCY": str(concurrency), "LOG_LEVEL": "warn",
                "ARTIFACT_STORE_URL": str(scratch / "store"), "WORKER_WORK_DIR": str(scratch / "work"),
                "BROWSER_ALLOWED_NETWORKS": "127.0.0.0/8"}
         processes.append(await asyncio.create_subprocess_exec(
@@ -138,42 +144,76 @@ async def scaling_row(workers: int, runs: int, site: str, scratch: Path) -> dict
         await stop_fleet(fleet)
 
 
-async def memory_rows(runs: int, site: str, scratch: Path) -> list[tuple[int, float]]:
+def kind_of(pid: int, root: int) -> str:
+    """Which part of a worker `pid` is (one of KINDS)."""
+    if pid == root:
+        return "worker"
+    try:
+        command = (Path("/proc") / str(pid) / "cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return "renderers"
+    if any(b"chrom" in part for part in command[:1]):
+        return "renderers" if any(part.startswith(b"--type=") for part in command) else "chromium"
+    return "driver"
+
+
+def memory_sample(root: int) -> dict[str, float]:
+    """MB of PSS per process kind of the worker rooted at `root`."""
+    sample = dict.fromkeys(KINDS, 0.0)
+    for pid in tree(root):
+        sample[kind_of(pid, root)] += pss_bytes(pid) / 2**20
+    return sample
+
+
+async def memory_rows(runs: int, site: str, scratch: Path, recycle_runs: int) -> list[tuple[int, dict[str, float]]]:
     """The worker's PSS at rest before the first run and after every tenth of `runs` (queued a tenth at a time, the
-    sample taken once they all finished, so no run's context is in it)."""
-    fleet = await start_fleet(1, 2, scratch)
+    sample taken once they all finished, so no run's context is in it; the spare context is)."""
+    fleet = await start_fleet(1, 2, scratch, BROWSER_RECYCLE_RUNS=str(recycle_runs))
     try:
         root = fleet.processes[0].pid
-        samples = [(0, sum(pss_bytes(pid) for pid in tree(root)) / 2**20)]
+        samples = [(0, memory_sample(root))]
         chunk = max(1, runs // 10)
         for done in range(chunk, runs + 1, chunk):
             ids = await queue_runs(fleet, site, chunk)
             for run_id in ids:
                 await fleet.queue.enqueue(run_id)
-            await wait_finished(fleet, ids)
-            await asyncio.sleep(1)  # the last run's context closes and its renderer exits
-            samples.append((done, sum(pss_bytes(pid) for pid in tree(root)) / 2**20))
+            statuses = await wait_finished(fleet, ids)
+            if set(statuses) != {"passed"}:
+                raise RuntimeError(f"not every run passed: {sorted(set(statuses))}")
+            await asyncio.sleep(2)  # the last run's context closes, its renderer exits, a retired Chromium closes
+            samples.append((done, memory_sample(root)))
+            print(recycle_runs, samples[-1], flush=True)
         return samples
     finally:
         await stop_fleet(fleet)
 
 
-def section(scaling: list[dict[str, float]], memory: list[tuple[int, float]], runs: int) -> str:
-    lines = [SECTION, "", "    .venv/bin/python -m bench.scaling --write BENCHMARKS.md", "",
+def scaling_section(scaling: list[dict[str, float]], runs: int) -> str:
+    lines = [SECTION, "", "    .venv/bin/python -m bench.scaling --memory-runs 0 --write BENCHMARKS.md", "",
              f"Measured {datetime.now().date()} on {os.cpu_count()} cores (load average {os.getloadavg()[0]:.1f} at "
              f"the end). {runs} runs of the 5-step Recorder recording (video on), queued at once, workers at "
-             "WORKER_CONCURRENCY=1; CPU is the whole machine's (workers, Chromium, Postgres, Redis).", ""]
-    if scaling:
-        lines += ["| workers | wall s | runs/s | CPU s per run | runs per hour per core |",
-                  "| ---: | ---: | ---: | ---: | ---: |"]
-        lines += [f"| {row['workers']:.0f} | {row['wall_s']:.1f} | {row['runs_per_s']:.2f} | "
-                  f"{row['cpu_per_run_s']:.2f} | {row['runs_per_hour_per_core']:.0f} |" for row in scaling]
-        lines.append("")
-    if memory:
-        lines += ["One worker (WORKER_CONCURRENCY=2), its process tree's PSS at rest (the worker, the Playwright "
-                  "driver, Chromium, its spare context) after each batch of runs:", "",
-                  "| runs finished | PSS MB |", "| ---: | ---: |"]
-        lines += [f"| {done} | {mb:.0f} |" for done, mb in memory]
+             "WORKER_CONCURRENCY=1; CPU is the whole machine's (workers, Chromium, Postgres, Redis).", "",
+             "| workers | wall s | runs/s | CPU s per run | runs per hour per core |",
+             "| ---: | ---: | ---: | ---: | ---: |"]
+    lines += [f"| {row['workers']:.0f} | {row['wall_s']:.1f} | {row['runs_per_s']:.2f} | "
+              f"{row['cpu_per_run_s']:.2f} | {row['runs_per_hour_per_core']:.0f} |" for row in scaling]
+    return "\n".join(lines) + "\n"
+
+
+def memory_section(memory: dict[int, list[tuple[int, dict[str, float]]]], runs: int) -> str:
+    lines = [MEMORY_SECTION, "", f"    .venv/bin/python -m bench.scaling --workers --memory-runs {runs} "
+             f"--recycle-runs {' '.join(map(str, memory))} --write BENCHMARKS.md", "",
+             f"Measured {datetime.now().date()} on {os.cpu_count()} cores. One worker (WORKER_CONCURRENCY=2) replays "
+             f"{runs} runs of the 5-step Recorder recording (video on), a tenth at a time; after each tenth, at rest, "
+             "the PSS in MB of its processes: the worker (Python), Playwright's driver (Node), Chromium's browser "
+             "process, and Chromium's other processes (renderers, GPU, utility; the spare context's renderer is one).",
+             ""]
+    for recycle_runs, samples in memory.items():
+        lines += [f"BROWSER_RECYCLE_RUNS={recycle_runs}" + (" (never recycled)" if not recycle_runs else "") + ":",
+                  "", "| runs finished | worker | driver | Chromium | renderers and others | total |",
+                  "| ---: | ---: | ---: | ---: | ---: | ---: |"]
+        lines += [f"| {done} | " + " | ".join(f"{sample[kind]:.0f}" for kind in KINDS)
+                  + f" | {sum(sample.values()):.0f} |" for done, sample in samples]
         lines.append("")
     return "\n".join(lines)
 
@@ -183,6 +223,7 @@ async def main() -> None:
     parser.add_argument("--workers", type=int, nargs="*", default=[1, 2, 4])
     parser.add_argument("--runs", type=int, default=60)
     parser.add_argument("--memory-runs", type=int, default=500)
+    parser.add_argument("--recycle-runs", type=int, nargs="+", default=[0, 200])
     parser.add_argument("--write", type=Path)
     args = parser.parse_args()
     await fresh_database("reprise_bench_scaling")
@@ -192,12 +233,14 @@ async def main() -> None:
         for workers in args.workers:
             scaling.append(await scaling_row(workers, args.runs, site, scratch / f"w{workers}"))
             print(scaling[-1], flush=True)
-        memory = await memory_rows(args.memory_runs, site, scratch / "memory") if args.memory_runs else []
-        print(memory, flush=True)
-    text = section(scaling, memory, args.runs)
-    print("\n" + text)
-    if args.write:
-        rewrite_section(args.write, text)
+        memory = {recycle: await memory_rows(args.memory_runs, site, scratch / f"memory-{recycle}", recycle)
+                  for recycle in args.recycle_runs} if args.memory_runs else {}
+    sections = ([scaling_section(scaling, args.runs)] if scaling else []) + (
+        [memory_section(memory, args.memory_runs)] if memory else [])
+    for text in sections:
+        print("\n" + text)
+        if args.write:
+            rewrite_section(args.write, text)
 
 
 if __name__ == "__main__":
