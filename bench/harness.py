@@ -38,6 +38,7 @@ import httpx
 from playwright.async_api import Browser, async_playwright
 
 from bench.database import fresh_database
+from bench.profiling import Profiler, summary_table
 from bench.worker_footprint import SITE, serve
 from runner.replay.browser import CHROMIUM_ARGS, DEFAULT_CHROMIUM_PATH, prepare_playwright_env, shared_memory_args
 
@@ -45,6 +46,7 @@ REPO = Path(__file__).resolve().parent.parent
 DATABASE = "postgresql://postgres@127.0.0.1:5432/reprise_bench_harness"
 FINAL = {"passed", "failed", "error", "cancelled"}
 SECTION = "## Harness cost: bare Playwright vs the whole system (`make bench`)"
+PROFILE_SECTION = "## Profile of the API and the worker during the harness (py-spy)"
 
 
 def recorder_recording(site: str) -> dict[str, Any]:
@@ -106,8 +108,10 @@ def free_port() -> int:
 
 
 @asynccontextmanager
-async def system(concurrency: int, scratch: Path) -> AsyncIterator[httpx.AsyncClient]:
-    """`reprise api` and one `reprise worker` on a fresh database and queue; an HTTP client for the API."""
+async def system(concurrency: int, scratch: Path, profiler: Profiler | None = None
+                 ) -> AsyncIterator[httpx.AsyncClient]:
+    """`reprise api` and one `reprise worker` on a fresh database and queue; an HTTP client for the API. With a
+    `profiler`, py-spy records both processes (`api-c<concurrency>`, `worker-c<concurrency>`) once they are up."""
     await fresh_database("reprise_bench_harness")
     port = free_port()
     env = {**os.environ, "DATABASE_URL": DATABASE, "QUEUE_NAME": f"bench-harness-{uuid.uuid4().hex[:8]}",
@@ -131,8 +135,13 @@ async def system(concurrency: int, scratch: Path) -> AsyncIterator[httpx.AsyncCl
             await asyncio.sleep(0.2)
         else:
             raise RuntimeError("the API or the worker did not start within 120 s")
+        if profiler is not None:
+            for name, process in zip(("api", "worker"), processes, strict=True):
+                profiler.attach(f"{name}-c{concurrency}", process.pid)
         yield client
     finally:
+        if profiler is not None:
+            profiler.stop()
         await client.aclose()
         for process in processes:
             process.terminate()
@@ -180,7 +189,8 @@ class Row:
         return self.system_s / self.bare_s
 
 
-async def measure(cases: list[Case], runs: int, repeat: int, site: str, scratch: Path) -> list[Row]:
+async def measure(cases: list[Case], runs: int, repeat: int, site: str, scratch: Path,
+                  profiler: Profiler | None = None) -> list[Row]:
     prepare_playwright_env(scratch / "browsers", require_ffmpeg=any(case.video for case in cases))
     rows = []
     async with async_playwright() as playwright:
@@ -188,7 +198,7 @@ async def measure(cases: list[Case], runs: int, repeat: int, site: str, scratch:
                                                    args=[*CHROMIUM_ARGS, *shared_memory_args()])
         try:
             for concurrency in sorted({case.concurrency for case in cases}):
-                async with system(concurrency, scratch / f"system-{concurrency}") as client:
+                async with system(concurrency, scratch / f"system-{concurrency}", profiler) as client:
                     for case in (case for case in cases if case.concurrency == concurrency):
                         await bare_batch(browser, site, case, case.concurrency * 2, scratch)  # warm-up
                         await system_batch(client, site, case, case.concurrency * 2)
@@ -227,6 +237,18 @@ def table(rows: list[Row], runs: int, repeat: int, load: float) -> str:
     return "\n".join(lines) + "\n"
 
 
+def profile_section(folder: Path, cases: list[Case], runs: int, repeat: int) -> str:
+    lines = [PROFILE_SECTION, "", "    .venv/bin/python -m bench.harness --profile /tmp/reprise-profile "
+             "--write BENCHMARKS.md", "",
+             f"py-spy attached to `reprise api` and `reprise worker` for the whole harness run above ({runs} runs, "
+             f"{repeat} batches and a warm-up, per case: {', '.join(case.label for case in cases)}), measured "
+             f"{datetime.now().date()}. Busy samples only: time the process spent running Python (or native code "
+             "called from it), not waiting.", ""]
+    for path in sorted(folder.glob("*.txt")):
+        lines += [f"### `{path.stem}`", "", summary_table(path), ""]
+    return "\n".join(lines)
+
+
 def rewrite_section(path: Path, section: str) -> None:
     """Replace the section of BENCHMARKS.md titled as `section`'s first line (up to the next `## `), or add it
     after the file's introduction."""
@@ -250,16 +272,22 @@ async def main() -> None:
     parser.add_argument("--video", choices=["on", "off", "both"], default="both")
     parser.add_argument("--write", type=Path, help="rewrite this BENCHMARKS.md's harness section")
     parser.add_argument("--json", type=Path, help="also write the rows as JSON")
+    parser.add_argument("--profile", type=Path, help="record the API and the worker with py-spy into this folder "
+                        "and write a profile section (the sampling takes some CPU: figures from a run without it)")
     args = parser.parse_args()
     videos = {"on": [True], "off": [False], "both": [False, True]}[args.video]
     cases = [Case(concurrency, video) for concurrency in args.concurrency for video in videos]
     load = os.getloadavg()[0]
+    profiler = Profiler(args.profile) if args.profile else None
     with tempfile.TemporaryDirectory() as temporary, serve(SITE) as site:
-        rows = await measure(cases, args.runs, args.repeat, site, Path(temporary))
-    section = table(rows, args.runs, args.repeat, load)
-    print("\n" + section)
-    if args.write:
-        rewrite_section(args.write, section)
+        rows = await measure(cases, args.runs, args.repeat, site, Path(temporary), profiler)
+    sections = [table(rows, args.runs, args.repeat, load)]
+    if args.profile:
+        sections.append(profile_section(args.profile, cases, args.runs, args.repeat))
+    for section in sections:
+        print("\n" + section)
+        if args.write:
+            rewrite_section(args.write, section)
     if args.json:
         args.json.write_text(json.dumps([{"case": row.case.label, "bare_s": row.bare_s, "system_s": row.system_s,
                                           "ratio": row.ratio, "replay_ms": row.replay_ms} for row in rows]))
