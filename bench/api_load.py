@@ -37,6 +37,7 @@ from bullmq import Queue
 
 from bench.database import fresh_database
 from bench.harness import rewrite_section
+from bench.profiling import Profiler, summary_table
 from bench.worker_footprint import SITE, cpu_seconds, recording, serve
 from jobs.queue import bullmq_connection
 
@@ -259,6 +260,9 @@ async def run(args: argparse.Namespace) -> str:
                 await connections.open()
                 load_during = os.getloadavg()
                 cpu_before = cpu_seconds(api.pid)
+                profiler = Profiler(args.profile) if args.profile else None
+                if profiler is not None:
+                    profiler.attach("api-under-load", api.pid)
                 try:
                     await asyncio.gather(
                         open_loop(posts, args.seconds, lambda _: connections.request("POST", "/api/runs", body), 201),
@@ -270,6 +274,8 @@ async def run(args: argparse.Namespace) -> str:
                     )
                 finally:
                     await connections.close()
+                    if profiler is not None:
+                        profiler.stop()
                 api_cpu_ms = (cpu_seconds(api.pid) - cpu_before) * 1000 / max(1, sum(
                     len(one.latencies_ms) for one in (posts, health, reads)))
                 load_after = os.getloadavg()
@@ -318,6 +324,10 @@ def report(args: argparse.Namespace, batch_rate: float, series: list[Series], *l
                  f"clock (open loop), so a client or server stall shows. Requests sent late by the client: {late}. "
                  f"Failures: {failures or 'none'}. The API process used {api_cpu_ms:.1f} ms of CPU per request "
                  f"answered in (b)-(d) (so at most ~{1000 / api_cpu_ms:.0f} requests/s on one core).")
+    profile = args.profile / "api-under-load.txt" if args.profile else None
+    if profile is not None and profile.exists():
+        lines += ["", "Where the API process's CPU went during (b)-(d) (py-spy, `--profile DIR`; the sampling takes "
+                  "some CPU of its own):", "", summary_table(profile, top=15)]
     return "\n".join(lines) + "\n"
 
 
@@ -328,6 +338,7 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=5)
     parser.add_argument("--batch-size", type=int, default=1000)
     parser.add_argument("--no-worker", action="store_true")
+    parser.add_argument("--profile", type=Path, help="record the API with py-spy during (b)-(d) into this folder")
     parser.add_argument("--write", type=Path, help="replace this file's section (BENCHMARKS.md)")
     args = parser.parse_args()
     section = f"{HEADING}\n\n{asyncio.run(run(args))}"
