@@ -152,8 +152,9 @@ def kind_of(pid: int, root: int) -> str:
         command = (Path("/proc") / str(pid) / "cmdline").read_bytes().split(b"\0")
     except OSError:
         return "renderers"
-    if any(b"chrom" in part for part in command[:1]):
-        return "renderers" if any(part.startswith(b"--type=") for part in command) else "chromium"
+    if b"chrom" in command[0]:
+        # Chromium's child processes rewrite their command line into one string: look for --type= anywhere.
+        return "renderers" if b"--type=" in b" ".join(command) else "chromium"
     return "driver"
 
 

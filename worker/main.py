@@ -211,8 +211,9 @@ class WorkerRuntime:
         self.browser = browser
         self.claiming = claiming
         self.registry = WorkerRegistry(connections.redis, settings.queue_name)
-        # The next run's context, opened while a run executes (a third of a short run's time).
-        self.warm = WarmContexts(work_dir / "ahead", new_proxy=lambda: EgressProxy(self.network))
+        # The next runs' contexts, opened after each replay (a third of a short run's time), one per run slot.
+        self.warm = WarmContexts(work_dir / "ahead", new_proxy=lambda: EgressProxy(self.network),
+                                 size=settings.worker_concurrency)
         runs = RunRepository(connections.pool, queue=settings.queue_name, retry_for_s=settings.database_retry_s)
         self.processor = RunProcessor(
             runs=runs,

@@ -3,8 +3,8 @@
 After a run's context is planned, a context like it (and, when the worker enforces a network policy, the egress
 proxy it goes through) is opened in the background and kept as the spare. The next run whose plan is the same
 takes it and starts at its first step; a run planned otherwise (another viewport, device, locale, headers, video
-mode) closes the spare and opens its own. One spare per worker: at concurrency above one the other runs open
-their own as before. A spare in a browser that has died since is never used.
+mode) closes the spares and opens its own. As many spares as the worker runs at once, so each run slot finds one.
+A spare in a browser that has died or been recycled since is never used.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Callable
-from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,48 +38,61 @@ class Spare:
 
 
 class WarmContexts:
-    """`take` the spare for a plan, `open_next` a spare like a plan, `close` at the worker's stop.
-    `new_proxy`: the egress proxy each context goes through (None: no proxy)."""
+    """`take` a spare for a plan, `open_next` a spare like a plan, `close` at the worker's stop. Up to `size` spares
+    (the worker's concurrency: each run slot finds one). `new_proxy`: the egress proxy each context goes through
+    (None: no proxy)."""
 
-    def __init__(self, folder: Path, new_proxy: Callable[[], EgressProxy] | None = None) -> None:
+    def __init__(self, folder: Path, new_proxy: Callable[[], EgressProxy] | None = None, size: int = 1) -> None:
         self._folder = folder
         self._new_proxy = new_proxy
-        self._spare: Spare | None = None
-        self._opening: asyncio.Task[None] | None = None
+        self._size = size
+        self._spares: list[Spare] = []
+        self._opening: set[asyncio.Task[None]] = set()
         self._closed = False
         self.taken = 0  # runs that started in a spare
         self.missed = 0  # runs that found no spare fit for them
 
     @property
     def has_spare(self) -> bool:
-        return self._spare is not None
+        return bool(self._spares)
 
     @property
-    def _is_opening(self) -> bool:
-        return self._opening is not None and not self._opening.done()
+    def spares(self) -> int:
+        return len(self._spares)
+
+    def _fitting(self, browser: Browser, plan: ContextPlan) -> Spare | None:
+        for spare in self._spares:
+            if spare.opened.plan.key == plan.key and spare.opened.usable_in(browser):
+                self._spares.remove(spare)
+                return spare
+        return None
 
     async def take(self, browser: Browser, plan: ContextPlan) -> Spare | None:
-        """The spare when it was opened from an equal plan in `browser` and is still open; else None (a spare
-        that does not fit is closed)."""
-        if self._spare is None and self._opening is not None and self._is_opening:
+        """A spare opened from an equal plan in `browser` and still open; else None (then the spares that do not
+        fit are closed: they were planned for runs unlike this one, or in a browser gone since)."""
+        spare = self._fitting(browser, plan)
+        if spare is None and self._opening:
             # Half opened already: sooner ready than a context opened from scratch.
-            await asyncio.shield(self._opening)
-        spare, self._spare = self._spare, None
-        if spare is not None and spare.opened.plan.key == plan.key and spare.opened.usable_in(browser):
+            await asyncio.wait([asyncio.shield(task) for task in self._opening], return_when=asyncio.FIRST_COMPLETED)
+            spare = self._fitting(browser, plan)
+        if spare is not None:
             if spare.proxy is not None:
                 spare.proxy.forget()
             self.taken += 1
             return spare
         self.missed += 1
-        if spare is not None:
-            await spare.close()
+        unfit, self._spares = self._spares, []
+        for other in unfit:
+            await other.close()
         return None
 
     def open_next(self, browser: Browser, plan: ContextPlan) -> None:
-        """Open a spare from `plan` in the background, unless one is kept or being opened."""
-        if self._closed or self._spare is not None or self._is_opening:
+        """Open a spare from `plan` in the background, unless `size` spares are kept or being opened."""
+        if self._closed or len(self._spares) + len(self._opening) >= self._size:
             return
-        self._opening = asyncio.create_task(self._open(browser, plan))
+        task = asyncio.create_task(self._open(browser, plan))
+        self._opening.add(task)
+        task.add_done_callback(self._opening.discard)
 
     async def _open(self, browser: Browser, plan: ContextPlan) -> None:
         proxy = self._new_proxy() if self._new_proxy is not None else None
@@ -100,14 +112,14 @@ class WarmContexts:
         if self._closed:
             await spare.close()
             return
-        self._spare = spare
+        self._spares.append(spare)
 
     async def close(self) -> None:
         self._closed = True
-        if self._opening is not None:
-            self._opening.cancel()
-            with suppress(asyncio.CancelledError):
-                await self._opening
-        if self._spare is not None:
-            spare, self._spare = self._spare, None
+        opening = list(self._opening)
+        for task in opening:
+            task.cancel()
+        await asyncio.gather(*opening, return_exceptions=True)
+        spares, self._spares = self._spares, []
+        for spare in spares:
             await spare.close()

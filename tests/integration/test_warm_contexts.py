@@ -114,6 +114,27 @@ async def test_the_pool_hands_a_spare_only_to_an_equal_plan_in_the_same_browser(
     assert list((tmp_path / "ahead").iterdir()) == []
 
 
+async def test_a_pool_of_two_keeps_a_spare_for_each_run_slot(browser: Browser, site_url: str,
+                                                              tmp_path: Path) -> None:
+    plan = PlaywrightRunner(browser).plan(signup(site_url), RunOptions(video="off"))
+    warm = WarmContexts(tmp_path / "ahead", size=2)
+    try:
+        for _ in range(3):  # asked three times: two are opened
+            warm.open_next(browser, plan)
+        deadline = time.monotonic() + 30
+        while warm.spares < 2:
+            assert time.monotonic() < deadline, f"{warm.spares} spares opened of 2"
+            await asyncio.sleep(0.05)
+        first, second = await warm.take(browser, plan), await warm.take(browser, plan)
+        assert first is not None and second is not None and first.opened.context is not second.opened.context
+        assert (warm.taken, warm.missed, warm.spares) == (2, 0, 0)
+        for spare in (first, second):
+            await spare.close()
+    finally:
+        await warm.close()
+    assert list((tmp_path / "ahead").iterdir()) == []
+
+
 async def test_the_worker_replays_in_spares_behind_their_own_egress_proxy(
         chromium_path: str, site_url: str, tmp_path: Path) -> None:
     """Through `replay_in` as the worker wires it: the second and third runs start in spares, and the network policy
