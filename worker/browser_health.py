@@ -8,7 +8,9 @@ the circuit and claiming resumes (`on_close`).
 
 Recycling: a browser that has served `recycle_after_runs` runs, or whose processes hold more than
 `recycle_above_bytes` (`memory()`, read after each run), is replaced without failing a run. A new Chromium is
-launched beside it; new runs go to the new one, and the old one is closed once the last run in it has finished.
+launched beside it, by a new launcher (`new_launcher`: its own Playwright driver, whose memory grows with the runs
+it has served, more than Chromium's: BENCHMARKS.md); new runs go to the new one, and the old browser and its driver
+are closed once the last run in it has finished.
 """
 
 from __future__ import annotations
@@ -42,8 +44,10 @@ class BrowserSupervisor:
         recycle_after_runs: int = 0,
         recycle_above_bytes: int = 0,
         memory: Callable[[], int] = lambda: 0,
+        new_launcher: Callable[[], ChromiumLauncher] | None = None,
     ) -> None:
         self._launcher = launcher
+        self._new_launcher = new_launcher  # None: a recycle launches with the same launcher (driver)
         self._failures_to_open = failures_to_open
         self._retry_s = retry_s
         self._on_open = on_open
@@ -56,7 +60,8 @@ class BrowserSupervisor:
         self._recycle_above_bytes = recycle_above_bytes  # 0: never for its memory
         self._memory = memory
         self._leases: dict[Browser, int] = {}  # runs in progress per browser
-        self._retiring: set[Browser] = set()  # replaced by a recycle, closed when their last run ends
+        # Replaced by a recycle, closed when their last run ends, with the launcher to stop then (None: shared).
+        self._retiring: dict[Browser, ChromiumLauncher | None] = {}
         self._recycling: asyncio.Task[None] | None = None
         self._closing_old: set[asyncio.Task[None]] = set()
         self.state = "starting"  # one of STATES
@@ -150,7 +155,8 @@ class BrowserSupervisor:
         reason: dict[str, int] = {}
         if self._recycle_after_runs and self.runs_in_browser >= self._recycle_after_runs:
             reason["runs"] = self.runs_in_browser
-        if self._recycle_above_bytes and not reason:
+        # Not while a replaced browser is still open: its processes are in the figure until it closes.
+        if self._recycle_above_bytes and not reason and not self._retiring:
             used = self._memory()
             if used > self._recycle_above_bytes:
                 reason["memoryMb"] = used // 2**20
@@ -158,33 +164,44 @@ class BrowserSupervisor:
             self._recycling = asyncio.create_task(self._recycle(reason), name="chromium-recycle")
 
     async def _recycle(self, reason: dict[str, int]) -> None:
-        old = self._browser
+        old, old_launcher = self._browser, self._launcher
+        launcher = self._new_launcher() if self._new_launcher is not None else old_launcher
         try:
-            fresh = await self._launcher.launch()
+            fresh = await launcher.launch()
         except BrowserError as error:
-            # Tried again after as many runs again. (A launcher whose driver failed restarts it: the old browser
-            # then disconnects too and the relaunch path takes over.)
+            # The old browser goes on (with its own driver); tried again after as many runs again.
+            if launcher is not old_launcher:
+                await launcher.stop()
             self.runs_in_browser = 0
             log.warning("could not launch a fresh chromium to recycle into", error=str(error))
             return
+        except asyncio.CancelledError:
+            if launcher is not old_launcher:
+                await launcher.stop()
+            raise
         if self._closing or old is None or old is not self._browser or not old.is_connected():
             # Stopped, or the old one crashed meanwhile (its relaunch takes over): this one is not needed.
             with suppress(PlaywrightError):
                 await fresh.close()
+            if launcher is not old_launcher:
+                await launcher.stop()
             return
         self.recycles += 1
-        self._retiring.add(old)
+        self._retiring[old] = old_launcher if launcher is not old_launcher else None
+        self._launcher = launcher
         log.info("chromium recycled", recycles=self.recycles, **reason)
         self._use(fresh)
         if old not in self._leases:
             self._close_retired(old)
 
     def _close_retired(self, browser: Browser) -> None:
-        self._retiring.discard(browser)
+        launcher = self._retiring.pop(browser, None)
 
         async def close() -> None:
             with suppress(PlaywrightError):
                 await browser.close()
+            if launcher is not None:
+                await launcher.stop()
 
         task = asyncio.create_task(close(), name="chromium-retire")
         self._closing_old.add(task)
@@ -215,5 +232,7 @@ class BrowserSupervisor:
             if browser is not None:
                 with suppress(PlaywrightError):
                     await browser.close()
+        launchers = [launcher for launcher in self._retiring.values() if launcher is not None]
         self._retiring.clear()
-        await self._launcher.stop()
+        for launcher in [*launchers, self._launcher]:
+            await launcher.stop()

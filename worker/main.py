@@ -324,8 +324,13 @@ async def run_worker(settings: Settings) -> int:
     structlog.contextvars.bind_contextvars(worker=settings.worker_name)
     await migrate(settings.database_url)
     claiming = ClaimControl()
+
+    def new_launcher() -> ChromiumLauncher:
+        return ChromiumLauncher(settings.chromium_path, js_heap_mb=settings.browser_js_heap_mb)
+
     browser = BrowserSupervisor(
-        ChromiumLauncher(settings.chromium_path, js_heap_mb=settings.browser_js_heap_mb),
+        new_launcher(),
+        new_launcher=new_launcher,
         failures_to_open=settings.browser_failures_to_open,
         retry_s=settings.browser_retry_s,
         on_open=claiming.pause,

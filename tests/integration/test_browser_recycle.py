@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -20,6 +21,7 @@ from runner.replay import ChromiumLauncher
 from worker.browser_health import BrowserSupervisor
 from worker.egress import EgressProxy
 from worker.main import replay_in
+from worker.process_memory import descendants, parent_pids
 from worker.warm import WarmContexts
 
 
@@ -38,24 +40,35 @@ def signup(site_url: str) -> Script:
     ]}, {}, {})
 
 
+def drivers() -> int:
+    """Playwright drivers (Node processes) this test process has started and that still run."""
+    parents = parent_pids()
+    return sum(b"run-driver" in (Path("/proc") / str(pid) / "cmdline").read_bytes()
+               for pid in descendants(os.getpid(), parents) if (Path("/proc") / str(pid)).exists())
+
+
 async def test_a_recycle_waits_for_the_run_still_in_the_old_browser(chromium_path: str, site_url: str) -> None:
-    supervisor = BrowserSupervisor(ChromiumLauncher(chromium_path), recycle_after_runs=1)
+    supervisor = BrowserSupervisor(ChromiumLauncher(chromium_path), recycle_after_runs=2,
+                                   new_launcher=lambda: ChromiumLauncher(chromium_path))
     await supervisor.start()
     try:
         async with supervisor.lease(5) as old:
             page = await (await old.new_context()).new_page()
             await page.goto(f"{site_url}/index.html")
-            async with supervisor.lease(5) as same:
-                assert same is old
-            # The second run's end made the count: a fresh browser is launched beside the first.
+            for _ in range(2):
+                async with supervisor.lease(5) as same:
+                    assert same is old
+            # Two runs ended in it: a fresh browser is launched beside it, while the first run goes on.
             await until(lambda: supervisor.recycles == 1, "no recycle after the run count was reached")
             async with supervisor.lease(5) as fresh:
                 assert fresh is not old and fresh.is_connected()
+            assert drivers() == 2  # the fresh browser has a driver of its own
             # The run still in the old browser goes on there.
             assert old.is_connected()
             await page.fill("#name", "Ada")
             assert await page.input_value("#name") == "Ada"
         await until(lambda: not old.is_connected(), "the old browser was not closed after its last run")
+        await until(lambda: drivers() == 1, "the old browser's driver was not stopped")
         assert supervisor.status() | {"lastError": None} == {
             "state": "ok", "launches": 2, "recycles": 1, "runsInBrowser": 1, "crashes": 0,
             "consecutiveLaunchFailures": 0, "lastError": None}
