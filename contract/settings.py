@@ -61,8 +61,8 @@ class Settings(BaseSettings):
     # and tries a launch again every BROWSER_RETRY_SECONDS.
     browser_failures_to_open: int = Field(default=3, ge=1, validation_alias="BROWSER_CIRCUIT_FAILURES")
     browser_retry_s: float = Field(default=30.0, gt=0, validation_alias="BROWSER_RETRY_SECONDS")
-    # A worker replaces its Chromium (a fresh one launched beside it; no run fails) after this many runs, or when
-    # the worker's child processes (the Playwright driver, Chromium) hold more than this many MB resident. 0: never.
+    # A worker replaces its Chromium and Playwright driver (fresh ones launched beside them; no run fails) after this
+    # many runs, or when its child processes (the driver, Chromium) hold more than this many MB resident. 0: never.
     browser_recycle_runs: int = Field(default=200, ge=0, validation_alias="BROWSER_RECYCLE_RUNS")
     browser_recycle_mb: int = Field(default=0, ge=0, validation_alias="BROWSER_RECYCLE_MB")
     # Scratch space for replays in progress (`<dir>/<worker name>`), wiped when the worker starts and stops.
