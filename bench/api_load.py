@@ -46,6 +46,7 @@ DATABASE = "reprise_bench_api"
 DATABASE_URL = f"postgresql://postgres@127.0.0.1:5432/{DATABASE}"
 REDIS_URL = "redis://127.0.0.1:6379/0"
 HEADING = "## API under load (`make bench`)"
+PROFILE_HEADING = "## Profile of the API under load (py-spy)"
 # The goals of issue 18.
 BATCH_GOAL_RUNS_S = 1_000
 POST_P99_GOAL_MS = 50
@@ -324,11 +325,17 @@ def report(args: argparse.Namespace, batch_rate: float, series: list[Series], *l
                  f"clock (open loop), so a client or server stall shows. Requests sent late by the client: {late}. "
                  f"Failures: {failures or 'none'}. The API process used {api_cpu_ms:.1f} ms of CPU per request "
                  f"answered in (b)-(d) (so at most ~{1000 / api_cpu_ms:.0f} requests/s on one core).")
-    profile = args.profile / "api-under-load.txt" if args.profile else None
-    if profile is not None and profile.exists():
-        lines += ["", "Where the API process's CPU went during (b)-(d) (py-spy, `--profile DIR`; the sampling takes "
-                  "some CPU of its own):", "", summary_table(profile, top=15)]
     return "\n".join(lines) + "\n"
+
+
+def profile_section(args: argparse.Namespace) -> str:
+    """Where the API process's time went during (b)-(d), from py-spy's samples (`--profile DIR`)."""
+    return "\n".join([
+        PROFILE_HEADING, "",
+        "    .venv/bin/python -m bench.api_load --profile /tmp/reprise-profile --write BENCHMARKS.md", "",
+        f"py-spy attached to the API process during (b)-(d) of `bench/api_load.py` (measured "
+        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC; the sampling takes CPU of its own, so the latencies above come "
+        "from a run without it).", "", summary_table(args.profile / "api-under-load.txt", top=15), ""])
 
 
 def main() -> None:
@@ -338,11 +345,16 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=5)
     parser.add_argument("--batch-size", type=int, default=1000)
     parser.add_argument("--no-worker", action="store_true")
-    parser.add_argument("--profile", type=Path, help="record the API with py-spy during (b)-(d) into this folder")
+    parser.add_argument("--profile", type=Path, help="record the API with py-spy during (b)-(d) into this folder; "
+                        "with --write, only the profile section is written")
     parser.add_argument("--write", type=Path, help="replace this file's section (BENCHMARKS.md)")
     args = parser.parse_args()
     section = f"{HEADING}\n\n{asyncio.run(run(args))}"
     print(f"\n{section}")
+    # With --profile only the profile is written: the sampling takes CPU, so the figures come from a run without it.
+    if args.profile:
+        section = profile_section(args)
+        print(f"\n{section}")
     if args.write:
         rewrite_section(args.write, section)
 

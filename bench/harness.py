@@ -239,6 +239,7 @@ def table(rows: list[Row], runs: int, repeat: int, load: float) -> str:
 
 def profile_section(folder: Path, cases: list[Case], runs: int, repeat: int) -> str:
     lines = [PROFILE_SECTION, "", "    .venv/bin/python -m bench.harness --profile /tmp/reprise-profile "
+             f"--concurrency {' '.join(sorted({str(case.concurrency) for case in cases}))} --repeat {repeat} "
              "--write BENCHMARKS.md", "",
              f"py-spy attached to `reprise api` and `reprise worker` for the whole harness run above ({runs} runs, "
              f"{repeat} batches and a warm-up, per case: {', '.join(case.label for case in cases)}), measured "
@@ -273,7 +274,7 @@ async def main() -> None:
     parser.add_argument("--write", type=Path, help="rewrite this BENCHMARKS.md's harness section")
     parser.add_argument("--json", type=Path, help="also write the rows as JSON")
     parser.add_argument("--profile", type=Path, help="record the API and the worker with py-spy into this folder "
-                        "and write a profile section (the sampling takes some CPU: figures from a run without it)")
+                        "and write only a profile section (the sampling takes CPU: figures come from a run without it)")
     args = parser.parse_args()
     videos = {"on": [True], "off": [False], "both": [False, True]}[args.video]
     cases = [Case(concurrency, video) for concurrency in args.concurrency for video in videos]
@@ -281,13 +282,14 @@ async def main() -> None:
     profiler = Profiler(args.profile) if args.profile else None
     with tempfile.TemporaryDirectory() as temporary, serve(SITE) as site:
         rows = await measure(cases, args.runs, args.repeat, site, Path(temporary), profiler)
-    sections = [table(rows, args.runs, args.repeat, load)]
+    measured = table(rows, args.runs, args.repeat, load)
+    print("\n" + measured)
+    # With --profile only the profile is written: the sampling takes CPU, so the figures come from a run without it.
+    section = profile_section(args.profile, cases, args.runs, args.repeat) if args.profile else measured
     if args.profile:
-        sections.append(profile_section(args.profile, cases, args.runs, args.repeat))
-    for section in sections:
         print("\n" + section)
-        if args.write:
-            rewrite_section(args.write, section)
+    if args.write:
+        rewrite_section(args.write, section)
     if args.json:
         args.json.write_text(json.dumps([{"case": row.case.label, "bare_s": row.bare_s, "system_s": row.system_s,
                                           "ratio": row.ratio, "replay_ms": row.replay_ms} for row in rows]))
