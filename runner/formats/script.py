@@ -1,8 +1,9 @@
 """One entry for every recording format: detect which one a document is, and parse it into a `Script`.
 
 Detection: a SaveAction recording has `testName` and `actions` (checked first: it also carries a `version`,
-"1.0.0"); a native script has `version` or steps with an `action`; a Chrome Recorder recording has a
-`title` or steps with a `type`. Anything else is refused with a message saying what was expected.
+"1.0.0"), also inside the envelopes SaveAction wraps it in (`envelope_path`); a native script has `version` or
+steps with an `action`; a Chrome Recorder recording has a `title` or steps with a `type`. Anything else is
+refused with a message saying what was expected.
 """
 
 from __future__ import annotations
@@ -23,10 +24,35 @@ _EXPECTED = ('expected a native script ({"version": 1, "name", "steps": [{"actio
              '({"testName", "url", "actions": [{"type": ...}]})')
 
 
+def _is_saveaction(data: object) -> bool:
+    return isinstance(data, dict) and "testName" in data and "actions" in data
+
+
+def envelope_path(data: object) -> list[str]:
+    """The keys leading to a SaveAction recording wrapped as SaveAction hands it out: its upload body
+    (`{"projectId", "name", "data": recording}`) and its API's answer (`{"success": true, "data": {"id", "name",
+    ..., "data": recording}}`): ["data"] or ["data", "data"]; [] when `data` is not such an envelope."""
+    path: list[str] = []
+    inner = data
+    while len(path) < 2 and isinstance(inner, dict) and not _is_saveaction(inner):
+        inner = inner.get("data")
+        path.append("data")
+    return path if path and _is_saveaction(inner) else []
+
+
+def unwrap(data: object) -> tuple[object, str]:
+    """The recording inside a SaveAction envelope (else `data` itself), and the field prefix that leads to it."""
+    path = envelope_path(data)
+    for key in path:
+        assert isinstance(data, dict)
+        data = data[key]
+    return data, "".join(f"{key}." for key in path)
+
+
 def detect_format(data: object) -> ScriptFormat:
     if not isinstance(data, dict):
         raise InvalidScript("", f"the script must be a JSON object, not {type(data).__name__}; {_EXPECTED}")
-    if "testName" in data and "actions" in data:
+    if _is_saveaction(data) or envelope_path(data):
         return "saveaction"
     if "version" in data:
         return "native"
@@ -48,7 +74,13 @@ def parse_script(data: object) -> Script:
     if kind == "native":
         return parse_native(data)
     if kind == "saveaction":
-        return parse_saveaction(data)
+        recording, prefix = unwrap(data)
+        try:
+            return parse_saveaction(recording)
+        except InvalidScript as error:
+            if not prefix:
+                raise
+            raise InvalidScript(prefix + error.field if error.field else prefix.rstrip("."), error.message) from None
     return parse_recording(data)
 
 

@@ -326,3 +326,26 @@ def test_the_fixture_recording_maps_every_action() -> None:
                      "scroll"}
     assert [(note.index, note.action) for note in script.warnings] == [
         (8, "submit"), (12, "modal-lifecycle"), (20, "checkpoint")]
+
+
+def test_the_envelopes_saveaction_hands_recordings_out_in_are_accepted() -> None:
+    plain = load_recording(SIGNUP, BASE)
+    upload = {"projectId": "0b7c0d8e-9d7f-4c36-9a55-1f0c2f1f4a11", "name": "signup", "tags": [], "data": plain}
+    answer = {"success": True, "data": {"id": "rec-1", "name": "signup", "actionCount": len(plain["actions"]),
+                                        "data": plain}}
+    expected = parse_script(plain)
+    for wrapped in ({"data": plain}, upload, answer):
+        assert detect_format(wrapped) == "saveaction"
+        assert parse_script(wrapped) == expected
+
+
+def test_an_error_inside_an_envelope_names_the_field_from_the_top() -> None:
+    broken = recording(action("click"))  # a click without a selector
+    assert invalid({"data": broken}).field.startswith("data.actions[0]")
+    assert invalid({"success": True, "data": {"data": broken}}).field.startswith("data.data.actions[0]")
+
+
+def test_a_data_key_around_something_else_is_still_an_unknown_format() -> None:
+    for data in ({"data": {"steps": "nope"}}, {"data": {"data": {"data": recording()}}}, {"data": [1]}):
+        error = invalid(data)
+        assert (error.field, error.message.startswith("unrecognised script format")) == ("", True)
