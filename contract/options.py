@@ -179,6 +179,9 @@ class RunOptions(CamelModel):
 
     video: VideoMode = "on"
     screenshots: ScreenshotMode = "on-failure"
+    screenshots_full_page: bool | None = Field(
+        default=None, description="Screenshots of the whole page (true) or of the viewport (false). Default: the "
+                                  "failure screenshot shows the whole page, every-step screenshots the viewport")
     trace: TraceMode = Field(
         default="on-failure",
         description="A Playwright trace (trace.zip). on-failure: kept for runs that do not pass, with the actions, "

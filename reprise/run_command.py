@@ -63,6 +63,9 @@ def register(subparsers: Any) -> None:
                         help="where the video and screenshots go (default: ./reprise-output/<timestamp>)")
     parser.add_argument("--video", choices=("on", "off", "retain-on-failure"), default="on")
     parser.add_argument("--screenshots", choices=("off", "on-failure", "every-step"), default="on-failure")
+    parser.add_argument("--full-page-screenshots", action=argparse.BooleanOptionalAction, default=None,
+                        help="screenshots of the whole page, or (--no-...) of the viewport "
+                             "(default: the failure screenshot whole, every-step screenshots the viewport)")
     parser.add_argument("--timeout", metavar="MS", type=_positive_ms, default=DEFAULT_RUN_TIMEOUT_MS,
                         help=f"the whole run's budget (default {DEFAULT_RUN_TIMEOUT_MS})")
     parser.add_argument("--step-timeout", metavar="MS", type=_positive_ms, default=DEFAULT_STEP_TIMEOUT_MS,
@@ -120,7 +123,8 @@ def _options(args: argparse.Namespace) -> RunOptions:
     """The flags as the contract's RunOptions; ValidationError when one is out of range."""
     viewport = {"width": args.viewport[0], "height": args.viewport[1]} if args.viewport else None
     return RunOptions.model_validate({
-        "video": args.video, "screenshots": args.screenshots, "timeout_ms": args.timeout,
+        "video": args.video, "screenshots": args.screenshots, "screenshots_full_page": args.full_page_screenshots,
+        "timeout_ms": args.timeout,
         "step_timeout_ms": args.step_timeout, "variables": dict(args.var or []), "secrets": args.secret or [],
         "base_url": args.base_url, "viewport": viewport, "locale": args.locale, "timezone_id": args.timezone,
     })

@@ -357,7 +357,7 @@ class _Run:
             screenshots = self.options.screenshots
             if (screenshots == "every-step" or (screenshots == "on-failure" and error is not None)) \
                     and self.status != RunStatus.ERROR:
-                await self.screenshot(steps.last_page, index)
+                await self.screenshot(steps.last_page, index, failed=error is not None)
             await self.report(result)
 
     async def run_step(
@@ -390,12 +390,15 @@ class _Run:
         except PlaywrightError as failure:
             return None, first_line(failure), categorize(step, first_line(failure))
 
-    async def screenshot(self, page: Page, index: int) -> None:
+    async def screenshot(self, page: Page, index: int, *, failed: bool) -> None:
+        """The step's screenshot: of the whole page when it failed, unless `screenshotsFullPage` says otherwise."""
         path = self.output_dir / f"step-{index:03}.png"
         if page.is_closed():
             return
+        full_page = self.options.screenshots_full_page
         try:
-            await page.screenshot(path=path, timeout=SCREENSHOT_TIMEOUT_MS)
+            await page.screenshot(path=path, timeout=SCREENSHOT_TIMEOUT_MS,
+                                  full_page=failed if full_page is None else full_page)
         except PlaywrightError as error:
             log.warning("screenshot failed", step=index, error=first_line(error))
             return

@@ -436,3 +436,28 @@ async def test_an_on_failure_trace_holds_the_actions_and_a_full_trace_is_asked_f
         assert "before" in kinds[light] and "after" in kinds[light]  # each action, with its timing
         assert "frame-snapshot" not in kinds[light] and "screencast-frame" not in kinds[light]
     assert {"before", "frame-snapshot", "screencast-frame"} <= kinds["asked"]
+
+
+def png_size(path: Path) -> tuple[int, int]:
+    header = path.read_bytes()[:24]  # the signature, then the IHDR chunk: width and height, big-endian
+    return int.from_bytes(header[16:20], "big"), int.from_bytes(header[20:24], "big")
+
+
+async def test_the_failure_screenshot_shows_the_whole_page_unless_asked_otherwise(
+        browser: Browser, site_url: str, tmp_path: Path) -> None:
+    """widgets.html is over 2000 px tall in a 1280x720 viewport."""
+    data = native({"action": "navigate", "url": f"{site_url}/widgets.html"},
+                  {"action": "assertVisible", "selector": "#not-on-this-page", "timeoutMs": 500})
+    sizes = {}
+    cases: dict[str, dict[str, Any]] = {"default": {}, "viewport": {"screenshots_full_page": False},
+                                        "every step": {"screenshots": "every-step"}}
+    for name, options in cases.items():
+        result = await replay(browser, data, tmp_path / name, video="off", trace="off",
+                              viewport={"width": 1280, "height": 720}, **options)
+        assert result.status == "failed", result.error
+        sizes[name] = {artifact.step_index: png_size(artifact.path) for artifact in result.artifacts
+                       if artifact.kind == "screenshot"}
+    assert sizes["default"][1][0] == 1280 and sizes["default"][1][1] > 2000
+    assert sizes["viewport"] == {1: (1280, 720)}
+    # Every-step screenshots of passing steps stay the viewport's; the failing step's shows the whole page.
+    assert sizes["every step"][0] == (1280, 720) and sizes["every step"][1][1] > 2000
