@@ -47,6 +47,9 @@ DATABASE = "postgresql://postgres@127.0.0.1:5432/reprise_bench_harness"
 FINAL = {"passed", "failed", "error", "cancelled"}
 SECTION = "## Harness cost: bare Playwright vs the whole system (`make bench`)"
 PROFILE_SECTION = "## Profile of the API and the worker during the harness (py-spy)"
+PROFILE_READING = ("Busy samples: the thread was on a CPU (py-spy leaves out the samples where it waits). `Runner.run` "
+                   "as its own time is the event loop's native code (uvloop, in the API); `EpollSelector.select` is "
+                   "the worker's event loop polling its sockets and pipes.")
 
 
 def recorder_recording(site: str) -> dict[str, Any]:
@@ -238,13 +241,14 @@ def table(rows: list[Row], runs: int, repeat: int, load: float) -> str:
 
 
 def profile_section(folder: Path, cases: list[Case], runs: int, repeat: int) -> str:
+    videos = {case.video for case in cases}
+    video = "" if len(videos) == 2 else f"--video {'on' if videos == {True} else 'off'} "
     lines = [PROFILE_SECTION, "", "    .venv/bin/python -m bench.harness --profile /tmp/reprise-profile "
-             f"--concurrency {' '.join(sorted({str(case.concurrency) for case in cases}))} --repeat {repeat} "
+             f"--concurrency {' '.join(sorted({str(case.concurrency) for case in cases}))} {video}--repeat {repeat} "
              "--write BENCHMARKS.md", "",
-             f"py-spy attached to `reprise api` and `reprise worker` for the whole harness run above ({runs} runs, "
+             f"py-spy attached to `reprise api` and `reprise worker` for a whole harness run of its own ({runs} runs, "
              f"{repeat} batches and a warm-up, per case: {', '.join(case.label for case in cases)}), measured "
-             f"{datetime.now().date()}. Busy samples only: time the process spent running Python (or native code "
-             "called from it), not waiting.", ""]
+             f"{datetime.now().date()}. " + PROFILE_READING, ""]
     for path in sorted(folder.glob("*.txt")):
         lines += [f"### `{path.stem}`", "", summary_table(path), ""]
     return "\n".join(lines)
