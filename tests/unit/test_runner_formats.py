@@ -231,9 +231,9 @@ def test_recorder_problems_name_their_field(data: dict[str, Any], field: str, me
 
 
 NATIVE_PROBLEMS: list[tuple[dict[str, Any], str, str]] = [
-    (native(N_NAVIGATE, version=2), "version", "1"),
-    (native(N_NAVIGATE, version="1"), "version", "1"),
-    (native(N_NAVIGATE, version=True), "version", "the number 1"),
+    (native(N_NAVIGATE, version=3), "version", "1 or 2"),
+    (native(N_NAVIGATE, version="1"), "version", "1 or 2"),
+    (native(N_NAVIGATE, version=True), "version", "the number 1 or 2"),
     ({"version": 1, "steps": [N_NAVIGATE]}, "name", "required"),
     (native(N_NAVIGATE, name=""), "name", "at least 1"),
     (native(), "steps", "at least one step"),
