@@ -179,6 +179,15 @@ class RunOptions(CamelModel):
 
     video: VideoMode = "on"
     screenshots: ScreenshotMode = "on-failure"
+    strict_clicks: bool = Field(
+        default=False, description="A click waits until the element itself would receive it (not covered, not "
+                                   "outside its shape at the offset) and fails otherwise. Default: as Chrome's "
+                                   "replay, the point is clicked and whatever is there receives it, with a step "
+                                   "warning when that is not the element")
+    strict_custom_steps: bool = Field(
+        default=False, description="Refuse a recording with a Recorder `customStep` (it needs an extension). "
+                                   "Default: the step is skipped with a warning and the run passes or fails on "
+                                   "its other steps")
     screenshots_full_page: bool | None = Field(
         default=None, description="Screenshots of the whole page (true) or of the viewport (false). Default: the "
                                   "failure screenshot shows the whole page, every-step screenshots the viewport")

@@ -27,6 +27,9 @@ class StepResult(CamelModel):
     selector: str | None = Field(default=None, description="The selector that matched, when the step has one")
     error: str | None = None
     category: FailureCategory | None = None
+    warning: str | None = Field(default=None, description="What the step did other than the recording says, though "
+                                "it did not fail: a click another element received, a step skipped because it needs "
+                                "a Recorder extension")
 
 
 @dataclass

@@ -134,17 +134,17 @@ RETURNING *;
 
 -- name: upsert_step
 INSERT INTO run_steps (run_id, attempt, step_index, step_type, status, duration_ms, started_offset_ms,
-                       selector, error, error_category)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                       selector, error, error_category, warning)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
 ON CONFLICT (run_id, attempt, step_index) DO UPDATE
 SET status = excluded.status, duration_ms = excluded.duration_ms,
     started_offset_ms = excluded.started_offset_ms, selector = excluded.selector, error = excluded.error,
-    error_category = excluded.error_category;
+    error_category = excluded.error_category, warning = excluded.warning;
 
 -- name: list_steps
 -- Named as contract.results.StepResult names them.
 SELECT step_index AS index, step_type AS type, status, duration_ms, started_offset_ms, selector, error,
-       error_category AS category
+       error_category AS category, warning
 FROM run_steps WHERE run_id = $1 AND attempt = $2 ORDER BY step_index;
 
 -- name: list_attempts

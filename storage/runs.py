@@ -118,7 +118,7 @@ def insert_run_args(queue: str, new_run: NewRun) -> tuple[Any, ...]:
 
 def _step_args(run_id: UUID, attempt: int, step: StepResult) -> tuple[Any, ...]:
     return (run_id, attempt, step.index, step.type, step.status, step.duration_ms, step.started_offset_ms,
-            step.selector, step.error, step.category)
+            step.selector, step.error, step.category, step.warning)
 
 
 class RunRepository:

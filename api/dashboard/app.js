@@ -445,7 +445,8 @@ async function runDetail(runId) {
       h("span", {}, h("strong", {}, step.type), step.selector ? h("div", { class: "selector" }, step.selector) : null),
       h("span", {}, badge(step.status), " ", h("span", { class: "muted" }, duration(step.durationMs))),
       step.error ? h("div", { class: "step-error" },
-        step.category ? h("strong", {}, `[${step.category}] `) : null, step.error) : null);
+        step.category ? h("strong", {}, `[${step.category}] `) : null, step.error) : null,
+      step.warning ? h("div", { class: "step-warning" }, h("strong", {}, "warning: "), step.warning) : null);
     button.addEventListener("click", () => selectStep(step, button));
     return h("li", {}, button);
   }

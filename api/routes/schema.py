@@ -17,7 +17,7 @@ router = APIRouter(prefix="/api", tags=["schema"])
 
 @router.get("/schema/script", dependencies=needs(Scope.READ))
 async def script_schema() -> dict[str, Any]:
-    """JSON Schema of the native script format (version 1). Chrome Recorder JSON is accepted as exported."""
+    """JSON Schema of the native script format (versions 1 and 2). Chrome Recorder JSON is accepted as exported."""
     return native_json_schema()
 
 

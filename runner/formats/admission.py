@@ -7,8 +7,9 @@ from typing import Any
 
 from contract.network import BlockedUrl, NetworkPolicy
 from contract.options import RunOptions
+from runner.formats.errors import InvalidScript
 from runner.formats.prepare import prepare_script
-from runner.formats.steps import Navigate, Script
+from runner.formats.steps import CustomStep, Navigate, Script
 
 
 def admit(script_data: dict[str, Any], options: RunOptions, network: NetworkPolicy) -> Script:
@@ -16,8 +17,18 @@ def admit(script_data: dict[str, Any], options: RunOptions, network: NetworkPoli
     InvalidScript names the field, BlockedUrl the navigation the network policy refuses."""
     # The secrets' values exist only on the workers: validate with stand-ins.
     script = prepare_script(script_data, options.variables, {secret: "secret" for secret in options.secrets})
+    if options.strict_custom_steps:
+        refuse_custom_steps(script)
     refuse_blocked_urls(script, options, network)
     return script
+
+
+def refuse_custom_steps(script: Script) -> None:
+    """InvalidScript naming the first `customStep` (asked for with `strictCustomSteps`)."""
+    for index, step in enumerate(script.steps):
+        if isinstance(step, CustomStep):
+            raise InvalidScript(f"steps[{index}]", f"customStep {step.name!r} needs a Recorder extension, and "
+                                                   "strictCustomSteps refuses it")
 
 
 def refuse_blocked_urls(script: Script, options: RunOptions, network: NetworkPolicy) -> None:

@@ -1,4 +1,4 @@
-"""Reprise's own script format, version 1: pydantic models, their JSON Schema, and the parser.
+"""Reprise's own script format, versions 1 and 2: pydantic models, their JSON Schema, and the parser.
 
     {"version": 1, "name": "checkout", "viewport": {"width": 1280, "height": 720},
      "steps": [{"action": "navigate", "url": "https://shop.example/"},
@@ -10,24 +10,33 @@ Actions (docs/native-format.md has the table): navigate; click, dblclick, hover;
 keyDown, keyUp; select, check, uncheck; upload; scroll; dragAndDrop; waitForSelector, waitForUrl,
 waitForLoadState, wait, waitForFunction; assertVisible, assertHidden, assertText, assertValue,
 assertAttribute, assertCount, assertUrl, assertTitle; screenshot; switchToFrame, switchToMainFrame,
-switchToPage; handleDialog. Every step may carry `timeoutMs`. A selector is CSS, or one of the Recorder's
-prefixed kinds (`aria/`, `text/`, `xpath/`, `pierce/`; see `runner.formats.selectors`). Assertions retry
-until they hold or the step's timeout ends, like waits do. Unknown fields are refused, so a typo is an error
-rather than a silently ignored option.
+switchToPage; handleDialog; version 2 adds waitForElement, waitForExpression, setViewport. Every step may
+carry `timeoutMs`. A selector is CSS, or one of the Recorder's prefixed kinds (`aria/`, `text/`, `xpath/`,
+`pierce/`; see `runner.formats.selectors`). Assertions retry until they hold or the step's timeout ends, like
+waits do. Unknown fields are refused, so a typo is an error rather than a silently ignored option.
 
-Frames: `switchToFrame` is resolved here, not at replay: the selectors of later element steps (and the
-frame of `waitForFunction`) are prefixed with the iframe's selector, a chain `runner.replay.locate` follows
-into the frame's document, until `switchToMainFrame` or `switchToPage`. Pages: `switchToPage` changes the
-executor's page at replay (see `runner.replay.handlers.pages`).
+Frames: `switchToFrame` is resolved here, not at replay: every selector alternative of later element steps
+(and the frame of `waitForFunction`) is prefixed with the iframe's selector, a chain `runner.replay.locate`
+follows into the frame's document, until `switchToMainFrame` or `switchToPage`. Pages: `switchToPage` changes
+the executor's page at replay (see `runner.replay.handlers.pages`).
+
+Version 2 says what a Chrome Recorder recording says (all but `close`, network emulation and extensions' custom
+steps), so recordings convert to native without loss (`runner.formats.native_writer`): a `selector` may be a list
+of alternatives, the first that matches wins, each a selector or a chain (`["#email", ["my-form", "input"]]`, the
+Recorder's `selectors`); every step may carry `frame` (child-frame indices), `pageUrl` (the page or popup it runs
+in) and `expectNavigation`; clicks take the `back` and `forward` buttons and `delayMs`; `waitForElement`,
+`waitForExpression` and `setViewport` are the Recorder's steps; the script may carry `timeoutMs` and a viewport
+with scale factor and mobile emulation. A version 1 script is read as it always was, and one that uses
+something of version 2 is refused, naming the field, so that a script never means more than its version says.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainValidator, ValidationError, field_validator
 
 from contract.options import MAX_STEP_TIMEOUT_MS
 from runner.formats.errors import InvalidScript
@@ -42,6 +51,7 @@ from runner.formats.steps import (
     AssertUrl,
     AssertVisible,
     Click,
+    ClickButton,
     CountOperator,
     DragAndDrop,
     ElementState,
@@ -62,7 +72,9 @@ from runner.formats.steps import (
     ScrollIntoView,
     SelectOption,
     SelectorChain,
+    Selectors,
     SetChecked,
+    SetViewport,
     Sleep,
     Step,
     SwitchToFrame,
@@ -72,6 +84,8 @@ from runner.formats.steps import (
     Upload,
     UploadFile,
     Viewport,
+    WaitForElement,
+    WaitForExpression,
     WaitForFunction,
     WaitForLoadState,
     WaitForState,
@@ -79,7 +93,7 @@ from runner.formats.steps import (
     url_problem,
 )
 
-NATIVE_VERSION = 1
+NATIVE_VERSION = 2  # the newest; version 1 scripts are still read
 MAX_WAIT_MS = 60_000
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024  # all the files of one upload step, decoded
 SCREENSHOT_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
@@ -101,6 +115,48 @@ def _check_url(value: str) -> str:
 
 SelectorText = Annotated[str, Field(min_length=1, description="CSS, or aria/, text/, xpath/, pierce/"),
                          AfterValidator(_check_selector)]
+
+
+class _AlternativeProblem(ValueError):
+    """A refused part of a selector list; `where` (`[1][0]`) extends the field's path in the error."""
+
+    def __init__(self, where: str, message: str) -> None:
+        super().__init__(message)
+        self.where = where
+
+
+def _check_alternatives(value: object) -> object:
+    """One selector, or (version 2) a non-empty list of alternatives, each a selector or a non-empty chain.
+    The Recorder's `selectors`, checked as `runner.formats.recorder` checks them."""
+    if isinstance(value, str):
+        return _check_selector(value)
+    if not isinstance(value, list):
+        raise ValueError("must be a selector, or a list of alternative selectors")
+    if not value:
+        raise ValueError("must contain at least one selector")
+    for index, alternative in enumerate(value):
+        if not isinstance(alternative, str | list):
+            raise _AlternativeProblem(f"[{index}]", "must be a selector or a list of selectors (a chain)")
+        if not alternative:
+            raise _AlternativeProblem(f"[{index}]", "must not be an empty list")
+        parts = alternative if isinstance(alternative, list) else [alternative]
+        for part_index, part in enumerate(parts):
+            where = f"[{index}][{part_index}]" if isinstance(alternative, list) else f"[{index}]"
+            problem = selector_problem(part) if isinstance(part, str) else "must be a selector string"
+            if problem:
+                raise _AlternativeProblem(where, problem)
+    return value
+
+
+_Part = Annotated[str, Field(min_length=1)]
+_Chain = Annotated[list[_Part], Field(min_length=1)]
+Selector = Annotated[
+    str | list[str | list[str]],
+    PlainValidator(_check_alternatives, json_schema_input_type=_Part | Annotated[list[_Part | _Chain],
+                                                                                 Field(min_length=1)]),
+    Field(description="a selector (CSS, or aria/, text/, xpath/, pierce/); version 2: or a list of alternatives, "
+                      "the first that matches wins, each a selector or a chain through shadow roots and iframes"),
+]
 NavigableUrl = Annotated[str, Field(min_length=1, description="an absolute http(s) URL"),
                          AfterValidator(_check_url)]
 
@@ -109,9 +165,20 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=True, frozen=True)
 
 
+StepTimeout = Annotated[int, Field(ge=1, le=MAX_STEP_TIMEOUT_MS)]
+
+
 class _Action(_Model):
-    timeout_ms: int | None = Field(default=None, alias="timeoutMs", ge=1, le=MAX_STEP_TIMEOUT_MS,
-                                   description="this step's wait, in ms, instead of the run's default")
+    timeout_ms: StepTimeout | None = Field(default=None, alias="timeoutMs",
+                                           description="this step's wait, in ms, instead of the run's default")
+    frame: list[Annotated[int, Field(ge=0)]] | None = Field(
+        default=None, description="version 2: the frame the step runs in, as child-frame indices from the main frame")
+    page_url: str | None = Field(default=None, alias="pageUrl", min_length=1,
+                                 description='version 2: the URL of the page (a popup) the step runs in; "main" '
+                                             "or none: the first page")
+    expect_navigation: str | None = Field(default=None, alias="expectNavigation",
+                                          description="version 2: the step causes a navigation (to this URL; "
+                                                      '"" = any), which it waits for')
 
 
 class NavigateAction(_Action):
@@ -126,32 +193,34 @@ class Offset(_Model):
 
 class ClickAction(_Action):
     action: Literal["click"]
-    selector: SelectorText
-    button: MouseButton = "left"
+    selector: Selector
+    button: ClickButton = Field(default="left", description="version 2: also back and forward")
     click_count: int = Field(default=1, alias="clickCount", ge=1, le=3)
     modifiers: list[Modifier] = Field(default_factory=list, description="keys held during the click")
     offset: Offset | None = Field(default=None, description="from the element's top-left corner, in CSS px")
+    delay_ms: float | None = Field(default=None, alias="delayMs", ge=0, le=MAX_WAIT_MS,
+                                   description="version 2: between pressing and releasing the button")
 
 
 class DblclickAction(_Action):
     action: Literal["dblclick"]
-    selector: SelectorText
+    selector: Selector
 
 
 class HoverAction(_Action):
     action: Literal["hover"]
-    selector: SelectorText
+    selector: Selector
 
 
 class FillAction(_Action):
     action: Literal["fill"]
-    selector: SelectorText
+    selector: Selector
     value: str
 
 
 class TypeAction(_Action):
     action: Literal["type"]
-    selector: SelectorText
+    selector: Selector
     value: str
     delay_ms: int | None = Field(default=None, alias="delayMs", ge=0, le=1_000, description="between keys")
 
@@ -162,7 +231,7 @@ Key = Annotated[str, Field(min_length=1, description="a key name (Enter, Tab, Ar
 class PressAction(_Action):
     action: Literal["press"]
     key: Key
-    selector: SelectorText | None = Field(default=None, description="focus this element first")
+    selector: Selector | None = Field(default=None, description="focus this element first")
 
 
 class KeyDownAction(_Action):
@@ -177,18 +246,18 @@ class KeyUpAction(_Action):
 
 class SelectAction(_Action):
     action: Literal["select"]
-    selector: SelectorText
+    selector: Selector
     value: str = Field(description="the option's value, else its label")
 
 
 class CheckAction(_Action):
     action: Literal["check"]
-    selector: SelectorText
+    selector: Selector
 
 
 class UncheckAction(_Action):
     action: Literal["uncheck"]
-    selector: SelectorText
+    selector: Selector
 
 
 class InlineFile(_Model):
@@ -208,28 +277,66 @@ class InlineFile(_Model):
 
 class UploadAction(_Action):
     action: Literal["upload"]
-    selector: SelectorText = Field(description='an <input type="file">')
+    selector: Selector = Field(description='an <input type="file">')
     files: list[InlineFile] = Field(description=f"inline files, at most {MAX_UPLOAD_BYTES} bytes in all; "
                                                 "an empty list clears the input")
 
 
 class ScrollAction(_Action):
     action: Literal["scroll"]
-    selector: SelectorText | None = Field(default=None, description="without x/y: scroll it into view")
+    selector: Selector | None = Field(default=None, description="without x/y: scroll it into view")
     x: float | None = Field(default=None, description="the page's (or the element's) horizontal scroll position")
     y: float | None = Field(default=None, description="the page's (or the element's) vertical scroll position")
 
 
 class DragAndDropAction(_Action):
     action: Literal["dragAndDrop"]
-    selector: SelectorText = Field(description="the element to drag")
-    target: SelectorText = Field(description="the element to drop it on")
+    selector: Selector = Field(description="the element to drag")
+    target: Selector = Field(description="the element to drop it on")
 
 
 class WaitForSelectorAction(_Action):
     action: Literal["waitForSelector"]
-    selector: SelectorText
+    selector: Selector
     state: ElementState = "visible"
+
+
+class WaitForElementAction(_Action):
+    """Version 2: the Recorder's `waitForElement`, see `runner.formats.steps.WaitForElement`."""
+
+    action: Literal["waitForElement"]
+    selector: Selector
+    operator: CountOperator = ">="
+    count: int = Field(default=1, ge=0, description="of the visible elements that match")
+    visible: bool = Field(default=True, description="false: the whole condition inverted")
+    attributes: dict[str, str] | None = Field(default=None, description="every element found has them")
+    properties: dict[str, Any] | None = Field(default=None, description="every element found has them (JSON values)")
+
+
+class WaitForExpressionAction(_Action):
+    """Version 2: the Recorder's `waitForExpression`, evaluated in the page's main frame or in `frame`."""
+
+    action: Literal["waitForExpression"]
+    expression: str = Field(min_length=1, description="a JavaScript expression, polled until truthy")
+
+
+class _ViewportFields(_Model):
+    width: int = Field(ge=1, le=10_000)
+    height: int = Field(ge=1, le=10_000)
+    device_scale_factor: float = Field(default=1.0, alias="deviceScaleFactor", gt=0, le=10)
+    is_mobile: bool = Field(default=False, alias="isMobile")
+    has_touch: bool = Field(default=False, alias="hasTouch")
+    is_landscape: bool = Field(default=False, alias="isLandscape")
+
+    def to_viewport(self) -> Viewport:
+        return Viewport(width=self.width, height=self.height, device_scale_factor=self.device_scale_factor,
+                        is_mobile=self.is_mobile, has_touch=self.has_touch, is_landscape=self.is_landscape)
+
+
+class SetViewportAction(_Action, _ViewportFields):
+    """Version 2: the Recorder's `setViewport` (resizes the page; see `runner.formats.steps.SetViewport`)."""
+
+    action: Literal["setViewport"]
 
 
 class WaitForUrlAction(_Action):
@@ -255,31 +362,31 @@ class WaitForFunctionAction(_Action):
 
 class AssertVisibleAction(_Action):
     action: Literal["assertVisible"]
-    selector: SelectorText
+    selector: Selector
 
 
 class AssertHiddenAction(_Action):
     action: Literal["assertHidden"]
-    selector: SelectorText
+    selector: Selector
 
 
 class AssertTextAction(_Action):
     action: Literal["assertText"]
-    selector: SelectorText
+    selector: Selector
     text: str
     match: TextMatch = "equals"
 
 
 class AssertValueAction(_Action):
     action: Literal["assertValue"]
-    selector: SelectorText
+    selector: Selector
     value: str
     match: TextMatch = "equals"
 
 
 class AssertAttributeAction(_Action):
     action: Literal["assertAttribute"]
-    selector: SelectorText
+    selector: Selector
     name: str = Field(min_length=1)
     value: str
     match: TextMatch = "equals"
@@ -287,7 +394,7 @@ class AssertAttributeAction(_Action):
 
 class AssertCountAction(_Action):
     action: Literal["assertCount"]
-    selector: SelectorText
+    selector: Selector
     count: int = Field(ge=0)
     operator: CountOperator = "=="
 
@@ -307,7 +414,7 @@ class AssertTitleAction(_Action):
 class ScreenshotAction(_Action):
     action: Literal["screenshot"]
     name: str = Field(pattern=SCREENSHOT_NAME, description="unique in the script; the file is <name>.png")
-    selector: SelectorText | None = Field(default=None, description="this element only; else the viewport")
+    selector: Selector | None = Field(default=None, description="this element only; else the viewport")
     full_page: bool = Field(default=False, alias="fullPage")
 
 
@@ -338,34 +445,39 @@ NativeStep = Annotated[
     | DragAndDropAction | WaitForSelectorAction | WaitForUrlAction | WaitForLoadStateAction | WaitAction
     | WaitForFunctionAction | AssertVisibleAction | AssertHiddenAction | AssertTextAction | AssertValueAction
     | AssertAttributeAction | AssertCountAction | AssertUrlAction | AssertTitleAction | ScreenshotAction
-    | SwitchToFrameAction | SwitchToMainFrameAction | SwitchToPageAction | HandleDialogAction,
+    | SwitchToFrameAction | SwitchToMainFrameAction | SwitchToPageAction | HandleDialogAction
+    | WaitForElementAction | WaitForExpressionAction | SetViewportAction,
     Field(discriminator="action"),
 ]
+VERSION_2_ACTIONS = ("waitForElement", "waitForExpression", "setViewport")
 ACTIONS = ("navigate", "click", "dblclick", "hover", "fill", "type", "press", "keyDown", "keyUp", "select", "check",
            "uncheck", "upload", "scroll", "dragAndDrop", "waitForSelector", "waitForUrl", "waitForLoadState", "wait",
            "waitForFunction", "assertVisible", "assertHidden", "assertText", "assertValue", "assertAttribute",
            "assertCount", "assertUrl", "assertTitle", "screenshot", "switchToFrame", "switchToMainFrame",
-           "switchToPage", "handleDialog")
+           "switchToPage", "handleDialog", *VERSION_2_ACTIONS)
 
 
-class NativeViewport(_Model):
-    width: int = Field(ge=1, le=10_000)
-    height: int = Field(ge=1, le=10_000)
+class NativeViewport(_ViewportFields):
+    """The browser context's viewport (version 1: width and height only; scale factor, mobile, touch and
+    landscape need version 2)."""
 
 
 class NativeScript(_Model):
-    """A Reprise native script (version 1)."""
+    """A Reprise native script (version 1 or 2)."""
 
-    version: Literal[1]
+    version: Literal[1, 2]
     name: str = Field(min_length=1)
     viewport: NativeViewport | None = None
+    timeout_ms: StepTimeout | None = Field(default=None, alias="timeoutMs",
+                                           description="version 2: the wait of every step without its own "
+                                                       "timeoutMs, instead of the run's default")
     steps: list[NativeStep] = Field(min_length=1)
 
     @field_validator("version", mode="before")
     @classmethod
     def _not_a_boolean(cls, value: object) -> object:
         if isinstance(value, bool):  # JSON true would otherwise pass as 1
-            raise ValueError("must be the number 1")
+            raise ValueError("must be the number 1 or 2")
         return value
 
 
@@ -407,9 +519,45 @@ def _invalid(error: ValidationError) -> InvalidScript:
                    else f"is required (one of: {', '.join(ACTIONS)})")
     elif kind == "value_error":
         message = message.removeprefix("Value error, ")
+        cause = (first.get("ctx") or {}).get("error")
+        if isinstance(cause, _AlternativeProblem):
+            path += cause.where
     elif kind == "too_short" and path == "steps":
         message = "must contain at least one step"
     return InvalidScript(path, message)
+
+
+_VERSION_2_COMMON = (("frame", "frame"), ("page_url", "pageUrl"), ("expect_navigation", "expectNavigation"))
+_SELECTOR_FIELDS = (("selector", "selector"), ("target", "target"))
+
+
+def _version_2_feature(script: NativeScript) -> tuple[str, str] | None:
+    """The first thing in a script only version 2 has, as (field, what it is); None when version 1 says it all."""
+    if script.timeout_ms is not None:
+        return "timeoutMs", "a default step timeout"
+    if script.viewport is not None:
+        for name in ("device_scale_factor", "is_mobile", "has_touch", "is_landscape"):
+            if name in script.viewport.model_fields_set:
+                return f"viewport.{_alias(NativeViewport, name)}", "a viewport with more than width and height"
+    for index, step in enumerate(script.steps):
+        where = f"steps[{index}]"
+        if step.action in VERSION_2_ACTIONS:
+            return f"{where}.action", f"the action {step.action!r}"
+        for name, alias in _VERSION_2_COMMON:
+            if getattr(step, name) is not None:
+                return f"{where}.{alias}", f"the field {alias!r}"
+        for name, alias in _SELECTOR_FIELDS:
+            if isinstance(getattr(step, name, None), list):
+                return f"{where}.{alias}", "a list of alternative selectors"
+        if isinstance(step, ClickAction) and step.button in ("back", "forward"):
+            return f"{where}.button", f"the {step.button} button"
+        if isinstance(step, ClickAction) and step.delay_ms is not None:
+            return f"{where}.delayMs", "a click's delay"
+    return None
+
+
+def _alias(model: type[BaseModel], name: str) -> str:
+    return model.model_fields[name].alias or name
 
 
 class _Context:
@@ -419,8 +567,11 @@ class _Context:
         self.frame: SelectorChain = ()
         self.screenshots: set[str] = set()
 
-    def one(self, selector: str) -> tuple[SelectorChain, ...]:
-        return ((*self.frame, selector),)
+    def selectors(self, selector: str | list[str | list[str]]) -> Selectors:
+        """The alternatives of a `selector` field, each a chain inside the current frame."""
+        alternatives = selector if isinstance(selector, list) else [selector]
+        return tuple((*self.frame, *(alternative if isinstance(alternative, list) else [alternative]))
+                     for alternative in alternatives)
 
 
 def _check_pattern(action: Any, field: str, index: int) -> None:
@@ -458,21 +609,34 @@ def _check_step(action: Any, index: int, context: _Context) -> None:
         case HandleDialogAction():
             if action.prompt_text is not None and not action.accept:
                 raise InvalidScript(f"steps[{index}].promptText", "is only used when accept is true")
+        case ClickAction() if action.modifiers:
+            # a click with modifiers is pressed through Playwright's mouse, which has neither
+            if action.button in ("back", "forward"):
+                raise InvalidScript(f"steps[{index}].button", f"the {action.button} button takes no modifiers")
+            if action.delay_ms is not None:
+                raise InvalidScript(f"steps[{index}].delayMs", "a click with modifiers takes no delay")
 
 
 def _to_step(action: Any, context: _Context) -> Step:
-    common: dict[str, Any] = {"type": action.action, "timeout_ms": action.timeout_ms}
-    one = context.one
+    common: dict[str, Any] = {
+        "type": action.action,
+        "timeout_ms": action.timeout_ms,
+        "frame": tuple(action.frame or ()),
+        "target": None if action.page_url in (None, "main") else action.page_url,  # the Recorder's `target`
+        "expect_navigation": action.expect_navigation,
+    }
+    one = context.selectors
     match action:
         case NavigateAction():
             return Navigate(url=action.url, **common)
         case ClickAction():
             offset = (action.offset.x, action.offset.y) if action.offset else None
             if action.modifiers:
+                button = cast(MouseButton, action.button)  # _check_step refused back and forward
                 return ModifierClick(selectors=one(action.selector), modifiers=tuple(action.modifiers),
-                                     button=action.button, click_count=action.click_count, offset=offset, **common)
+                                     button=button, click_count=action.click_count, offset=offset, **common)
             return Click(selectors=one(action.selector), button=action.button, click_count=action.click_count,
-                         offset=offset, **common)
+                         offset=offset, delay_ms=action.delay_ms, **common)
         case DblclickAction():
             return Click(selectors=one(action.selector), click_count=2, **common)
         case HoverAction():
@@ -551,7 +715,27 @@ def _to_step(action: Any, context: _Context) -> Step:
             return SwitchToPage(index=action.index, url_contains=action.url_contains, **common)
         case HandleDialogAction():
             return HandleDialog(accept=action.accept, prompt_text=action.prompt_text, **common)
+        case WaitForElementAction():
+            return WaitForElement(selectors=one(action.selector), operator=action.operator, count=action.count,
+                                  visible=action.visible, attributes=action.attributes,
+                                  properties=action.properties, **common)
+        case WaitForExpressionAction():
+            return WaitForExpression(expression=action.expression, **common)
+        case SetViewportAction():
+            return SetViewport(viewport=action.to_viewport(), **common)
     raise AssertionError(f"unhandled native action {action!r}")
+
+
+def lowest_version(data: object) -> int:
+    """The lowest version that holds this native script (whatever its `version` says): 1 unless it uses
+    something of version 2. InvalidScript as `parse_native` when it is not a valid script of either."""
+    if not isinstance(data, dict):
+        raise InvalidScript("", "a native script must be a JSON object")
+    try:
+        parsed = NativeScript.model_validate({**data, "version": 2})
+    except ValidationError as error:
+        raise _invalid(error) from None
+    return 1 if _version_2_feature(parsed) is None else 2
 
 
 def parse_native(data: object) -> Script:
@@ -562,10 +746,15 @@ def parse_native(data: object) -> Script:
         parsed = NativeScript.model_validate(data)
     except ValidationError as error:
         raise _invalid(error) from None
-    viewport = Viewport(width=parsed.viewport.width, height=parsed.viewport.height) if parsed.viewport else None
+    if parsed.version == 1:
+        feature = _version_2_feature(parsed)
+        if feature is not None:
+            field, what = feature
+            raise InvalidScript(field, f'{what} needs "version": 2')
+    viewport = parsed.viewport.to_viewport() if parsed.viewport else None
     context = _Context()
     steps: list[Step] = []
     for index, action in enumerate(parsed.steps):
         _check_step(action, index, context)
         steps.append(_to_step(action, context))
-    return Script(name=parsed.name, format="native", steps=steps, viewport=viewport)
+    return Script(name=parsed.name, format="native", steps=steps, viewport=viewport, timeout_ms=parsed.timeout_ms)

@@ -6,8 +6,10 @@ a non-string `target`, a non-array `assertedEvents`, empty selectors, an empty `
 that is not http(s). Timeouts must lie in 1..30000 ms, as there.
 
 Step types: navigate, click, doubleClick, hover, change, keyDown, keyUp, waitForElement,
-waitForExpression, setViewport, scroll, close, emulateNetworkConditions. `customStep` is refused: it
-needs an extension to mean anything, and replaying it as a no-op would report a pass it did not earn.
+waitForExpression, setViewport, scroll, close, emulateNetworkConditions, customStep. A `customStep` needs a
+Recorder extension to mean anything: it is kept (`CustomStep`) and skipped at replay with a warning naming it, so
+the run passes or fails on its other steps (`strictCustomSteps` refuses the recording instead). Clicks take the
+`back` and `forward` buttons too.
 `waitForElement` follows @puppeteer/replay's runner (operator `>=` and count 1 by default, `visible: false`
 inverts the condition, `attributes`/`properties` must match on every element found), except that it
 counts visible elements only (see `runner.formats.steps.WaitForElement`).
@@ -21,14 +23,15 @@ from runner.formats.errors import InvalidScript
 from runner.formats.selectors import selector_problem
 from runner.formats.steps import (
     Click,
+    ClickButton,
     ClosePage,
     CountOperator,
+    CustomStep,
     EmulateNetwork,
     Fill,
     Hover,
     KeyDown,
     KeyUp,
-    MouseButton,
     Navigate,
     Script,
     Scroll,
@@ -44,9 +47,9 @@ from runner.formats.steps import (
 MIN_TIMEOUT_MS = 1
 MAX_TIMEOUT_MS = 30_000
 STEP_TYPES = ("navigate", "click", "doubleClick", "hover", "change", "keyDown", "keyUp", "waitForElement",
-              "waitForExpression", "setViewport", "scroll", "close", "emulateNetworkConditions")
-MOUSE_BUTTONS: dict[str, MouseButton] = {"primary": "left", "auxiliary": "middle", "secondary": "right"}
-UNSUPPORTED_BUTTONS = ("back", "forward")  # valid in the schema; Playwright cannot press them
+              "waitForExpression", "setViewport", "scroll", "close", "emulateNetworkConditions", "customStep")
+MOUSE_BUTTONS: dict[str, ClickButton] = {"primary": "left", "auxiliary": "middle", "secondary": "right",
+                                         "back": "back", "forward": "forward"}
 DEVICE_TYPES = ("mouse", "pen", "touch")
 # Keys as the Recorder writes them that Playwright names differently.
 KEY_ALIASES = {"\r": "Enter", "\n": "Enter"}
@@ -208,10 +211,8 @@ def _click(fields: _Fields, common: dict[str, Any], click_count: int) -> Click:
     if device and device not in DEVICE_TYPES:
         raise InvalidScript(fields.at("deviceType"), f"must be one of: {', '.join(DEVICE_TYPES)}")
     button = fields.string("button", optional=True)
-    if button in UNSUPPORTED_BUTTONS:
-        raise InvalidScript(fields.at("button"), f"the {button!r} mouse button is not supported by this runner")
     if button and button not in MOUSE_BUTTONS:
-        raise InvalidScript(fields.at("button"), f"must be one of: {', '.join((*MOUSE_BUTTONS, *UNSUPPORTED_BUTTONS))}")
+        raise InvalidScript(fields.at("button"), f"must be one of: {', '.join(MOUSE_BUTTONS)}")
     return Click(selectors=_selectors(fields), button=MOUSE_BUTTONS[button] if button else "left",
                  click_count=click_count, offset=(offset_x, offset_y), delay_ms=duration, **common)
 
@@ -261,7 +262,7 @@ def parse_step(data: object, path: str) -> Step:
     fields = _Fields(data, path)
     step_type = fields.required_string("type")
     if step_type == "customStep":
-        raise InvalidScript(fields.at("type"), "customStep is not supported (it needs a Recorder extension)")
+        return CustomStep(name=fields.required_string("name", non_empty=True), **_common(fields, step_type))
     if step_type not in STEP_TYPES:
         raise InvalidScript(fields.at("type"), f"unknown step type {step_type!r} (expected one of: "
                                                f"{', '.join(STEP_TYPES)})")

@@ -23,6 +23,8 @@ MatchMode = Literal["equals", "contains"]
 ElementState = Literal["visible", "hidden", "attached", "detached"]
 CountOperator = Literal[">=", "==", "<="]
 MouseButton = Literal["left", "middle", "right"]
+# A click's button: the mouse's three, and the Recorder's `back` and `forward` (pressed through CDP).
+ClickButton = Literal["left", "middle", "right", "back", "forward"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -45,8 +47,16 @@ class Navigate(Step):
 
 
 @dataclass(frozen=True, kw_only=True)
+class CustomStep(Step):
+    """A Recorder `customStep`: replayed by a Recorder extension, which no replay here has. It is skipped with a
+    warning naming the extension's step (refused instead with the run option `strictCustomSteps`)."""
+
+    name: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class Click(ElementStep):
-    button: MouseButton = "left"
+    button: ClickButton = "left"
     click_count: int = 1
     offset: tuple[float, float] | None = None  # from the element's top-left corner; None = its centre
     delay_ms: float | None = None  # between mouse down and up

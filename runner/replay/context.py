@@ -54,6 +54,18 @@ class StepContext:
         self.captured: dict[str, bytes] = {}  # named screenshots taken while no folder was set, by name
         self.armed_dialog: ArmedDialog | None = None  # the one-shot answer `handleDialog` armed
         self.cdp_sessions: list[CDPSession] = []  # kept alive for the context's lifetime
+        self.strict_clicks = False  # the run's `strictClicks`: clicks wait for the element to receive them
+        self.warning: str | None = None  # what the current step did otherwise, though it did not fail
+        self.skipped = False  # the current step was not replayed (a `customStep`): reported `skipped`
+
+    def warn(self, text: str) -> None:
+        """Report `text` with the current step (the runner reads and clears it after each step)."""
+        self.warning = text if self.warning is None else f"{self.warning}; {text}"
+
+    def skip(self, reason: str) -> None:
+        """The current step is not replayed: reported `skipped`, with `reason` as its warning."""
+        self.skipped = True
+        self.warn(reason)
 
     def keep_screenshots(self, directory: Path, artifacts: list[ArtifactFile]) -> None:
         """Write the `screenshot` steps' PNGs to `directory/screenshot-<name>.png` and list them in `artifacts`.

@@ -12,13 +12,14 @@ from types import MappingProxyType
 
 from runner.formats.steps import Step
 from runner.replay.context import Handler
-from runner.replay.handlers import assertions, interaction, pages, waits
+from runner.replay.handlers import assertions, extensions, interaction, pages, waits
 
 HANDLER_TABLES: tuple[Mapping[type[Step], Handler], ...] = (
     interaction.HANDLERS,
     waits.HANDLERS,
     assertions.HANDLERS,
     pages.HANDLERS,
+    extensions.HANDLERS,
 )
 
 

@@ -257,6 +257,7 @@ class _Run:
             return self.result()
         # Named `screenshot` steps become artifacts of the run.
         steps = StepContext(context, page, screenshot_dir=self.output_dir, artifacts=self.artifacts)
+        steps.strict_clicks = self.options.strict_clicks
         stop_watch = asyncio.create_task(self.close_on_stop(context)) if self.stop is not None else None
         try:
             await self.replay(steps)
@@ -327,6 +328,7 @@ class _Run:
                 continue
             step_start = time.monotonic()
             steps.step_index = index
+            steps.warning, steps.skipped = None, False
             selector, error, category = await self.run_step(steps, step, run_deadline)
             if self.stopped:
                 self.status, self.failed_index = RunStatus.FAILED, index
@@ -347,13 +349,17 @@ class _Run:
                 self.error = self.masker.mask(f"step {index + 1} ({step.type}) [{category}]: {error}")
                 log.info("step failed", step=index, type=step.type, error=self.error, status=self.status,
                          category=category)
-            result = StepResult(index=index, type=step.type,
-                                status=StepStatus.PASSED if error is None else StepStatus.FAILED,
+            warning = self.masker.mask_optional(steps.warning)
+            if warning is not None:
+                log.info("step warning", step=index, type=step.type, warning=warning, skipped=steps.skipped)
+            status = StepStatus.FAILED if error is not None else StepStatus.SKIPPED if steps.skipped \
+                else StepStatus.PASSED
+            result = StepResult(index=index, type=step.type, status=status,
                                 duration_ms=_ms(time.monotonic() - step_start),
                                 selector=self.masker.mask_optional(selector),
                                 started_offset_ms=max(0, _ms(step_start - video_start)),
                                 error=self.error if error is not None else None,
-                                category=category if error is not None else None)
+                                category=category if error is not None else None, warning=warning)
             screenshots = self.options.screenshots
             if (screenshots == "every-step" or (screenshots == "on-failure" and error is not None)) \
                     and self.status != RunStatus.ERROR:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -10,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from runner.formats import parse_script
+from runner.formats import Script, parse_script
 from runner.formats.native import parse_native
-from runner.formats.steps import Click, Navigate
+from runner.formats.steps import Click, Navigate, Step
 
 from recordings import recording_text
 
@@ -68,16 +69,24 @@ def test_a_native_script_converts_to_itself(tmp_path: Path) -> None:
     assert parse_native(json.loads(completed.stdout)) == original
 
 
-def test_a_saveaction_recording_converts_to_a_valid_native_script(tmp_path: Path) -> None:
-    completed = reprise_convert(written(EXPRESSIBLE, tmp_path))  # --to native is the default
+def same_steps(a: Script, b: Script) -> bool:
+    """The same steps, viewport and default timeout, each step's `type` (the recording's own word) aside."""
+    def untyped(script: Script) -> list[Step]:
+        return [dataclasses.replace(step, type="") for step in script.steps]
+    return (untyped(a), a.viewport, a.timeout_ms) == (untyped(b), b.viewport, b.timeout_ms)
+
+
+def test_a_saveaction_recording_converts_to_a_native_script_with_its_fallback_selectors(tmp_path: Path) -> None:
+    source = written(EXPRESSIBLE, tmp_path)
+    completed = reprise_convert(source)  # --to native is the default
 
     assert completed.returncode == 0, completed.stderr
     document = json.loads(completed.stdout)
-    assert document["version"] == 1 and document["name"] == "log in"
+    assert document["version"] == 2 and document["name"] == "log in"
     assert document["viewport"] == {"width": 800, "height": 600}
     assert document["steps"] == [
         {"action": "navigate", "url": f"{BASE}/index.html"},
-        {"action": "click", "selector": "#name"},
+        {"action": "click", "selector": ["#name", "input#name"]},
         {"action": "fill", "selector": "#name", "value": "Ada"},
         {"action": "select", "selector": "#plan", "value": "pro"},
         {"action": "press", "key": "Enter"},
@@ -85,43 +94,53 @@ def test_a_saveaction_recording_converts_to_a_valid_native_script(tmp_path: Path
         {"action": "navigate", "url": f"{BASE}/page2.html"},
         {"action": "assertUrl", "url": "page2", "match": "contains"},
     ]
-    parse_native(document)
+    assert same_steps(parse_native(document), parse_script(EXPRESSIBLE))
     assert stderr_lines(completed) == [
         "reprise convert: import warning: actions[4] (modal-lifecycle): unknown action type 'modal-lifecycle', "
         "skipped",
-        "reprise convert: dropped: steps[1] (click): fallback selectors 'input#name' (native takes one; kept "
-        "'#name')",
     ]
 
 
+@pytest.mark.parametrize("name", ["saveaction/shop-tour.json", "saveaction/signup.json", "recorder-signup.json",
+                                  "recorder-shadow-frames.json"])
+def test_recordings_convert_without_loss(tmp_path: Path, name: str) -> None:
+    source = fixture(name, tmp_path)
+    completed = reprise_convert(source, "--to", "native")
+
+    assert completed.returncode == 0, completed.stderr
+    assert "not expressible" not in completed.stderr
+    document = json.loads(completed.stdout)
+    assert document["version"] == 2
+    assert same_steps(parse_native(document), parse_script(json.loads(source.read_text())))
+
+
+RECORDER_WITH_GAPS = {
+    "title": "popup and slow network", "steps": [
+        {"type": "navigate", "url": f"{BASE}/index.html"},
+        {"type": "emulateNetworkConditions", "download": 1000, "upload": 1000, "latency": 200},
+        {"type": "keyDown", "key": "Shift"},
+        {"type": "keyUp", "key": "Shift"},
+        {"type": "close", "target": f"{BASE}/page2.html"},
+        {"type": "customStep", "name": "my-extension", "parameters": {}},
+    ],
+}
+
+
 def test_steps_native_cannot_express_are_emitted_and_named(tmp_path: Path) -> None:
-    completed = reprise_convert(fixture("saveaction/signup.json", tmp_path))
+    completed = reprise_convert(written(RECORDER_WITH_GAPS, tmp_path))
 
     assert completed.returncode == 1, completed.stderr
-    document = json.loads(completed.stdout)
-    steps = document["steps"]
-    assert len(steps) == len(parse_script(json.loads(fixture("saveaction/signup.json", tmp_path).read_text())).steps)
-    assert steps[13] == {"action": "Hover", "selectors": [["#hover-target"], ["text/Hover me"]]}
-    assert steps[19] == {"action": "Scroll", "y": 600.0}
-    assert steps[16] == {"action": "Click", "selectors": [['[data-testid="double-button"]'], ["button#double"]],
-                         "clickCount": 2}
-    gaps = [line for line in stderr_lines(completed) if "not expressible" in line]
-    assert "reprise convert: not expressible in native v1: steps[13] (hover): emitted as action 'Hover'" in gaps
-    assert len(gaps) == 8  # waitForElement, hover, keyDown, click x2, keyUp, scroll, 2 waitForExpression
-
-
-def test_a_recorder_recording_merges_key_presses_and_names_its_gaps(tmp_path: Path) -> None:
-    completed = reprise_convert(fixture("recorder-signup.json", tmp_path))
-
-    assert completed.returncode == 1
-    document = json.loads(completed.stdout)
-    assert document["viewport"] == {"width": 1024, "height": 768}
-    assert document["steps"][0] == {"action": "navigate", "url": f"{BASE}/index.html", "timeoutMs": 5000}
-    assert {"action": "press", "key": "Enter", "timeoutMs": 5000} in document["steps"]
-    lines = stderr_lines(completed)
-    assert "reprise convert: dropped: steps[0] (setViewport): becomes the script's viewport" in lines
-    assert ("reprise convert: not expressible in native v1: steps[2] (waitForExpression): emitted as action "
-            "'WaitForExpression'") in lines
+    steps = json.loads(completed.stdout)["steps"]
+    assert steps[1] == {"action": "EmulateNetwork", "download": 1000.0, "upload": 1000.0, "latency": 200.0}
+    assert steps[2:4] == [{"action": "keyDown", "key": "Shift"}, {"action": "keyUp", "key": "Shift"}]
+    assert steps[4] == {"action": "ClosePage", "target": f"{BASE}/page2.html"}
+    assert steps[5] == {"action": "CustomStep", "name": "my-extension"}
+    assert stderr_lines(completed) == [
+        "reprise convert: not expressible in native: steps[1] (emulateNetworkConditions): emitted as action "
+        "'EmulateNetwork'",
+        "reprise convert: not expressible in native: steps[4] (close): emitted as action 'ClosePage'",
+        "reprise convert: not expressible in native: steps[5] (customStep): emitted as action 'CustomStep'",
+    ]
 
 
 def test_to_json_dumps_the_internal_model(tmp_path: Path) -> None:

@@ -1,5 +1,6 @@
 """Every native action and assertion kind, parsed: its step, and the field an invalid one names
-(the replays of the same actions: tests/integration/test_native_steps.py)."""
+(the replays of the same actions: tests/integration/test_native_steps.py); what version 2 adds, and version 1
+refusing it."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from playwright.async_api import Browser
 from contract.options import RunOptions
 from contract.results import RunResult
 from runner.formats import InvalidScript, parse_script
-from runner.formats.native import ACTIONS, MAX_UPLOAD_BYTES
+from runner.formats.native import ACTIONS, MAX_UPLOAD_BYTES, lowest_version
 from runner.formats.steps import (
     AssertCount,
     AssertElement,
@@ -23,15 +24,19 @@ from runner.formats.steps import (
     AssertUrl,
     Click,
     DragAndDrop,
+    Fill,
     HandleDialog,
     Hover,
     KeyDown,
     KeyUp,
     ModifierClick,
+    Navigate,
+    Press,
     Screenshot,
     Scroll,
     ScrollIntoView,
     SetChecked,
+    SetViewport,
     Sleep,
     Step,
     SwitchToFrame,
@@ -39,6 +44,9 @@ from runner.formats.steps import (
     TypeText,
     Upload,
     UploadFile,
+    Viewport,
+    WaitForElement,
+    WaitForExpression,
     WaitForFunction,
     WaitForLoadState,
     WaitForUrl,
@@ -125,7 +133,8 @@ def test_every_action_is_covered_by_these_tests() -> None:
                "wait", "waitForFunction", "assertVisible", "assertHidden", "assertText", "assertValue",
                "assertAttribute", "assertCount", "assertUrl", "assertTitle", "screenshot", "switchToFrame",
                "switchToMainFrame", "switchToPage", "handleDialog"}
-    assert set(ACTIONS) == covered
+    covered_in_version_2 = {"waitForElement", "waitForExpression", "setViewport"}  # test_version_2_actions_parse
+    assert set(ACTIONS) == covered | covered_in_version_2
 
 
 def test_switch_to_frame_chains_later_selectors_until_the_main_frame() -> None:
@@ -153,7 +162,7 @@ BIG = base64.b64encode(b"x" * (MAX_UPLOAD_BYTES // 2 + 1)).decode()
 
 
 @pytest.mark.parametrize(("step", "field", "message"), [
-    ({"action": "click", "selector": "#a", "button": "back"}, "steps[1].button", "'left', 'middle' or 'right'"),
+    ({"action": "click", "selector": "#a", "button": "up"}, "steps[1].button", "'right', 'back' or 'forward'"),
     ({"action": "click", "selector": "#a", "clickCount": 0}, "steps[1].clickCount", "greater than or equal to 1"),
     ({"action": "click", "selector": "#a", "modifiers": ["Hyper"]}, "steps[1].modifiers[0]", "'Alt'"),
     ({"action": "click", "selector": "#a", "offset": {"x": 1}}, "steps[1].offset.y", "required"),
@@ -209,6 +218,146 @@ def test_screenshot_names_are_unique() -> None:
     with pytest.raises(InvalidScript) as caught:
         parse_script(native(NAVIGATE, {"action": "screenshot", "name": "a"}, {"action": "screenshot", "name": "a"}))
     assert caught.value.field == "steps[2].name"
+
+
+# -- version 2 ------------------------------------------------------------------------------------------
+
+def native2(*steps: dict[str, Any], **top: Any) -> dict[str, Any]:
+    return {"version": 2, "name": "inline", **top, "steps": list(steps)}
+
+
+def parsed2(step: dict[str, Any]) -> Step:
+    return parse_script(native2(NAVIGATE, step)).steps[1]
+
+
+@pytest.mark.parametrize(("step", "expected"), [
+    ({"action": "click", "selector": ["#gone", "aria/Go", ["my-card", "button"]]},
+     Click(type="click", selectors=(("#gone",), ("aria/Go",), ("my-card", "button")))),
+    ({"action": "click", "selector": [["#only"]]}, Click(type="click", selectors=(("#only",),))),
+    ({"action": "click", "selector": "#a", "button": "back", "delayMs": 80, "offset": {"x": 3, "y": 4}},
+     Click(type="click", selectors=(("#a",),), button="back", delay_ms=80, offset=(3, 4))),
+    ({"action": "fill", "selector": ["#a", "#b"], "value": "v", "frame": [0, 2], "pageUrl": "https://x.test/popup",
+      "expectNavigation": "", "timeoutMs": 900},
+     Fill(type="fill", selectors=(("#a",), ("#b",)), value="v", frame=(0, 2), target="https://x.test/popup",
+          expect_navigation="", timeout_ms=900)),
+    ({"action": "navigate", "url": "https://x.test/", "pageUrl": "main", "expectNavigation": "https://x.test/"},
+     Navigate(type="navigate", url="https://x.test/", expect_navigation="https://x.test/")),
+    ({"action": "press", "key": "Enter", "selector": ["#a", "#b"]},
+     Press(type="press", key="Enter", selectors=(("#a",), ("#b",)))),
+    ({"action": "dragAndDrop", "selector": ["#a", "#b"], "target": [["host", "#c"]]},
+     DragAndDrop(type="dragAndDrop", selectors=(("#a",), ("#b",)), target_selectors=(("host", "#c"),))),
+    ({"action": "waitForElement", "selector": "#a"}, WaitForElement(type="waitForElement", selectors=(("#a",),))),
+    ({"action": "waitForElement", "selector": ["#a", "li"], "operator": "<=", "count": 0, "visible": False,
+      "attributes": {"aria-live": "polite"}, "properties": {"value": "x", "dataset": {"n": 1}}},
+     WaitForElement(type="waitForElement", selectors=(("#a",), ("li",)), operator="<=", count=0, visible=False,
+                    attributes={"aria-live": "polite"}, properties={"value": "x", "dataset": {"n": 1}})),
+    ({"action": "waitForExpression", "expression": "window.ready", "frame": [1]},
+     WaitForExpression(type="waitForExpression", expression="window.ready", frame=(1,))),
+    ({"action": "setViewport", "width": 390, "height": 844},
+     SetViewport(type="setViewport", viewport=Viewport(width=390, height=844))),
+    ({"action": "setViewport", "width": 390, "height": 844, "deviceScaleFactor": 3, "isMobile": True,
+      "hasTouch": True, "isLandscape": True},
+     SetViewport(type="setViewport", viewport=Viewport(width=390, height=844, device_scale_factor=3, is_mobile=True,
+                                                       has_touch=True, is_landscape=True))),
+])
+def test_version_2_actions_parse(step: dict[str, Any], expected: Step) -> None:
+    assert parsed2(step) == expected
+
+
+def test_version_2_script_carries_its_default_timeout_and_a_full_viewport() -> None:
+    script = parse_script(native2(NAVIGATE, timeoutMs=7000,
+                                  viewport={"width": 390, "height": 844, "deviceScaleFactor": 2.5, "isMobile": True}))
+    assert script.timeout_ms == 7000
+    assert script.viewport == Viewport(width=390, height=844, device_scale_factor=2.5, is_mobile=True)
+
+
+def test_every_alternative_is_looked_up_inside_the_frame_switched_to() -> None:
+    steps = parse_script(native2(
+        NAVIGATE,
+        {"action": "switchToFrame", "selector": "#outer"},
+        {"action": "click", "selector": ["#go", ["my-card", "button"], "aria/Go"]},
+        {"action": "dragAndDrop", "selector": "#a", "target": ["#b", "#c"]},
+        {"action": "switchToMainFrame"},
+        {"action": "click", "selector": ["#go", "aria/Go"]},
+    )).steps
+    assert isinstance(steps[2], Click)
+    assert steps[2].selectors == (("#outer", "#go"), ("#outer", "my-card", "button"), ("#outer", "aria/Go"))
+    assert isinstance(steps[3], DragAndDrop) and steps[3].target_selectors == (("#outer", "#b"), ("#outer", "#c"))
+    assert isinstance(steps[5], Click) and steps[5].selectors == (("#go",), ("aria/Go",))
+
+
+@pytest.mark.parametrize(("step", "field", "message"), [
+    ({"action": "click", "selector": []}, "steps[1].selector", "at least one selector"),
+    ({"action": "click", "selector": 5}, "steps[1].selector", "a selector, or a list of alternative selectors"),
+    ({"action": "click", "selector": ["#a", 5]}, "steps[1].selector[1]", "a selector or a list of selectors"),
+    ({"action": "click", "selector": ["#a", []]}, "steps[1].selector[1]", "empty list"),
+    ({"action": "click", "selector": ["#a", ["host", ""]]}, "steps[1].selector[1][1]", "selector is empty"),
+    ({"action": "hover", "selector": ["aria/"]}, "steps[1].selector[0]", "nothing after"),
+    ({"action": "dragAndDrop", "selector": "#a", "target": [["#b", None]]}, "steps[1].target[0][1]",
+     "must be a selector string"),
+    ({"action": "switchToFrame", "selector": ["#f"]}, "steps[1].selector", "valid string"),
+    ({"action": "click", "selector": "#a", "frame": [-1]}, "steps[1].frame[0]", "greater than or equal to 0"),
+    ({"action": "click", "selector": "#a", "pageUrl": ""}, "steps[1].pageUrl", "at least 1"),
+    ({"action": "click", "selector": "#a", "expectNavigation": True}, "steps[1].expectNavigation", "string"),
+    ({"action": "click", "selector": "#a", "delayMs": -1}, "steps[1].delayMs", "greater than or equal to 0"),
+    ({"action": "click", "selector": "#a", "button": "back", "modifiers": ["Shift"]}, "steps[1].button",
+     "takes no modifiers"),
+    ({"action": "click", "selector": "#a", "delayMs": 5, "modifiers": ["Shift"]}, "steps[1].delayMs",
+     "takes no delay"),
+    ({"action": "waitForElement", "selector": "#a", "operator": ">"}, "steps[1].operator", "'>='"),
+    ({"action": "waitForElement", "selector": "#a", "count": -1}, "steps[1].count", "greater than or equal to 0"),
+    ({"action": "waitForElement", "selector": "#a", "attributes": {"id": 1}}, "steps[1].attributes.id", "string"),
+    ({"action": "waitForExpression", "expression": ""}, "steps[1].expression", "at least 1"),
+    ({"action": "setViewport", "width": 390}, "steps[1].height", "required"),
+    ({"action": "setViewport", "width": 390, "height": 844, "deviceScaleFactor": 0}, "steps[1].deviceScaleFactor",
+     "greater than 0"),
+])
+def test_invalid_version_2_steps_name_their_field(step: dict[str, Any], field: str, message: str) -> None:
+    with pytest.raises(InvalidScript) as caught:
+        parse_script(native2(NAVIGATE, step))
+    assert caught.value.field == field
+    assert message in caught.value.message, caught.value.message
+
+
+@pytest.mark.parametrize(("step", "top", "field", "what"), [
+    ({"action": "click", "selector": ["#a", "#b"]}, {}, "steps[1].selector", "a list of alternative selectors"),
+    ({"action": "dragAndDrop", "selector": "#a", "target": ["#b"]}, {}, "steps[1].target",
+     "a list of alternative selectors"),
+    ({"action": "click", "selector": "#a", "frame": [0]}, {}, "steps[1].frame", "the field 'frame'"),
+    ({"action": "click", "selector": "#a", "pageUrl": "https://x.test/"}, {}, "steps[1].pageUrl",
+     "the field 'pageUrl'"),
+    ({"action": "click", "selector": "#a", "expectNavigation": ""}, {}, "steps[1].expectNavigation",
+     "the field 'expectNavigation'"),
+    ({"action": "click", "selector": "#a", "button": "forward"}, {}, "steps[1].button", "the forward button"),
+    ({"action": "click", "selector": "#a", "delayMs": 50}, {}, "steps[1].delayMs", "a click's delay"),
+    ({"action": "waitForElement", "selector": "#a"}, {}, "steps[1].action", "the action 'waitForElement'"),
+    ({"action": "waitForExpression", "expression": "1"}, {}, "steps[1].action", "the action 'waitForExpression'"),
+    ({"action": "setViewport", "width": 1, "height": 1}, {}, "steps[1].action", "the action 'setViewport'"),
+    ({"action": "hover", "selector": "#a"}, {"timeoutMs": 5000}, "timeoutMs", "a default step timeout"),
+    ({"action": "hover", "selector": "#a"}, {"viewport": {"width": 1, "height": 1, "hasTouch": False}},
+     "viewport.hasTouch", "a viewport with more than width and height"),
+])
+def test_version_1_refuses_what_version_2_adds_naming_the_field(step: dict[str, Any], top: dict[str, Any],
+                                                                  field: str, what: str) -> None:
+    with pytest.raises(InvalidScript) as caught:
+        parse_script({**native(NAVIGATE, step), **top})
+    assert caught.value.field == field
+    assert caught.value.message == f'{what} needs "version": 2'
+    assert lowest_version({**native(NAVIGATE, step), **top}) == 2
+    parse_script({**native2(NAVIGATE, step), **top})  # the same script as version 2 is valid
+
+
+def test_a_version_1_script_reads_the_same_as_version_2_and_needs_no_more() -> None:
+    steps: list[dict[str, Any]] = [
+        NAVIGATE, {"action": "click", "selector": "#a", "button": "right", "offset": {"x": 1, "y": 2}},
+        {"action": "switchToFrame", "selector": "#f"}, {"action": "fill", "selector": "#b", "value": "v"},
+        {"action": "waitForSelector", "selector": "#c", "timeoutMs": 300}]
+    version_1 = parse_script({**native(*steps), "viewport": {"width": 800, "height": 600}})
+    version_2 = parse_script(native2(*steps, viewport={"width": 800, "height": 600}))
+    assert version_1 == version_2
+    assert version_1.steps[3] == Fill(type="fill", selectors=(("#f", "#b"),), value="v")
+    assert version_1.viewport == Viewport(width=800, height=600)
+    assert lowest_version(native2(*steps)) == 1
 
 
 async def replay(browser: Browser, data: dict[str, Any], output_dir: Path) -> RunResult:

@@ -9,12 +9,16 @@ from typing import Any
 
 import pytest
 
+from contract.network import NetworkPolicy
+from contract.options import RunOptions
 from runner.formats import InvalidScript, detect_format, load_script_file, native_json_schema, parse_script
+from runner.formats.admission import admit
 from runner.formats.native import ACTIONS
 from runner.formats.selectors import parse_selector
 from runner.formats.steps import (
     AssertText,
     Click,
+    CustomStep,
     Fill,
     KeyDown,
     Navigate,
@@ -97,6 +101,19 @@ def test_recorder_click_buttons_and_key_aliases() -> None:
     click, key = script.steps
     assert isinstance(click, Click) and click.button == "right" and click.delay_ms == 80
     assert isinstance(key, KeyDown) and key.key == "Enter"
+    back, forward = parse_script(recorder({**CLICK, "button": "back"}, {**CLICK, "button": "forward"})).steps
+    assert isinstance(back, Click) and isinstance(forward, Click) and (back.button, forward.button) == ("back",
+                                                                                                       "forward")
+
+
+def test_a_recorder_custom_step_is_kept_to_be_skipped_and_refused_when_strict() -> None:
+    data = recorder(CLICK, {"type": "customStep", "name": "my-extension", "parameters": {"x": 1}, "timeout": 900})
+    step = parse_script(data).steps[1]
+    assert step == CustomStep(type="customStep", name="my-extension", timeout_ms=900)
+    assert admit(data, RunOptions(), NetworkPolicy()).steps[1] == step
+    with pytest.raises(InvalidScript) as refused:
+        admit(data, RunOptions(strict_custom_steps=True), NetworkPolicy())
+    assert refused.value.field == "steps[1]" and "my-extension" in refused.value.message
 
 
 def test_native_script_is_normalised() -> None:
@@ -156,7 +173,7 @@ RECORDER_PROBLEMS: list[tuple[dict[str, Any], str, str]] = [
     (recorder(NAVIGATE, {"selectors": ["#a"]}), "steps[1].type", "required"),
     (recorder(NAVIGATE, {"type": 7}), "steps[1].type", "string"),
     (recorder(NAVIGATE, CLICK, {"type": "teleport"}), "steps[2].type", "unknown step type 'teleport'"),
-    (recorder({"type": "customStep", "name": "x", "parameters": {}}), "steps[0].type", "not supported"),
+    (recorder({"type": "customStep", "parameters": {}}), "steps[0].name", "required"),
     (recorder(NAVIGATE, {**CLICK, "offsetX": None}), "steps[1].offsetX", "number"),
     (recorder(NAVIGATE, {k: v for k, v in CLICK.items() if k != "offsetY"}), "steps[1].offsetY", "required"),
     (recorder(NAVIGATE, {**CLICK, "selectors": []}), "steps[1].selectors", "at least one selector"),
@@ -170,7 +187,7 @@ RECORDER_PROBLEMS: list[tuple[dict[str, Any], str, str]] = [
      "not an ARIA role"),
     (recorder(NAVIGATE, {**CLICK, "selectors": [["text/"]]}), "steps[1].selectors[0][0]", "nothing after"),
     (recorder(NAVIGATE, {**CLICK, "button": "left"}), "steps[1].button", "must be one of"),
-    (recorder(NAVIGATE, {**CLICK, "button": "back"}), "steps[1].button", "not supported"),
+    (recorder(NAVIGATE, {**CLICK, "button": "middle"}), "steps[1].button", "primary, auxiliary, secondary, back"),
     (recorder(NAVIGATE, {**CLICK, "deviceType": "stylus"}), "steps[1].deviceType", "mouse, pen, touch"),
     (recorder(NAVIGATE, {**CLICK, "timeout": 0}), "steps[1].timeout", "between 1 and 30000"),
     (recorder(NAVIGATE, {**CLICK, "frame": [-1]}), "steps[1].frame", "non-negative integers"),
@@ -214,9 +231,9 @@ def test_recorder_problems_name_their_field(data: dict[str, Any], field: str, me
 
 
 NATIVE_PROBLEMS: list[tuple[dict[str, Any], str, str]] = [
-    (native(N_NAVIGATE, version=2), "version", "1"),
-    (native(N_NAVIGATE, version="1"), "version", "1"),
-    (native(N_NAVIGATE, version=True), "version", "the number 1"),
+    (native(N_NAVIGATE, version=3), "version", "1 or 2"),
+    (native(N_NAVIGATE, version="1"), "version", "1 or 2"),
+    (native(N_NAVIGATE, version=True), "version", "the number 1 or 2"),
     ({"version": 1, "steps": [N_NAVIGATE]}, "name", "required"),
     (native(N_NAVIGATE, name=""), "name", "at least 1"),
     (native(), "steps", "at least one step"),

@@ -8,9 +8,10 @@ that matched. An action the element refuses outright (not a checkbox, not a file
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Mapping
 from types import MappingProxyType
-from typing import Any
+from typing import Any, cast
 
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Frame, Locator, Page
@@ -25,6 +26,7 @@ from runner.formats.steps import (
     KeyDown,
     KeyUp,
     ModifierClick,
+    MouseButton,
     Press,
     Scroll,
     ScrollIntoView,
@@ -96,10 +98,101 @@ def _position(offset: tuple[float, float] | None) -> Any:
 async def click(ctx: StepContext, step: Click, page: Page, frame: Frame, timeout_ms: int,
                 deadline: float) -> str | None:
     locator, selector = await ctx.element(frame, step.selectors, timeout_ms, deadline)
-    await ctx.act("clicked", selector, timeout_ms, locator.click(
-        button=step.button, click_count=step.click_count, delay=step.delay_ms, position=_position(step.offset),
-        timeout=left_ms(deadline)))
+    if ctx.strict_clicks and step.button in ("left", "middle", "right"):
+        await ctx.act("clicked", selector, timeout_ms, locator.click(
+            button=cast(MouseButton, step.button), click_count=step.click_count, delay=step.delay_ms,
+            position=_position(step.offset), timeout=left_ms(deadline)))
+        return selector
+    x, y = await _click_point(ctx, locator, selector, page, frame, step.offset, timeout_ms, deadline)
+    if step.button in ("back", "forward"):
+        await _press_extra_button(page, step.button, x, y, step.delay_ms)
+    else:
+        await page.mouse.click(x, y, button=cast(MouseButton, step.button), click_count=step.click_count,
+                               delay=step.delay_ms or 0)
     return selector
+
+
+# As Chrome's replay readies an element to click (Puppeteer's locators): wait while it is a disabled form control,
+# scroll it to the middle of the viewport unless it is wholly inside, wait until its box is the same in two
+# animation frames; then the point to click (its top-left corner + offset, else its centre) in the frame's
+# viewport, and what is at that point when it is not the element or inside it.
+_CLICK_POINT_JS = """async (element, [offset, timeoutMs]) => {
+  const deadline = performance.now() + timeoutMs;
+  const frame = () => new Promise(resolve => requestAnimationFrame(() => resolve()));
+  while (element.disabled === true) {
+    if (performance.now() > deadline) return { problem: "is disabled" };
+    await frame();
+  }
+  const view = element.ownerDocument.defaultView;
+  let box = element.getBoundingClientRect();
+  if (box.top < 0 || box.left < 0 || box.bottom > view.innerHeight || box.right > view.innerWidth) {
+    element.scrollIntoView({ block: "center", inline: "center", behavior: "instant" });
+  }
+  let last = null;
+  for (;;) {
+    await frame();
+    box = element.getBoundingClientRect();
+    if (last && box.x === last.x && box.y === last.y && box.width === last.width && box.height === last.height) break;
+    if (performance.now() > deadline) return { problem: "kept moving" };
+    last = box;
+  }
+  const x = offset ? box.left + offset[0] : box.left + box.width / 2;
+  const y = offset ? box.top + offset[1] : box.top + box.height / 2;
+  const root = element.getRootNode();
+  const hit = (typeof root.elementFromPoint === "function" ? root : element.ownerDocument).elementFromPoint(x, y);
+  for (let node = hit; node; node = node.parentNode || node.host) {
+    if (node === element) return { x, y, left: box.left, top: box.top, hit: null };
+  }
+  let name = "nothing (the point is outside the page)";
+  if (hit) {
+    name = "<" + hit.localName + ">";
+    if (hit.id) name = "<" + hit.localName + " id=\"" + hit.id + "\">";
+    else if (hit.classList.length) name = "<" + hit.localName + " class=\"" + hit.className + "\">";
+  }
+  return { x, y, left: box.left, top: box.top, hit: name };
+}"""
+
+
+async def _click_point(ctx: StepContext, locator: Locator, selector: str, page: Page, frame: Frame,
+                       offset: tuple[float, float] | None, timeout_ms: int,
+                       deadline: float) -> tuple[float, float]:
+    """The point to click in the page's viewport, the element readied as Chrome's replay readies it; a step warning
+    when something else is at that point (it receives the click, as in Chrome)."""
+    try:
+        found = await locator.evaluate(_CLICK_POINT_JS, [list(offset) if offset else None, left_ms(deadline)],
+                                       timeout=left_ms(deadline))
+    except PlaywrightTimeoutError:
+        raise StepFailed(f'element matched selector "{selector}" but could not be clicked within {timeout_ms} ms: '
+                         "it went away") from None
+    if "problem" in found:
+        raise StepFailed(f'element matched selector "{selector}" but {found["problem"]} after {timeout_ms} ms')
+    x, y = float(found["x"]), float(found["y"])
+    if frame is not page.main_frame:  # from the frame's viewport to the page's
+        box = await locator.bounding_box(timeout=left_ms(deadline))
+        if box is not None:
+            x, y = box["x"] + x - float(found["left"]), box["y"] + y - float(found["top"])
+    if found["hit"] is not None:
+        ctx.warn(f'the click at ({x:.0f}, {y:.0f}) reached {found["hit"]}, not the element matched by "{selector}" '
+                 "(clicked as Chrome's replay clicks; strictClicks refuses it)")
+    return x, y
+
+
+# The buttons' bits in CDP's `buttons` (Input.dispatchMouseEvent), which Playwright's mouse cannot press.
+_EXTRA_BUTTON_BITS = {"back": 8, "forward": 16}
+
+
+async def _press_extra_button(page: Page, button: str, x: float, y: float, delay_ms: float | None) -> None:
+    session = await page.context.new_cdp_session(page)
+    try:
+        await session.send("Input.dispatchMouseEvent", {"type": "mouseMoved", "x": x, "y": y})
+        await session.send("Input.dispatchMouseEvent", {"type": "mousePressed", "x": x, "y": y, "button": button,
+                                                        "buttons": _EXTRA_BUTTON_BITS[button], "clickCount": 1})
+        if delay_ms:
+            await asyncio.sleep(delay_ms / 1000)
+        await session.send("Input.dispatchMouseEvent", {"type": "mouseReleased", "x": x, "y": y, "button": button,
+                                                        "buttons": 0, "clickCount": 1})
+    finally:
+        await session.detach()
 
 
 async def modifier_click(ctx: StepContext, step: ModifierClick, page: Page, frame: Frame, timeout_ms: int,
