@@ -26,6 +26,7 @@ REPLAY_ORDER = [
     "runner.replay.handlers.waits",
     "runner.replay.handlers.assertions",
     "runner.replay.handlers.pages",
+    "runner.replay.handlers.extensions",
     "runner.replay.registry",
     "runner.replay.executor",
     "runner.replay.contexts",
