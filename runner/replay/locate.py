@@ -87,6 +87,7 @@ async def resolve_chain(frame: Frame, chain: SelectorChain) -> Locator | None:
 
 
 API_PREFIX = re.compile(r"^[A-Z]\w*\.\w+: ")  # "Frame.goto: ", "Locator.click: "
+RETRY_LINE = re.compile(r"^(retrying \w+ action|waiting \d+ ?ms)")
 
 
 def first_line(error: BaseException) -> str:
@@ -96,12 +97,16 @@ def first_line(error: BaseException) -> str:
 
 
 def error_reason(error: PlaywrightError) -> str:
-    """The most telling line of a Playwright error: the last line of its call log, else its first line."""
+    """The most telling line of a Playwright error: the last line of its call log that is not the retry loop's own,
+    else its first line."""
     lines = [line.strip(" -") for line in str(error).splitlines() if line.strip(" -")]
     if "Call log:" in lines:
-        log_lines = lines[lines.index("Call log:") + 1:]
-        if log_lines:
-            return re.sub(r"^\d+ \N{MULTIPLICATION SIGN} ", "", log_lines[-1])
+        log_lines = [re.sub(r"^\d+ \N{MULTIPLICATION SIGN} ", "", line)
+                     for line in lines[lines.index("Call log:") + 1:]]
+        # The retry loop's own lines ("retrying click action", "waiting 500ms") say nothing of why.
+        telling = [line for line in log_lines if not RETRY_LINE.match(line)]
+        if telling or log_lines:
+            return (telling or log_lines)[-1]
     return API_PREFIX.sub("", lines[0]) if lines else type(error).__name__
 
 

@@ -153,7 +153,7 @@ async def test_event_stream_sends_run_and_step_changes(live_api: str, settings: 
     # A step event is the step as GET /api/runs/{id} shows it, with its run and attempt.
     assert received[1] == ("step", {"kind": "step", "runId": run_id, "attempt": 1, "index": 0, "status": "passed",
                                     "type": "navigate", "durationMs": 5, "startedOffsetMs": 0, "selector": None,
-                                    "error": None, "category": None})
+                                    "error": None, "category": None, "warning": None})
     assert received[2] == ("step", {"kind": "step", "runId": run_id, "attempt": 1, "index": 1, "status": "failed",
                                     "type": "click", "durationMs": 30, "startedOffsetMs": 5, "selector": "#go",
                                     "error": "no #go", "category": "timeout"})

@@ -103,7 +103,7 @@ async def click(ctx: StepContext, step: Click, page: Page, frame: Frame, timeout
             button=cast(MouseButton, step.button), click_count=step.click_count, delay=step.delay_ms,
             position=_position(step.offset), timeout=left_ms(deadline)))
         return selector
-    x, y = await _click_point(ctx, locator, selector, page, frame, step.offset, timeout_ms, deadline)
+    x, y = await _click_point(ctx, locator, selector, page, step.offset, timeout_ms, deadline)
     if step.button in ("back", "forward"):
         await _press_extra_button(page, step.button, x, y, step.delay_ms)
     else:
@@ -141,19 +141,19 @@ _CLICK_POINT_JS = """async (element, [offset, timeoutMs]) => {
   const root = element.getRootNode();
   const hit = (typeof root.elementFromPoint === "function" ? root : element.ownerDocument).elementFromPoint(x, y);
   for (let node = hit; node; node = node.parentNode || node.host) {
-    if (node === element) return { x, y, left: box.left, top: box.top, hit: null };
+    if (node === element) return { x, y, left: box.left, top: box.top, inTop: view === view.top, hit: null };
   }
   let name = "nothing (the point is outside the page)";
   if (hit) {
     name = "<" + hit.localName + ">";
-    if (hit.id) name = "<" + hit.localName + " id=\"" + hit.id + "\">";
-    else if (hit.classList.length) name = "<" + hit.localName + " class=\"" + hit.className + "\">";
+    if (hit.id) name = "<" + hit.localName + ' id="' + hit.id + '">';
+    else if (hit.classList.length) name = "<" + hit.localName + ' class="' + hit.getAttribute("class") + '">';
   }
-  return { x, y, left: box.left, top: box.top, hit: name };
+  return { x, y, left: box.left, top: box.top, inTop: view === view.top, hit: name };
 }"""
 
 
-async def _click_point(ctx: StepContext, locator: Locator, selector: str, page: Page, frame: Frame,
+async def _click_point(ctx: StepContext, locator: Locator, selector: str, page: Page,
                        offset: tuple[float, float] | None, timeout_ms: int,
                        deadline: float) -> tuple[float, float]:
     """The point to click in the page's viewport, the element readied as Chrome's replay readies it; a step warning
@@ -167,7 +167,7 @@ async def _click_point(ctx: StepContext, locator: Locator, selector: str, page: 
     if "problem" in found:
         raise StepFailed(f'element matched selector "{selector}" but {found["problem"]} after {timeout_ms} ms')
     x, y = float(found["x"]), float(found["y"])
-    if frame is not page.main_frame:  # from the frame's viewport to the page's
+    if not found["inTop"]:  # in an iframe (the step's frame, or a selector chain into one): to the page's viewport
         box = await locator.bounding_box(timeout=left_ms(deadline))
         if box is not None:
             x, y = box["x"] + x - float(found["left"]), box["y"] + y - float(found["top"])
