@@ -128,8 +128,11 @@ Text = Annotated[str, StringConstraints(max_length=limits.MAX_HEADER_VALUE_CHARS
 
 
 class StateCookie(StateModel):
+    # Where the cookie belongs: a url, or a domain and a path (present and not null: null is "not given").
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", json_schema_extra={
-        "anyOf": [{"required": ["url"]}, {"required": ["domain", "path"]}]})
+        "anyOf": [{"required": ["url"], "properties": {"url": {"type": "string"}}},
+                  {"required": ["domain", "path"], "properties": {"domain": {"type": "string"},
+                                                                  "path": {"type": "string"}}}]})
 
     name: Annotated[str, StringConstraints(min_length=1, max_length=limits.MAX_HEADER_NAME_CHARS,
                                            pattern=r"^[^\x00-\x1f;=\s]+$")]
