@@ -18,11 +18,14 @@ from runner.replay import PlaywrightRunner
 
 
 def flow(site_url: str, *steps: dict[str, Any]) -> dict[str, Any]:
-    return {"title": "clicks", "steps": [{"type": "navigate", "url": f"{site_url}/conformance/index.html"}, *steps]}
+    # The page load gets 30 s whatever the steps' timeouts: a busy machine must not fail it.
+    return {"title": "clicks", "steps": [{"type": "navigate", "url": f"{site_url}/conformance/index.html",
+                                          "timeout": 30_000}, *steps]}
 
 
-def state_is(attribute: str, value: str) -> dict[str, Any]:
-    return {"type": "waitForElement", "selectors": [["#state"]], "attributes": {attribute: value}, "timeout": 3000}
+def state_is(attribute: str, value: str, timeout_ms: int = 10_000) -> dict[str, Any]:
+    return {"type": "waitForElement", "selectors": [["#state"]], "attributes": {attribute: value},
+            "timeout": timeout_ms}
 
 
 async def replay(browser: Browser, data: dict[str, Any], folder: Path, **options: Any) -> RunResult:
@@ -45,7 +48,9 @@ async def test_a_covered_element_is_clicked_through_with_a_warning(browser: Brow
     assert click.warning is not None and '<div id="overlay">' in click.warning and '"#covered"' in click.warning
     assert [step.warning for step in result.steps if step.index != 1] == [None, None]
 
-    strict = await replay(browser, data, tmp_path / "strict", strict_clicks=True, step_timeout_ms=1500)
+    strict = await replay(browser, flow(site_url, {"type": "click", "selectors": [["#covered"]], "offsetX": 5,
+                                                   "offsetY": 5, "timeout": 1500}), tmp_path / "strict",
+                          strict_clicks=True)
     assert strict.status == RunStatus.FAILED and failed_step(strict) == 1, strict.error
     assert "intercepts pointer events" in (strict.error or "") and strict.steps[1].warning is None
 
@@ -66,7 +71,7 @@ async def test_back_and_forward_buttons_reach_the_page(browser: Browser, site_ur
     for button, number in (("back", 3), ("forward", 4)):
         result = await replay(browser, flow(
             site_url, {"type": "click", "selectors": [["#pad"]], "offsetX": 5, "offsetY": 7, "button": button},
-            {"type": "waitForExpression", "timeout": 3000, "expression":
+            {"type": "waitForExpression", "timeout": 10_000, "expression":
              f"window.clicks.length === 1 && window.clicks[0].button === {number} && window.clicks[0].x === 5 "
              "&& window.clicks[0].y === 7"}), tmp_path / button)
         assert result.status == RunStatus.PASSED, (button, result.error)
@@ -82,7 +87,7 @@ async def test_a_custom_step_is_skipped_with_a_warning_and_the_run_goes_on(brows
     assert [step.status for step in passing.steps] == [StepStatus.PASSED, StepStatus.SKIPPED, StepStatus.PASSED,
                                                        StepStatus.PASSED]
     assert "my-extension" in (passing.steps[1].warning or "")
-    failing = await replay(browser, flow(site_url, custom, state_is("data-never", "yes")), tmp_path / "failing",
-                           step_timeout_ms=500)
+    failing = await replay(browser, flow(site_url, custom, state_is("data-never", "yes", timeout_ms=500)),
+                           tmp_path / "failing")
     assert failing.status == RunStatus.FAILED and failed_step(failing) == 2, failing.error
     assert failing.category == FailureCategory.ASSERTION_FAILED

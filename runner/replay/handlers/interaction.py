@@ -125,7 +125,9 @@ _CLICK_POINT_JS = """async (element, [offset, timeoutMs]) => {
   }
   const view = element.ownerDocument.defaultView;
   let box = element.getBoundingClientRect();
-  if (box.top < 0 || box.left < 0 || box.bottom > view.innerHeight || box.right > view.innerWidth) {
+  // In an iframe the frame itself may be out of the page's view: scrolled always (it scrolls the page too).
+  if (view !== view.top || box.top < 0 || box.left < 0 || box.bottom > view.innerHeight
+      || box.right > view.innerWidth) {
     element.scrollIntoView({ block: "center", inline: "center", behavior: "instant" });
   }
   let last = null;
