@@ -156,7 +156,7 @@ async def test_event_stream_sends_run_and_step_changes(live_api: str, settings: 
                                     "error": None, "category": None, "warning": None})
     assert received[2] == ("step", {"kind": "step", "runId": run_id, "attempt": 1, "index": 1, "status": "failed",
                                     "type": "click", "durationMs": 30, "startedOffsetMs": 5, "selector": "#go",
-                                    "error": "no #go", "category": "timeout"})
+                                    "error": "no #go", "category": "timeout", "warning": None})
     assert received[3] == ("step", {"kind": "step", "runId": run_id, "attempt": 1, "index": 2, "status": "skipped",
                                     "partial": True})
     assert steps[2]["error"] == "é" * 5000
