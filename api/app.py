@@ -37,6 +37,7 @@ from api.routes import (
     schema,
     session,
     stats,
+    webhooks,
 )
 from api.routes.dashboard import install_dashboard
 from api.services.artifacts import ArtifactService
@@ -47,9 +48,11 @@ from api.services.recordings import RecordingService
 from api.services.runs import RunService
 from api.services.schedules import ScheduleService
 from api.services.stats import StatsService
+from api.services.webhooks import WebhookService
 from api.ttl_cache import TtlCache
 from contract.network import NetworkPolicy
 from contract.settings import Settings
+from contract.webhooks import webhook_policy
 from jobs.queue import RetryPolicy, RunQueue
 from jobs.registry import WorkerRegistry
 from jobs.schedules import ScheduleQueue
@@ -61,6 +64,7 @@ from storage import (
     RunRepository,
     ScheduleRepository,
     StorageUsage,
+    WebhookRepository,
     create_pool,
     describe_store,
     migrate,
@@ -120,6 +124,8 @@ def create_app(settings: Settings) -> FastAPI:
             app.state.rate_limiter = RateLimiter(redis, queue=settings.queue_name,
                                                  per_minute=settings.api_rate_limit_per_minute)
             app.state.events = event_hub
+            app.state.webhooks = WebhookService(WebhookRepository(pool, queue=settings.queue_name),
+                                                webhook_policy(settings))
             log.info("api started", queue=settings.queue_name, artifacts=describe_store(settings), auth=settings.auth)
             yield
 
@@ -135,7 +141,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.stream_slots = StreamSlots(settings.api_max_event_streams)
     install_error_handlers(app)
     routers = [module.router for module in (runs, artifacts, health, schema, queue, dead_letter, events, stats,
-                                            recordings, schedules, metrics, session, keys)]
+                                            recordings, schedules, metrics, session, keys, webhooks)]
     declare_common_errors(routers, unlimited_prefixes=EXEMPT_PREFIXES)
     for router in routers:
         app.include_router(router)

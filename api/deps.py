@@ -19,6 +19,7 @@ from api.services.recordings import RecordingService
 from api.services.runs import RunService
 from api.services.schedules import ScheduleService
 from api.services.stats import StatsService
+from api.services.webhooks import WebhookService
 from jobs.queue import RunQueue
 from storage import QueueActions
 
@@ -37,6 +38,10 @@ async def _recordings(request: Request) -> RecordingService:
 
 async def _schedules(request: Request) -> ScheduleService:
     return cast(ScheduleService, _state(request, "schedules"))
+
+
+async def _webhooks(request: Request) -> WebhookService:
+    return cast(WebhookService, _state(request, "webhooks"))
 
 
 async def _artifacts(request: Request) -> ArtifactService:
@@ -82,3 +87,4 @@ MetricsServiceDep = Annotated[MetricsService, Depends(_metrics)]
 QueueDep = Annotated[RunQueue, Depends(_queue)]
 EventHubDep = Annotated[EventHub, Depends(_events)]
 QueueActionsDep = Annotated[QueueActions, Depends(_queue_actions)]
+WebhookServiceDep = Annotated[WebhookService, Depends(_webhooks)]

@@ -28,6 +28,7 @@ from storage.errors import (
     ArtifactNotFound,
     ArtifactRemoved,
     ArtifactStoreError,
+    DeliveryNotFound,
     InvalidTransition,
     KeyNameTaken,
     KeyNotFound,
@@ -36,6 +37,7 @@ from storage.errors import (
     RunNotFound,
     ScheduleNotFound,
     StorageError,
+    WebhookNotFound,
 )
 
 log = structlog.get_logger(__name__)
@@ -235,6 +237,11 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(ScheduleNotFound)
     async def schedule_not_found(_: Request, error: ScheduleNotFound) -> JSONResponse:
+        return JSONResponse(error_body("not_found", str(error)), status_code=404)
+
+    @app.exception_handler(WebhookNotFound)
+    @app.exception_handler(DeliveryNotFound)
+    async def webhook_not_found(_: Request, error: StorageError) -> JSONResponse:
         return JSONResponse(error_body("not_found", str(error)), status_code=404)
 
     @app.exception_handler(InvalidTransition)

@@ -9,12 +9,13 @@ from uuid import UUID
 from pydantic import ConfigDict, Field, ValidationInfo, field_validator
 from pydantic.alias_generators import to_camel
 
-from contract import limits
+from contract import limits, webhooks
 from contract.options import DEFAULT_PRIORITY, CamelModel, Priority, RunOptions
 from contract.requests import script_schema
 from contract.results import StepResult
 from contract.runs import AttemptStatus, FailureCategory, RunStatus
 from contract.schedules import MAX_CRON_CHARS, MAX_EVERY_MS, MIN_EVERY_MS, Cron, ScheduleState, ScheduleTiming, TimeZone
+from contract.webhooks import DeliveryStatus, WebhookEvent, WebhookFormat, WebhookScope
 
 
 class AttemptPublic(CamelModel):
@@ -298,6 +299,151 @@ class SchedulePublic(CamelModel):
 
 class SchedulePage(CamelModel):
     items: list[SchedulePublic]
+    total: int
+    limit: int
+    offset: int
+
+
+# --- Webhooks (docs/webhooks.md) -----------------------------------------------------------------------------------
+
+WebhookEventName = Literal["run.finished", "run.failed", "suite.finished"]
+
+
+def _webhook_url(url: str) -> str:
+    problem = webhooks.url_problem(url)
+    if problem is not None:
+        raise ValueError(problem)
+    return url
+
+
+def _webhook_events(events: list[WebhookEventName]) -> list[WebhookEventName]:
+    return list(dict.fromkeys(events))  # once each, in the order given
+
+
+class WebhookCreate(CamelModel):
+    """A subscription: which events (of all runs, of one suite's, or of one saved recording's) go where, how."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+
+    name: str = Field(min_length=1, max_length=limits.MAX_NAME_CHARS, pattern=r"^[^\x00]*$")
+    url: str = Field(description="Where deliveries are POSTed: http(s), a public address unless WEBHOOK_ALLOWED_* "
+                                 "opens a private one")
+    events: list[WebhookEventName] = Field(min_length=1, max_length=3)
+    scope: Literal["all", "suite", "recording"] = Field(
+        default="all", description="all runs and suite runs of this queue; one suite's (suiteId); one saved "
+                                   "recording's runs (recordingId)")
+    suite_id: UUID | None = None
+    recording_id: UUID | None = None
+    format: Literal["json", "slack"] = Field(default="json", description="json: the signed payload; slack: a Slack "
+                                                                         "incoming webhook's message")
+    active: bool = True
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, url: str) -> str:
+        return _webhook_url(url)
+
+    @field_validator("events")
+    @classmethod
+    def _events(cls, events: list[WebhookEventName]) -> list[WebhookEventName]:
+        return _webhook_events(events)
+
+    @field_validator("suite_id")
+    @classmethod
+    def _suite_scope(cls, suite_id: UUID | None, info: ValidationInfo) -> UUID | None:
+        if (suite_id is not None) != (info.data.get("scope") == "suite"):
+            raise ValueError("give suiteId with scope suite, and only then")
+        return suite_id
+
+    @field_validator("recording_id")
+    @classmethod
+    def _recording_scope(cls, recording_id: UUID | None, info: ValidationInfo) -> UUID | None:
+        if (recording_id is not None) != (info.data.get("scope") == "recording"):
+            raise ValueError("give recordingId with scope recording, and only then")
+        return recording_id
+
+
+class WebhookUpdate(CamelModel):
+    """Fields to change; the others stay (the scope cannot change: make another subscription)."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+
+    name: str | None = Field(default=None, min_length=1, max_length=limits.MAX_NAME_CHARS, pattern=r"^[^\x00]*$")
+    url: str | None = None
+    events: list[WebhookEventName] | None = Field(default=None, min_length=1, max_length=3)
+    format: Literal["json", "slack"] | None = None
+    active: bool | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, url: str | None) -> str | None:
+        return None if url is None else _webhook_url(url)
+
+    @field_validator("events")
+    @classmethod
+    def _events(cls, events: list[WebhookEventName] | None) -> list[WebhookEventName] | None:
+        return None if events is None else _webhook_events(events)
+
+
+class LastDelivery(CamelModel):
+    status: DeliveryStatus
+    at: datetime
+
+
+class WebhookPublic(CamelModel):
+    id: UUID
+    name: str
+    url: str = Field(description="Where deliveries are POSTed")
+    events: list[WebhookEvent]
+    scope: WebhookScope
+    suite_id: UUID | None
+    recording_id: UUID | None
+    format: WebhookFormat
+    active: bool
+    secret: str = Field(description="The signing secret: in full in the answer to its creation only, masked after")
+    created_by: str | None
+    created_at: datetime
+    updated_at: datetime
+    last_delivery: LastDelivery | None
+    deliveries_url: str = Field(description="Its delivery log: GET /api/webhooks/{id}/deliveries")
+
+
+class WebhookPage(CamelModel):
+    items: list[WebhookPublic]
+    total: int
+    limit: int
+    offset: int
+
+
+class DeliveryAttemptPublic(CamelModel):
+    attempt: int
+    started_at: datetime
+    status_code: int | None = Field(description="The receiver's answer; null when none came (`error` says why)")
+    latency_ms: int | None = Field(description="From sending the request to the answer's headers")
+    error: str | None
+    response_excerpt: str | None = Field(description="The answer's first KiB")
+
+
+class DeliveryPublic(CamelModel):
+    id: UUID
+    webhook_id: UUID
+    event: WebhookEvent
+    run_id: UUID | None
+    suite_run_id: UUID | None
+    status: DeliveryStatus
+    attempts: int
+    next_attempt_at: datetime | None = Field(description="When a pending delivery is tried again, about")
+    last_attempt_at: datetime | None
+    last_status_code: int | None
+    last_error: str | None
+    redelivery_of: UUID | None = Field(description="The delivery this one sends again")
+    created_at: datetime
+    finished_at: datetime | None
+    attempt_history: list[DeliveryAttemptPublic] = Field(description="Every attempt, first to last")
+
+
+class DeliveryPage(CamelModel):
+    items: list[DeliveryPublic]
     total: int
     limit: int
     offset: int

@@ -14,10 +14,13 @@ from api.schemas import (
     ArtifactPublic,
     AttemptPublic,
     DeadJobPublic,
+    DeliveryAttemptPublic,
+    DeliveryPublic,
     DependencyHealth,
     GrowthDay,
     HealthDetail,
     KindStatusUsage,
+    LastDelivery,
     LastRun,
     QueueHealth,
     RecordingPublic,
@@ -27,6 +30,7 @@ from api.schemas import (
     SchedulePublic,
     StorageStats,
     Usage,
+    WebhookPublic,
 )
 from api.services.dead_letter import DeadLetterEntry
 from api.services.health import HealthReport, Probe
@@ -34,7 +38,16 @@ from api.services.runs import RunView
 from api.services.schedules import ScheduleView
 from api.services.stats import StorageReport
 from contract.settings import Settings
-from storage import ArtifactRecord, AttemptRecord, RecordingRecord, RunRecord
+from contract.webhooks import mask_secret
+from storage import (
+    ArtifactRecord,
+    AttemptRecord,
+    DeliveryAttemptRecord,
+    DeliveryRecord,
+    RecordingRecord,
+    RunRecord,
+    SubscriptionRecord,
+)
 
 
 def _base(request: Request) -> str:
@@ -239,3 +252,34 @@ def storage_stats(report: StorageReport) -> StorageStats:
             finished_at=last.finished_at, artifacts_removed=last.artifacts_removed, runs_removed=last.runs_removed,
             bytes_freed=last.bytes_freed, error=last.error) if last is not None else None,
     )
+
+
+def webhook_url(request: Request, webhook_id: object) -> str:
+    return f"{_base(request)}/api/webhooks/{webhook_id}"
+
+
+def webhook_public(subscription: SubscriptionRecord, request: Request, *, reveal_secret: bool = False) -> WebhookPublic:
+    """`reveal_secret`: only in the answer to its creation; masked everywhere else."""
+    last = None
+    if subscription.last_delivery_status is not None and subscription.last_delivery_at is not None:
+        last = LastDelivery(status=subscription.last_delivery_status, at=subscription.last_delivery_at)
+    return WebhookPublic(
+        id=subscription.id, name=subscription.name, url=subscription.url, events=list(subscription.events),
+        scope=subscription.scope, suite_id=subscription.suite_id, recording_id=subscription.recording_id,
+        format=subscription.format, active=subscription.active,
+        secret=subscription.secret if reveal_secret else mask_secret(subscription.secret),
+        created_by=subscription.created_by, created_at=subscription.created_at, updated_at=subscription.updated_at,
+        last_delivery=last, deliveries_url=f"{webhook_url(request, subscription.id)}/deliveries")
+
+
+def delivery_public(delivery: DeliveryRecord, attempts: list[DeliveryAttemptRecord] | None = None) -> DeliveryPublic:
+    return DeliveryPublic(
+        id=delivery.id, webhook_id=delivery.subscription_id, event=delivery.event, run_id=delivery.run_id,
+        suite_run_id=delivery.suite_run_id, status=delivery.status, attempts=delivery.attempts,
+        next_attempt_at=delivery.next_attempt_at, last_attempt_at=delivery.last_attempt_at,
+        last_status_code=delivery.last_status_code, last_error=delivery.last_error,
+        redelivery_of=delivery.redelivery_of, created_at=delivery.created_at, finished_at=delivery.finished_at,
+        attempt_history=[DeliveryAttemptPublic(
+            attempt=attempt.attempt, started_at=attempt.started_at, status_code=attempt.status_code,
+            latency_ms=attempt.latency_ms, error=attempt.error, response_excerpt=attempt.response_excerpt)
+            for attempt in attempts or []])

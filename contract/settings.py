@@ -102,6 +102,17 @@ class Settings(BaseSettings):
     # How often the fleet runs one retention pass (a BullMQ job scheduler: one pass per interval, whatever the
     # number of workers).
     retention_interval_s: float = Field(default=3600.0, ge=1, validation_alias="RETENTION_INTERVAL_SECONDS")
+    # Webhooks (docs/webhooks.md): attempts per delivery, and the first retry's delay, doubling each attempt (BullMQ
+    # exponential backoff on the `<QUEUE_NAME>-webhooks` queue).
+    webhook_max_attempts: int = Field(default=8, ge=1, le=20, validation_alias="WEBHOOK_MAX_ATTEMPTS")
+    webhook_backoff_ms: int = Field(default=2_000, ge=0, validation_alias="WEBHOOK_BACKOFF_MS")
+    # Webhooks go to public addresses only (the runs' policy, contract/network.py); these open private ones to
+    # them, as BROWSER_ALLOWED_* do for runs: host names or `*.suffix`, and CIDRs. The API, Redis, PostgreSQL
+    # and the S3 endpoint stay refused whatever is allowed.
+    webhook_allowed_hosts: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(), validation_alias="WEBHOOK_ALLOWED_HOSTS")
+    webhook_allowed_networks: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(), validation_alias="WEBHOOK_ALLOWED_NETWORKS")
     # debug | info | warn | error, in any case.
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO", validation_alias="LOG_LEVEL")
     log_format: Literal["json", "console"] = Field(default="json", validation_alias="LOG_FORMAT")
@@ -161,7 +172,7 @@ class Settings(BaseSettings):
             raise ValueError(f"{value!r}: expected s3://bucket/prefix, file:///folder or a folder")
         return value
 
-    @field_validator("browser_allowed_hosts", mode="before")
+    @field_validator("browser_allowed_hosts", "webhook_allowed_hosts", mode="before")
     @classmethod
     def _host_list(cls, value: object) -> tuple[str, ...]:
         hosts = parse_list(value)
@@ -170,7 +181,7 @@ class Settings(BaseSettings):
                 raise ValueError(f"{host!r}: expected a host name or *.suffix (e.g. staging.internal,*.corp.example)")
         return hosts
 
-    @field_validator("browser_allowed_networks", mode="before")
+    @field_validator("browser_allowed_networks", "webhook_allowed_networks", mode="before")
     @classmethod
     def _network_list(cls, value: object) -> tuple[str, ...]:
         networks = []

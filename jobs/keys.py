@@ -23,3 +23,9 @@ def maintenance_queue(queue_name: str) -> str:
     """The BullMQ queue of the fleet's maintenance jobs (retention passes), apart from the runs queue, so that
     queue holds runs only: `<queue>-maintenance` (keys `bull:<queue>-maintenance:...`)."""
     return f"{queue_name}-maintenance"
+
+
+def webhooks_queue(queue_name: str) -> str:
+    """The BullMQ queue of webhook deliveries (jobs/webhooks.py): `<queue>-webhooks` (keys
+    `bull:<queue>-webhooks:...`), apart from the runs queue so that one holds runs only."""
+    return f"{queue_name}-webhooks"

@@ -8,6 +8,7 @@ from storage.errors import (
     ArtifactRemoved,
     ArtifactStoreError,
     DatabaseMissing,
+    DeliveryNotFound,
     IdempotencyConflict,
     InvalidTransition,
     KeyNameTaken,
@@ -17,7 +18,9 @@ from storage.errors import (
     RecordingNotFound,
     RunNotFound,
     ScheduleNotFound,
+    ScopeTargetNotFound,
     StorageError,
+    WebhookNotFound,
 )
 from storage.keys import KeyRecord, KeyRepository, NewKey, NewSession, SessionRecord
 from storage.local_artifacts import LocalArtifactStore
@@ -30,6 +33,16 @@ from storage.run_metrics import NO_CATEGORY, DurationBucket, FinishedRuns, RunMe
 from storage.runs import ArtifactWrite, AttemptOutcome, NewRun, RunFilters, RunRepository
 from storage.schedules import NewSchedule, ScheduleChange, ScheduleRecord, ScheduleRepository, Tick
 from storage.usage import GrowthRecord, StorageUsage, UsageRecord
+from storage.webhooks import (
+    AttemptResult,
+    DeliveryAttemptRecord,
+    DeliveryRecord,
+    NewSubscription,
+    Sending,
+    SubscriptionChange,
+    SubscriptionRecord,
+    WebhookRepository,
+)
 
 __all__ = [
     "NO_CATEGORY",
@@ -42,8 +55,12 @@ __all__ = [
     "ArtifactWrite",
     "AttemptOutcome",
     "AttemptRecord",
+    "AttemptResult",
     "ByteRange",
     "DatabaseMissing",
+    "DeliveryAttemptRecord",
+    "DeliveryNotFound",
+    "DeliveryRecord",
     "DurationBucket",
     "FinishedRuns",
     "GrowthRecord",
@@ -59,6 +76,7 @@ __all__ = [
     "NewRun",
     "NewSchedule",
     "NewSession",
+    "NewSubscription",
     "QueueActionRecord",
     "QueueActions",
     "RangeNotSatisfiable",
@@ -78,12 +96,18 @@ __all__ = [
     "ScheduleNotFound",
     "ScheduleRecord",
     "ScheduleRepository",
+    "ScopeTargetNotFound",
+    "Sending",
     "SessionRecord",
     "StorageError",
     "StorageUsage",
     "StoredFile",
+    "SubscriptionChange",
+    "SubscriptionRecord",
     "Tick",
     "UsageRecord",
+    "WebhookNotFound",
+    "WebhookRepository",
     "apply_migrations",
     "artifact_key",
     "create_pool",

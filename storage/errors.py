@@ -9,6 +9,9 @@
     │                        retry may succeed (connection lost, 5xx, throttled)
     ├── RecordingNotFound    no saved recording with that id
     ├── ScheduleNotFound     no schedule with that id on this queue
+    ├── WebhookNotFound      no webhook subscription with that id on this queue
+    ├── DeliveryNotFound     no webhook delivery with that id on this queue
+    ├── ScopeTargetNotFound  a webhook's scope names a suite or recording that does not exist
     ├── KeyNotFound          no live API key with that id or name
     ├── KeyNameTaken         a live API key has that name already
     ├── InvalidTransition    the run's status or the schedule's state does not allow the change (e.g.
@@ -98,3 +101,19 @@ class KeyNotFound(StorageError):
 
 class KeyNameTaken(StorageError):
     """A live API key has that name already."""
+
+
+class WebhookNotFound(StorageError):
+    """No webhook subscription with that id on this queue."""
+
+
+class DeliveryNotFound(StorageError):
+    """No webhook delivery with that id on this queue."""
+
+
+class ScopeTargetNotFound(StorageError):
+    """A webhook's scope names a suite or a recording that does not exist; `kind` says which."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind

@@ -514,3 +514,132 @@ UPDATE schedules SET ticks_skipped = ticks_skipped + 1, last_tick_at = now(), la
 -- name: stop_schedule
 UPDATE schedules SET state = 'stopped', stopped_reason = $3, updated_at = now()
 WHERE queue = $1 AND id = $2 AND state <> 'stopped';
+
+-- Webhooks (storage/webhooks.py, migration 0016): subscriptions and their deliveries, each scoped to one queue ($1).
+
+-- name: insert_webhook_subscription
+INSERT INTO webhook_subscriptions (queue, id, name, url, events, scope, suite_id, recording_id, format, secret,
+                                   active, created_by)
+VALUES ($1, $2, $3, $4, $5::webhook_event[], $6, $7, $8, $9, $10, $11, $12)
+RETURNING id;
+
+-- name: get_webhook_subscription
+SELECT s.*, last.status AS last_delivery_status, last.created_at AS last_delivery_at
+FROM webhook_subscriptions s
+LEFT JOIN LATERAL (SELECT status, created_at FROM webhook_deliveries WHERE subscription_id = s.id
+                   ORDER BY created_at DESC, id LIMIT 1) last ON true
+WHERE s.queue = $1 AND s.id = $2;
+
+-- name: list_webhook_subscriptions
+SELECT s.*, last.status AS last_delivery_status, last.created_at AS last_delivery_at
+FROM webhook_subscriptions s
+LEFT JOIN LATERAL (SELECT status, created_at FROM webhook_deliveries WHERE subscription_id = s.id
+                   ORDER BY created_at DESC, id LIMIT 1) last ON true
+WHERE s.queue = $1
+ORDER BY s.created_at DESC, s.id
+LIMIT $2 OFFSET $3;
+
+-- name: count_webhook_subscriptions
+SELECT count(*) FROM webhook_subscriptions WHERE queue = $1;
+
+-- name: update_webhook_subscription
+UPDATE webhook_subscriptions
+SET name = $3, url = $4, events = $5::webhook_event[], format = $6, active = $7, updated_at = now()
+WHERE queue = $1 AND id = $2
+RETURNING id;
+
+-- name: delete_webhook_subscription
+DELETE FROM webhook_subscriptions WHERE queue = $1 AND id = $2 RETURNING id;
+
+-- name: list_webhook_deliveries
+-- A subscription's deliveries, newest first.
+SELECT * FROM webhook_deliveries WHERE queue = $1 AND subscription_id = $2
+ORDER BY created_at DESC, id
+LIMIT $3 OFFSET $4;
+
+-- name: count_webhook_deliveries
+SELECT count(*) FROM webhook_deliveries WHERE queue = $1 AND subscription_id = $2;
+
+-- name: list_webhook_attempts
+SELECT * FROM webhook_delivery_attempts WHERE delivery_id = ANY($1::uuid[]) ORDER BY delivery_id, attempt;
+
+-- name: get_webhook_delivery
+SELECT * FROM webhook_deliveries WHERE queue = $1 AND id = $2;
+
+-- name: insert_webhook_redelivery
+-- The same event for the same subscription and the same run or suite run, as a new delivery (its payload is built
+-- again at send time).
+INSERT INTO webhook_deliveries (subscription_id, queue, event, run_id, suite_run_id, redelivery_of)
+SELECT subscription_id, queue, event, run_id, suite_run_id, id FROM webhook_deliveries WHERE queue = $1 AND id = $2
+RETURNING *;
+
+-- name: insert_webhook_ping
+INSERT INTO webhook_deliveries (subscription_id, queue, event)
+SELECT id, queue, 'ping' FROM webhook_subscriptions WHERE queue = $1 AND id = $2
+RETURNING *;
+
+-- name: claim_webhook_outbox
+-- Deliveries whose job was never added, or added more than $2 seconds ago and not finished (added again: the same
+-- job id is a no-op while the job exists), marked added now; other workers skip the rows locked here.
+UPDATE webhook_deliveries d SET enqueued_at = now()
+WHERE d.id IN (SELECT id FROM webhook_deliveries
+               WHERE queue = $1 AND status IN ('pending', 'delivering')
+                 AND (enqueued_at IS NULL OR enqueued_at < now() - make_interval(secs => $2::double precision))
+               ORDER BY created_at
+               LIMIT $3
+               FOR UPDATE SKIP LOCKED)
+RETURNING d.id;
+
+-- name: start_webhook_attempt
+-- One more attempt of a delivery not yet final, with what sending it needs; no row: gone or final already.
+WITH started AS (
+    UPDATE webhook_deliveries SET status = 'delivering', attempts = attempts + 1, last_attempt_at = now()
+    WHERE queue = $1 AND id = $2 AND status IN ('pending', 'delivering')
+    RETURNING *
+)
+SELECT started.id, started.event, started.run_id, started.suite_run_id, started.attempts, started.created_at,
+       s.id AS subscription_id, s.name AS subscription_name, s.url, s.format, s.secret
+FROM started JOIN webhook_subscriptions s ON s.id = started.subscription_id;
+
+-- name: record_webhook_attempt
+INSERT INTO webhook_delivery_attempts (delivery_id, attempt, started_at, status_code, latency_ms, error,
+                                       response_excerpt)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+ON CONFLICT (delivery_id, attempt) DO NOTHING;
+
+-- name: settle_webhook_delivery
+-- After an attempt: delivered, failed (final) or pending again (the next attempt at $6).
+UPDATE webhook_deliveries
+SET status = $3::webhook_delivery_status, last_status_code = $4, last_error = $5, next_attempt_at = $6,
+    finished_at = CASE WHEN $3::webhook_delivery_status IN ('delivered', 'failed') THEN now() END
+WHERE queue = $1 AND id = $2 AND status IN ('pending', 'delivering');
+
+-- name: webhook_run_facts
+-- A run as its webhook payload tells it: its latest attempt's first failed step, the screenshot of that step (else
+-- the attempt's last screenshot) and its video, while their files are there.
+SELECT r.id, r.number, r.name, r.status::text AS status, r.duration_ms, r.error, r.error_category, r.recording_id,
+       r.suite_run_id, r.worker_name, r.finished_at,
+       step.step_index AS step_index, step.step_type AS step_type, step.selector AS step_selector,
+       step.error AS step_error,
+       (SELECT a.id FROM run_artifacts a
+        WHERE a.run_id = r.id AND a.attempt = r.attempts AND a.kind = 'screenshot' AND a.removed_at IS NULL
+        ORDER BY (a.step_index IS NOT DISTINCT FROM step.step_index) DESC, a.step_index DESC NULLS LAST, a.id DESC
+        LIMIT 1) AS screenshot_artifact_id,
+       (SELECT a.id FROM run_artifacts a
+        WHERE a.run_id = r.id AND a.attempt = r.attempts AND a.kind = 'video' AND a.removed_at IS NULL
+        ORDER BY a.id LIMIT 1) AS video_artifact_id
+FROM runs r
+LEFT JOIN LATERAL (SELECT step_index, step_type, selector, error FROM run_steps
+                   WHERE run_id = r.id AND attempt = r.attempts AND status = 'failed'
+                   ORDER BY step_index LIMIT 1) step ON true
+WHERE r.queue = $1 AND (r.id = $2 OR r.suite_run_id = $3)
+ORDER BY r.number;
+
+-- name: webhook_suite_run_facts
+SELECT id, number, suite_id, suite_name, status::text AS status, passed, failed, error, cancelled, created_at,
+       started_at, finished_at
+FROM suite_runs WHERE queue = $1 AND id = $2;
+
+-- name: notify_webhook_outbox
+-- Wake the workers' outbox pumps (the triggers do the same for the deliveries they insert).
+SELECT pg_notify('reprise_webhooks', $1);

@@ -1,6 +1,6 @@
 """`reprise worker`: a BullMQ Worker on the runs queue, one Chromium, a heartbeat, a cancel listener, the
-orphan sweep, (with a retention rule set) the fleet's retention passes on the maintenance queue, and (with
-METRICS_PORT set) `/metrics` and `/healthz` for Prometheus and probes (worker.metrics).
+orphan sweep, the webhook deliveries (worker.webhooks), (with a retention rule set) the fleet's retention passes on
+the maintenance queue, and (with METRICS_PORT set) `/metrics` and `/healthz` for Prometheus and probes (worker.metrics).
 
 `run_worker` connects (Postgres, Redis), migrates, launches Chromium and serves a `WorkerRuntime` until
 SIGTERM/SIGINT: stop claiming jobs, let active runs finish within WORKER_SHUTDOWN_GRACE_SECONDS, then hand
@@ -77,6 +77,7 @@ from worker.retention import RetentionJobs, retention_loop
 from worker.schedules import ScheduledRuns
 from worker.sweep import OrphanSweeper, sweep_loop
 from worker.warm import WarmContexts
+from worker.webhooks import webhook_loop
 from worker.workdir import work_directory
 
 log = structlog.get_logger(__name__)
@@ -285,6 +286,8 @@ class WorkerRuntime:
         }
         if self.retention is not None:
             tasks["retention"] = retention_loop(settings, self.retention)
+        # Webhook deliveries: the outbox pumped into `<queue>-webhooks`, and its jobs sent (worker/webhooks.py).
+        tasks["webhooks"] = webhook_loop(settings, self.connections.pool)
         return tasks
 
     def consumer(self) -> Worker:
