@@ -11,7 +11,8 @@ from uuid import UUID, uuid4
 
 import asyncpg
 
-from contract.runs import RunStatus
+from contract.results import StepResult
+from contract.runs import FailureCategory, RunStatus, StepStatus
 from storage import ArtifactRecord, ArtifactStore, ArtifactWrite, AttemptOutcome, NewRun, RunRepository, artifact_key
 
 CONTENT_TYPES = {"video": "video/webm", "screenshot": "image/png", "trace": "application/zip",
@@ -78,3 +79,27 @@ async def passes(database_url: str, queue: str) -> list[dict[str, Any]]:
     finally:
         await connection.close()
     return [dict(row) for row in rows]
+
+
+async def finished_run(runs: RunRepository, status: RunStatus, *, recording_id: UUID | None = None,
+                       suite_run_id: UUID | None = None, pool: asyncpg.Pool | None = None) -> UUID:
+    """A run that ended `status` as a worker ends it: one attempt of two steps (the second failed, on `#missing`,
+    unless it passed), a screenshot of step 1 (no file behind it), 1234 ms, worker `w1`."""
+    run, _ = await runs.create(NewRun(name=f"a {status} run", script_format="native", script={}, options={},
+                                      recording_id=recording_id))
+    if suite_run_id is not None:
+        assert pool is not None
+        await pool.execute("UPDATE runs SET suite_run_id = $1 WHERE id = $2", suite_run_id, run.id)
+    attempt = await runs.start_attempt(run.id, "w1", None)
+    assert attempt == 1
+    failed = status != RunStatus.PASSED
+    steps = [StepResult(index=0, type="navigate", status=StepStatus.PASSED, duration_ms=5),
+             StepResult(index=1, type="click", status=StepStatus.FAILED if failed else StepStatus.PASSED,
+                        duration_ms=7, selector="#missing", error="no element #missing" if failed else None)]
+    await runs.finish(run.id, attempt, AttemptOutcome(
+        status=status, error="no element #missing" if failed else None,
+        category=FailureCategory.SELECTOR_NOT_FOUND if failed else None, steps=steps,
+        artifacts=[ArtifactWrite(kind="screenshot", step_index=1, storage_key=f"screenshots/{run.id}/s.png",
+                                 content_type="image/png", size_bytes=10)],
+        actions_executed=2, duration_ms=1234))
+    return run.id

@@ -11,12 +11,9 @@ from uuid import UUID, uuid4
 import asyncpg
 import pytest
 
-from contract.results import StepResult
-from contract.runs import FailureCategory, RunStatus, StepStatus
+from contract.runs import FailureCategory, RunStatus
 from contract.webhooks import WebhookEvent, WebhookFormat, WebhookScope
 from storage import (
-    ArtifactWrite,
-    AttemptOutcome,
     NewRun,
     NewSubscription,
     RecordingRepository,
@@ -25,6 +22,8 @@ from storage import (
     WebhookRepository,
     create_pool,
 )
+
+from stored_runs import finished_run
 
 ALL_RUN_EVENTS = [WebhookEvent.RUN_FINISHED, WebhookEvent.RUN_FAILED]
 
@@ -54,28 +53,6 @@ async def subscribe(webhooks: WebhookRepository, name: str, events: list[Webhook
         name=name, url="https://hooks.example.com/reprise", events=events, scope=scope, suite_id=suite_id,
         recording_id=recording_id, format=WebhookFormat.JSON, secret="whsec_test", active=active))
     return created.id
-
-
-async def finished_run(runs: RunRepository, status: RunStatus, *, recording_id: UUID | None = None,
-                       suite_run_id: UUID | None = None, pool: asyncpg.Pool | None = None) -> UUID:
-    run, _ = await runs.create(NewRun(name=f"a {status} run", script_format="native", script={}, options={},
-                                      recording_id=recording_id))
-    if suite_run_id is not None:
-        assert pool is not None
-        await pool.execute("UPDATE runs SET suite_run_id = $1 WHERE id = $2", suite_run_id, run.id)
-    attempt = await runs.start_attempt(run.id, "w1", None)
-    assert attempt == 1
-    failed = status != RunStatus.PASSED
-    steps = [StepResult(index=0, type="navigate", status=StepStatus.PASSED, duration_ms=5),
-             StepResult(index=1, type="click", status=StepStatus.FAILED if failed else StepStatus.PASSED,
-                        duration_ms=7, selector="#missing", error="no element #missing" if failed else None)]
-    await runs.finish(run.id, attempt, AttemptOutcome(
-        status=status, error="no element #missing" if failed else None,
-        category=FailureCategory.SELECTOR_NOT_FOUND if failed else None, steps=steps,
-        artifacts=[ArtifactWrite(kind="screenshot", step_index=1, storage_key=f"screenshots/{run.id}/s.png",
-                                 content_type="image/png", size_bytes=10)],
-        actions_executed=2, duration_ms=1234))
-    return run.id
 
 
 async def deliveries_of(pool: asyncpg.Pool, run_id: UUID | None = None,
