@@ -2,7 +2,7 @@
 
 - read: every GET (runs, artifacts, recordings, queue, dead letter, stats, events, metrics);
 - run: queue, cancel and retry runs; create, delete and run recordings;
-- admin: pause and resume the queue, retry dead letters, keys, schedules, retention.
+- admin: pause and resume the queue, retry dead letters, keys, schedules, webhooks, retention.
 """
 
 from __future__ import annotations
