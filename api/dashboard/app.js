@@ -8,6 +8,8 @@ let RUN_STATUSES = [];
 let FINAL = new Set();
 let CHART_SERIES = [];
 let PRIORITIES = [];
+let WEBHOOK_EVENTS = [];
+let WEBHOOK_FORMATS = [];
 let contractLoaded = null;
 
 function loadContract() {
@@ -16,6 +18,8 @@ function loadContract() {
     FINAL = new Set(contract.finalRunStatuses);
     CHART_SERIES = contract.finalRunStatuses.map((status) => [status, `--${status}`]);
     PRIORITIES = contract.priorities;
+    WEBHOOK_EVENTS = contract.webhookEvents;
+    WEBHOOK_FORMATS = contract.webhookFormats;
   });
   return contractLoaded;
 }
@@ -240,6 +244,8 @@ function route() {
       if (section === "queue") return queuePage();
       if (section === "recordings") return recordingsPage();
       if (section === "schedules") return schedulesPage(params);
+      if (section === "webhooks" && parts[1]) return webhookDetail(parts[1]);
+      if (section === "webhooks") return webhooksPage();
       return runsList(params);
     });
   });
@@ -935,5 +941,181 @@ async function schedulesPage(params) {
   await load();
   // The next run time moves with every tick: poll (the page is small).
   const timer = setInterval(() => { load().catch(() => {}); }, 3000);
+  cleanup = () => clearInterval(timer);
+}
+
+// ---- webhooks ------------------------------------------------------------------------------------
+
+function scopeText(webhook) {
+  if (webhook.scope === "recording") return `recording ${webhook.recordingId.slice(0, 8)}`;
+  if (webhook.scope === "suite") return `suite ${webhook.suiteId.slice(0, 8)}`;
+  return "all runs";
+}
+
+async function webhooksPage() {
+  document.title = "Webhooks · Reprise";
+  const name = h("input", { id: "webhook-name", name: "name", type: "text", required: true, placeholder: "ci-alerts" });
+  const url = h("input", { id: "webhook-url", name: "url", type: "url", required: true, spellcheck: "false",
+                           placeholder: "https://hooks.example.com/reprise" });
+  const events = WEBHOOK_EVENTS.map((event) => h("input", {
+    id: `webhook-event-${event}`, type: "checkbox", name: "events", value: event, checked: event !== WEBHOOK_EVENTS[0] }));
+  const format = h("select", { id: "webhook-format", name: "format" },
+    ...WEBHOOK_FORMATS.map((kind) => h("option", { value: kind }, kind)));
+  const scope = h("select", { id: "webhook-scope", name: "scope" },
+    h("option", { value: "all" }, "all runs"), h("option", { value: "recording" }, "one recording"),
+    h("option", { value: "suite" }, "one suite"));
+  const recordingPicker = h("select", { id: "webhook-recording", name: "recordingId" });
+  const suite = h("input", { id: "webhook-suite", name: "suiteId", type: "text", placeholder: "suite id",
+                             spellcheck: "false" });
+  const recordingField = h("div", { class: "field" }, h("label", { for: "webhook-recording" }, "Recording"),
+    recordingPicker);
+  const suiteField = h("div", { class: "field" }, h("label", { for: "webhook-suite" }, "Suite"), suite);
+  const status = h("p", { id: "webhook-status", role: "status", "aria-live": "polite" });
+  const form = h("form", { class: "panel webhook-form", "aria-label": "New webhook" },
+    h("h2", {}, "New webhook"),
+    h("div", { class: "fields" },
+      h("div", { class: "field" }, h("label", { for: "webhook-name" }, "Name"), name),
+      h("div", { class: "field" }, h("label", { for: "webhook-url" }, "URL"), url),
+      h("div", { class: "field" }, h("label", { for: "webhook-format" }, "Format"), format),
+      h("div", { class: "field" }, h("label", { for: "webhook-scope" }, "Scope"), scope),
+      recordingField, suiteField,
+      h("fieldset", { class: "field" }, h("legend", {}, "Events"),
+        ...events.map((box) => h("label", { for: box.id }, box, ` ${box.value}`)))),
+    h("button", { type: "submit", class: "primary" }, "Create webhook"), status);
+  const body = h("tbody");
+  main.append(h("h1", {}, "Webhooks"), form,
+    h("table", { "aria-label": "Webhooks" },
+      h("thead", {}, h("tr", {}, ...["Name", "URL", "Events", "Scope", "Format", "Last delivery", ""]
+        .map((title) => h("th", { scope: "col" }, title)))),
+      body));
+
+  function showScope() {
+    recordingField.hidden = scope.value !== "recording";
+    suiteField.hidden = scope.value !== "suite";
+  }
+  scope.addEventListener("change", showScope);
+  showScope();
+  const recordings = await api("/api/recordings?limit=200");
+  recordingPicker.replaceChildren(...recordings.items.map((r) => h("option", { value: r.id }, r.name)));
+
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const request = { name: name.value.trim(), url: url.value.trim(), format: format.value, scope: scope.value,
+                      events: events.filter((box) => box.checked).map((box) => box.value) };
+    if (scope.value === "recording") request.recordingId = recordingPicker.value;
+    if (scope.value === "suite") request.suiteId = suite.value.trim();
+    try {
+      const created = await api("/api/webhooks", { method: "POST", body: JSON.stringify(request) });
+      // The secret is in this answer only: shown once, to be copied into the receiver.
+      status.replaceChildren(`Webhook “${created.name}” created. Its signing secret (shown once): `,
+        h("code", { class: "secret", "data-secret": "" }, created.secret));
+      await load();
+    } catch (error) {
+      status.textContent = `Not created: ${error.message}`;
+    }
+  });
+
+  function actions(webhook) {
+    const toggle = h("button", { type: "button", "data-action": webhook.active ? "deactivate" : "activate" },
+      webhook.active ? "Turn off" : "Turn on");
+    toggle.setAttribute("aria-label", `${webhook.active ? "Turn off" : "Turn on"} ${webhook.name}`);
+    toggle.addEventListener("click", async () => {
+      toggle.disabled = true;
+      try {
+        await api(`/api/webhooks/${webhook.id}`, { method: "PATCH", body: JSON.stringify({ active: !webhook.active }) });
+      } catch (error) { toast(error.message); }
+      await load().catch((error) => toast(error.message));
+    });
+    const remove = h("button", { type: "button", class: "danger", "data-action": "delete" }, "Delete");
+    remove.setAttribute("aria-label", `Delete ${webhook.name}`);
+    remove.addEventListener("click", async () => {
+      remove.disabled = true;
+      try { await api(`/api/webhooks/${webhook.id}`, { method: "DELETE" }); }
+      catch (error) { toast(error.message); }
+      await load().catch((error) => toast(error.message));
+    });
+    return h("div", { class: "row-actions" }, toggle, remove);
+  }
+
+  function row(webhook) {
+    return h("tr", { "data-webhook-id": webhook.id, "data-active": String(webhook.active) },
+      h("td", { class: "name" }, h("a", { href: `#/webhooks/${webhook.id}` }, webhook.name),
+        webhook.active ? null : h("span", { class: "muted" }, " (off)")),
+      h("td", { class: "name" }, webhook.url),
+      h("td", {}, webhook.events.join(", ")),
+      h("td", {}, scopeText(webhook)),
+      h("td", {}, webhook.format),
+      h("td", {}, webhook.lastDelivery ? [badge(webhook.lastDelivery.status), " ", when(webhook.lastDelivery.at)] : "—"),
+      h("td", {}, actions(webhook)));
+  }
+
+  async function load() {
+    const page = await api("/api/webhooks?limit=200");
+    body.replaceChildren(...page.items.map(row));
+    if (!page.items.length) body.append(h("tr", {}, h("td", { colspan: 7, class: "muted" }, "No webhooks yet.")));
+  }
+  await load();
+}
+
+async function webhookDetail(id) {
+  const webhook = await api(`/api/webhooks/${id}`);
+  document.title = `${webhook.name} · Webhooks · Reprise`;
+  const ping = h("button", { type: "button", "data-action": "test" }, "Send test");
+  ping.addEventListener("click", async () => {
+    try { await api(`/api/webhooks/${id}/test`, { method: "POST" }); await load(); }
+    catch (error) { toast(error.message); }
+  });
+  const log = h("tbody");
+  main.append(
+    h("p", {}, h("a", { href: "#/webhooks" }, "← All webhooks")),
+    h("h1", {}, webhook.name),
+    h("dl", { class: "meta" },
+      ...[["URL", webhook.url], ["Events", webhook.events.join(", ")], ["Scope", scopeText(webhook)],
+          ["Format", webhook.format], ["Secret", webhook.secret], ["Active", webhook.active ? "yes" : "no"]]
+        .flatMap(([term, value]) => [h("dt", {}, term), h("dd", {}, value)])),
+    h("div", { class: "row-actions" }, ping),
+    h("h2", {}, "Deliveries"),
+    h("table", { "aria-label": "Deliveries", class: "deliveries" },
+      h("thead", {}, h("tr", {}, ...["Created", "Event", "Of", "Status", "Attempts", ""]
+        .map((title) => h("th", { scope: "col" }, title)))),
+      log));
+
+  function attempts(delivery) {
+    if (!delivery.attemptHistory.length) return h("span", { class: "muted" }, "not tried yet");
+    return h("ol", { class: "attempts" }, ...delivery.attemptHistory.map((attempt) =>
+      h("li", { "data-attempt": attempt.attempt, "data-status-code": attempt.statusCode ?? "none" },
+        when(attempt.startedAt), " · ",
+        h("span", { class: "status-code" }, attempt.statusCode === null ? "no answer" : String(attempt.statusCode)),
+        " · ", h("span", { class: "latency" }, duration(attempt.latencyMs)),
+        attempt.error ? [" · ", h("span", { class: "attempt-error" }, attempt.error)] : null)));
+  }
+
+  function row(delivery) {
+    const redeliver = h("button", { type: "button", "data-action": "redeliver" }, "Redeliver");
+    redeliver.addEventListener("click", async () => {
+      redeliver.disabled = true;
+      try { await api(`/api/webhooks/deliveries/${delivery.id}/redeliver`, { method: "POST" }); await load(); }
+      catch (error) { toast(error.message); }
+    });
+    const of = delivery.runId ? h("a", { href: `#/runs/${delivery.runId}` }, "run")
+      : delivery.suiteRunId ? h("span", {}, `suite run ${delivery.suiteRunId.slice(0, 8)}`) : "—";
+    return h("tr", { "data-delivery-id": delivery.id, "data-delivery-status": delivery.status,
+                     "data-redelivery-of": delivery.redeliveryOf || "" },
+      h("td", {}, when(delivery.createdAt)),
+      h("td", {}, delivery.event),
+      h("td", {}, of),
+      h("td", {}, badge(delivery.status), delivery.redeliveryOf ? h("div", { class: "muted" }, "redelivery") : null),
+      h("td", {}, attempts(delivery)),
+      h("td", {}, redeliver));
+  }
+
+  async function load() {
+    const page = await api(`/api/webhooks/${id}/deliveries?limit=50`);
+    log.replaceChildren(...page.items.map(row));
+    if (!page.items.length) log.append(h("tr", {}, h("td", { colspan: 6, class: "muted" }, "No deliveries yet.")));
+  }
+  await load();
+  // Retries land on their own: poll while the page is open.
+  const timer = setInterval(() => { load().catch(() => {}); }, 2000);
   cleanup = () => clearInterval(timer);
 }
