@@ -1,6 +1,7 @@
 """Webhooks (docs/webhooks.md): subscriptions to run and suite-run events, their delivery log, redelivery and a test
-ping. Managing them needs an admin key (a subscription's URL receives every run's result, and its secret signs);
-reading them, any key (the secret is masked: it is shown once, in the answer to the creation)."""
+ping. Every route needs an admin key, reading too: a subscription's URL receives every run's result and may itself be
+a credential (a Slack incoming webhook's URL is); the signing secret is shown once, in the answer to the creation, and
+masked after."""
 
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ async def create_webhook(body: WebhookCreate, webhooks: WebhookServiceDep, reque
     return webhook_public(subscription, request, reveal_secret=True)
 
 
-@router.get("", response_model=WebhookPage, dependencies=needs(Scope.READ))
+@router.get("", response_model=WebhookPage, dependencies=needs(Scope.ADMIN))
 async def list_webhooks(webhooks: WebhookServiceDep, request: Request, limit: Limit = 50,
                         offset: Offset = 0) -> WebhookPage:
     """This queue's subscriptions, newest first, each with its last delivery's status."""
@@ -38,7 +39,7 @@ async def list_webhooks(webhooks: WebhookServiceDep, request: Request, limit: Li
                        offset=offset)
 
 
-@router.get("/{webhook_id}", response_model=WebhookPublic, dependencies=needs(Scope.READ), responses=errors(404))
+@router.get("/{webhook_id}", response_model=WebhookPublic, dependencies=needs(Scope.ADMIN), responses=errors(404))
 async def get_webhook(webhook_id: UUID, webhooks: WebhookServiceDep, request: Request) -> WebhookPublic:
     return webhook_public(await webhooks.get(webhook_id), request)
 
@@ -58,7 +59,7 @@ async def delete_webhook(webhook_id: UUID, webhooks: WebhookServiceDep) -> Respo
     return Response(status_code=204)
 
 
-@router.get("/{webhook_id}/deliveries", response_model=DeliveryPage, dependencies=needs(Scope.READ),
+@router.get("/{webhook_id}/deliveries", response_model=DeliveryPage, dependencies=needs(Scope.ADMIN),
             responses=errors(404))
 async def list_deliveries(webhook_id: UUID, webhooks: WebhookServiceDep, limit: Limit = 50,
                           offset: Offset = 0) -> DeliveryPage:

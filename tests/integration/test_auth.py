@@ -45,6 +45,15 @@ ADMIN = {
     ("DELETE", "/api/schedules/{schedule_id}"),
     ("POST", "/api/schedules/{schedule_id}/pause"),
     ("POST", "/api/schedules/{schedule_id}/resume"),
+    # Webhooks, reading too: a subscription's URL may be a credential (a Slack incoming webhook's).
+    ("POST", "/api/webhooks"),
+    ("GET", "/api/webhooks"),
+    ("GET", "/api/webhooks/{webhook_id}"),
+    ("PATCH", "/api/webhooks/{webhook_id}"),
+    ("DELETE", "/api/webhooks/{webhook_id}"),
+    ("GET", "/api/webhooks/{webhook_id}/deliveries"),
+    ("POST", "/api/webhooks/{webhook_id}/test"),
+    ("POST", "/api/webhooks/deliveries/{delivery_id}/redeliver"),
 }
 ANY_KEY = {("DELETE", "/api/session")}  # logging out
 # An endless event stream: httpx's ASGI transport would wait for its end (its 401 and 403 are checked).
