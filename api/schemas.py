@@ -326,7 +326,8 @@ class WebhookCreate(CamelModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
 
     name: str = Field(min_length=1, max_length=limits.MAX_NAME_CHARS, pattern=r"^[^\x00]*$")
-    url: str = Field(description="Where deliveries are POSTed: http(s), a public address unless WEBHOOK_ALLOWED_* "
+    url: str = Field(max_length=webhooks.MAX_URL_CHARS,
+                     description="Where deliveries are POSTed: http(s), a public address unless WEBHOOK_ALLOWED_* "
                                  "opens a private one")
     events: list[WebhookEventName] = Field(min_length=1, max_length=3)
     scope: Literal["all", "suite", "recording"] = Field(
@@ -369,7 +370,7 @@ class WebhookUpdate(CamelModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
 
     name: str | None = Field(default=None, min_length=1, max_length=limits.MAX_NAME_CHARS, pattern=r"^[^\x00]*$")
-    url: str | None = None
+    url: str | None = Field(default=None, max_length=webhooks.MAX_URL_CHARS)
     events: list[WebhookEventName] | None = Field(default=None, min_length=1, max_length=3)
     format: Literal["json", "slack"] | None = None
     active: bool | None = None
