@@ -632,7 +632,26 @@ FROM runs r
 LEFT JOIN LATERAL (SELECT step_index, step_type, selector, error FROM run_steps
                    WHERE run_id = r.id AND attempt = r.attempts AND status = 'failed'
                    ORDER BY step_index LIMIT 1) step ON true
-WHERE r.queue = $1 AND (r.id = $2 OR r.suite_run_id = $3)
+WHERE r.queue = $1 AND r.id = $2;
+
+-- name: webhook_suite_run_children
+-- The runs of a suite run, told as webhook_run_facts tells one.
+SELECT r.id, r.number, r.name, r.status::text AS status, r.duration_ms, r.error, r.error_category, r.recording_id,
+       r.suite_run_id, r.worker_name, r.finished_at,
+       step.step_index AS step_index, step.step_type AS step_type, step.selector AS step_selector,
+       step.error AS step_error,
+       (SELECT a.id FROM run_artifacts a
+        WHERE a.run_id = r.id AND a.attempt = r.attempts AND a.kind = 'screenshot' AND a.removed_at IS NULL
+        ORDER BY (a.step_index IS NOT DISTINCT FROM step.step_index) DESC, a.step_index DESC NULLS LAST, a.id DESC
+        LIMIT 1) AS screenshot_artifact_id,
+       (SELECT a.id FROM run_artifacts a
+        WHERE a.run_id = r.id AND a.attempt = r.attempts AND a.kind = 'video' AND a.removed_at IS NULL
+        ORDER BY a.id LIMIT 1) AS video_artifact_id
+FROM runs r
+LEFT JOIN LATERAL (SELECT step_index, step_type, selector, error FROM run_steps
+                   WHERE run_id = r.id AND attempt = r.attempts AND status = 'failed'
+                   ORDER BY step_index LIMIT 1) step ON true
+WHERE r.queue = $1 AND r.suite_run_id = $2
 ORDER BY r.number;
 
 -- name: webhook_suite_run_facts

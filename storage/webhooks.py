@@ -266,13 +266,13 @@ class WebhookRepository:
     # --- payload facts -------------------------------------------------------------------------------------------
 
     async def run_facts(self, run_id: UUID) -> RunFacts | None:
-        rows = await self._pool.fetch(self._sql["webhook_run_facts"], self.queue, run_id, None)
-        return _run_facts(rows[0]) if rows else None
+        row = await self._pool.fetchrow(self._sql["webhook_run_facts"], self.queue, run_id)
+        return _run_facts(row) if row is not None else None
 
     async def suite_run_facts(self, suite_run_id: UUID) -> SuiteRunFacts | None:
         async with self._pool.acquire() as connection:
             row = await connection.fetchrow(self._sql["webhook_suite_run_facts"], self.queue, suite_run_id)
             if row is None:
                 return None
-            runs = await connection.fetch(self._sql["webhook_run_facts"], self.queue, None, suite_run_id)
+            runs = await connection.fetch(self._sql["webhook_suite_run_children"], self.queue, suite_run_id)
         return SuiteRunFacts(**dict(row), runs=tuple(_run_facts(run) for run in runs))

@@ -251,7 +251,7 @@ async def webhook_loop(settings: Settings, pool: asyncpg.Pool) -> None:
             if listener is None or listener.is_closed():
                 try:
                     listener = await _listen(settings.database_url, settings.queue_name, wake)
-                except (OSError, asyncpg.PostgresError, TimeoutError) as error:
+                except Exception as error:  # Postgres away: the poll (which fails too, and says so) goes on
                     log.warning("webhook outbox listener unavailable; polling", error=repr(error))
                     listener = None
             wake.clear()

@@ -63,6 +63,8 @@ CREATE INDEX webhook_deliveries_outbox_idx ON webhook_deliveries (queue, created
     WHERE status IN ('pending', 'delivering');
 CREATE INDEX webhook_deliveries_run_idx ON webhook_deliveries (run_id) WHERE run_id IS NOT NULL;
 CREATE INDEX webhook_deliveries_suite_run_idx ON webhook_deliveries (suite_run_id) WHERE suite_run_id IS NOT NULL;
+-- A suite.finished payload lists the suite run's runs (0015 may have made this index already).
+CREATE INDEX IF NOT EXISTS runs_suite_run_idx ON runs (suite_run_id) WHERE suite_run_id IS NOT NULL;
 
 -- Every attempt of a delivery: status_code NULL when no answer came (error says why); the answer's first KiB.
 CREATE TABLE webhook_delivery_attempts (
