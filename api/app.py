@@ -37,6 +37,7 @@ from api.routes import (
     schema,
     session,
     stats,
+    suites,
 )
 from api.routes.dashboard import install_dashboard
 from api.services.artifacts import ArtifactService
@@ -47,9 +48,11 @@ from api.services.recordings import RecordingService
 from api.services.runs import RunService
 from api.services.schedules import ScheduleService
 from api.services.stats import StatsService
+from api.services.suites import SuiteService
 from api.ttl_cache import TtlCache
 from contract.network import NetworkPolicy
 from contract.settings import Settings
+from jobs.flows import SuiteFlows
 from jobs.queue import RetryPolicy, RunQueue
 from jobs.registry import WorkerRegistry
 from jobs.schedules import ScheduleQueue
@@ -61,6 +64,7 @@ from storage import (
     RunRepository,
     ScheduleRepository,
     StorageUsage,
+    SuiteRepository,
     create_pool,
     describe_store,
     migrate,
@@ -106,6 +110,10 @@ def create_app(settings: Settings) -> FastAPI:
             app.state.schedules = schedule_service
             app.state.recordings = RecordingService(recordings_repository, run_service, schedule_service)
             app.state.dead_letter = DeadLetterService(run_queue, run_service)
+            suite_flows = SuiteFlows(run_queue, settings.redis_url)
+            stack.push_async_callback(suite_flows.close)
+            app.state.suites = SuiteService(SuiteRepository(pool, queue=settings.queue_name), runs_repository,
+                                            run_service, suite_flows, NetworkPolicy.from_settings(settings))
             # The queue's counts and workers, read from Redis at most once per TTL (owned here, shown with their age).
             app.state.health_snapshots = TtlCache[QueueSnapshot](QUEUE_SNAPSHOT_TTL_S)
             app.state.health = HealthService(pool, redis, run_queue, WorkerRegistry(redis, settings.queue_name),
@@ -135,7 +143,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.stream_slots = StreamSlots(settings.api_max_event_streams)
     install_error_handlers(app)
     routers = [module.router for module in (runs, artifacts, health, schema, queue, dead_letter, events, stats,
-                                            recordings, schedules, metrics, session, keys)]
+                                            recordings, schedules, metrics, session, keys, suites)]
     declare_common_errors(routers, unlimited_prefixes=EXEMPT_PREFIXES)
     for router in routers:
         app.include_router(router)

@@ -19,6 +19,7 @@ from api.services.recordings import RecordingService
 from api.services.runs import RunService
 from api.services.schedules import ScheduleService
 from api.services.stats import StatsService
+from api.services.suites import SuiteService
 from jobs.queue import RunQueue
 from storage import QueueActions
 
@@ -37,6 +38,10 @@ async def _recordings(request: Request) -> RecordingService:
 
 async def _schedules(request: Request) -> ScheduleService:
     return cast(ScheduleService, _state(request, "schedules"))
+
+
+async def _suites(request: Request) -> SuiteService:
+    return cast(SuiteService, _state(request, "suites"))
 
 
 async def _artifacts(request: Request) -> ArtifactService:
@@ -72,6 +77,7 @@ async def _events(request: Request) -> EventHub:
 
 
 RunServiceDep = Annotated[RunService, Depends(_runs)]
+SuiteServiceDep = Annotated[SuiteService, Depends(_suites)]
 ArtifactServiceDep = Annotated[ArtifactService, Depends(_artifacts)]
 RecordingServiceDep = Annotated[RecordingService, Depends(_recordings)]
 ScheduleServiceDep = Annotated[ScheduleService, Depends(_schedules)]

@@ -15,6 +15,7 @@ from contract.requests import script_schema
 from contract.results import StepResult
 from contract.runs import AttemptStatus, FailureCategory, RunStatus
 from contract.schedules import MAX_CRON_CHARS, MAX_EVERY_MS, MIN_EVERY_MS, Cron, ScheduleState, ScheduleTiming, TimeZone
+from contract.suites import SuiteRunStatus
 
 
 class AttemptPublic(CamelModel):
@@ -66,6 +67,7 @@ class RunSummary(CamelModel):
                                                             "that asked for the retry)")
     cancelled_by: str | None = Field(default=None, description="Name of the API key that cancelled it")
     schedule_id: UUID | None = Field(default=None, description="The schedule whose tick made it, if one did")
+    suite_run_id: UUID | None = Field(default=None, description="The suite run it is a child of, if any")
 
 
 class RunDetail(RunSummary):
@@ -298,6 +300,71 @@ class SchedulePublic(CamelModel):
 
 class SchedulePage(CamelModel):
     items: list[SchedulePublic]
+    total: int
+    limit: int
+    offset: int
+
+
+# Suites (issue 20): `POST /api/suites` takes contract.suites.SuiteCreate, PATCH SuitePatch.
+
+
+class LastSuiteRun(CamelModel):
+    id: UUID
+    status: SuiteRunStatus
+    number: int
+
+
+class SuitePublic(CamelModel):
+    id: UUID
+    name: str
+    recording_ids: list[UUID] = Field(description="Its recordings, in the order their runs are queued")
+    defaults: dict[str, Any] = Field(description="The run options each run of the suite starts from")
+    created_by: str | None
+    created_at: datetime
+    updated_at: datetime
+    last_run: LastSuiteRun | None
+    url: str
+
+
+class SuitePage(CamelModel):
+    items: list[SuitePublic]
+    total: int
+    limit: int
+    offset: int
+
+
+class SuiteCounts(CamelModel):
+    passed: int
+    failed: int
+    error: int
+    cancelled: int
+
+
+class SuiteRunSummary(CamelModel):
+    id: UUID
+    number: int
+    suite_id: UUID | None = Field(description="null once the suite was deleted (`suiteName` stays)")
+    suite_name: str
+    status: SuiteRunStatus = Field(description="queued, running (a child started), then passed, failed, error or "
+                                               "cancelled, decided once when every child is final")
+    counts: SuiteCounts = Field(description="Children by final status (as decided, once the suite run is final)")
+    total: int = Field(description="How many child runs it has")
+    cancel_requested: bool
+    options: dict[str, Any] = Field(description="The run options the request set over the suite's defaults")
+    duration_ms: int | None = Field(description="From the first child's start (else its creation) to the decision")
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    queued_by: str | None
+    url: str
+
+
+class SuiteRunDetail(SuiteRunSummary):
+    runs: list[RunSummary] = Field(description="Each child run, in the suite's order")
+
+
+class SuiteRunPage(CamelModel):
+    items: list[SuiteRunSummary]
     total: int
     limit: int
     offset: int

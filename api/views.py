@@ -19,6 +19,7 @@ from api.schemas import (
     HealthDetail,
     KindStatusUsage,
     LastRun,
+    LastSuiteRun,
     QueueHealth,
     RecordingPublic,
     RetentionPassPublic,
@@ -26,6 +27,10 @@ from api.schemas import (
     RunSummary,
     SchedulePublic,
     StorageStats,
+    SuiteCounts,
+    SuitePublic,
+    SuiteRunDetail,
+    SuiteRunSummary,
     Usage,
 )
 from api.services.dead_letter import DeadLetterEntry
@@ -33,8 +38,9 @@ from api.services.health import HealthReport, Probe
 from api.services.runs import RunView
 from api.services.schedules import ScheduleView
 from api.services.stats import StorageReport
+from api.services.suites import SuiteRunView
 from contract.settings import Settings
-from storage import ArtifactRecord, AttemptRecord, RecordingRecord, RunRecord
+from storage import ArtifactRecord, AttemptRecord, RecordingRecord, RunRecord, SuiteRecord, SuiteRunRecord
 
 
 def _base(request: Request) -> str:
@@ -106,6 +112,7 @@ def run_summary(run: RunRecord, request: Request, *, reveal_secrets: bool | None
         queued_by=run.queued_by,
         cancelled_by=run.cancelled_by,
         schedule_id=run.schedule_id,
+        suite_run_id=run.suite_run_id,
     )
 
 
@@ -239,3 +246,29 @@ def storage_stats(report: StorageReport) -> StorageStats:
             finished_at=last.finished_at, artifacts_removed=last.artifacts_removed, runs_removed=last.runs_removed,
             bytes_freed=last.bytes_freed, error=last.error) if last is not None else None,
     )
+
+
+def suite_public(suite: SuiteRecord, request: Request) -> SuitePublic:
+    last_run = None
+    if suite.last_run_id is not None and suite.last_run_status is not None and suite.last_run_number is not None:
+        last_run = LastSuiteRun(id=suite.last_run_id, status=suite.last_run_status, number=suite.last_run_number)
+    return SuitePublic(id=suite.id, name=suite.name, recording_ids=suite.recording_ids,
+                       defaults=suite.defaults if is_admin(request) else redact_options(suite.defaults),
+                       created_by=suite.created_by, created_at=suite.created_at, updated_at=suite.updated_at,
+                       last_run=last_run, url=f"{_base(request)}/api/suites/{suite.id}")
+
+
+def suite_run_summary(suite_run: SuiteRunRecord, request: Request) -> SuiteRunSummary:
+    return SuiteRunSummary(
+        id=suite_run.id, number=suite_run.number, suite_id=suite_run.suite_id, suite_name=suite_run.suite_name,
+        status=suite_run.state, counts=SuiteCounts(**suite_run.counts), total=suite_run.total,
+        cancel_requested=suite_run.cancel_requested,
+        options=suite_run.options if is_admin(request) else redact_options(suite_run.options),
+        duration_ms=suite_run.duration_ms, created_at=suite_run.created_at, started_at=suite_run.started_at,
+        finished_at=suite_run.finished_at, queued_by=suite_run.queued_by,
+        url=f"{_base(request)}/api/suite-runs/{suite_run.id}")
+
+
+def suite_run_detail(view: SuiteRunView, request: Request) -> SuiteRunDetail:
+    return SuiteRunDetail(**suite_run_summary(view.suite_run, request).model_dump(),
+                          runs=[run_summary(run, request, reveal_secrets=False) for run in view.runs])

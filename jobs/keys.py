@@ -23,3 +23,9 @@ def maintenance_queue(queue_name: str) -> str:
     """The BullMQ queue of the fleet's maintenance jobs (retention passes), apart from the runs queue, so that
     queue holds runs only: `<queue>-maintenance` (keys `bull:<queue>-maintenance:...`)."""
     return f"{queue_name}-maintenance"
+
+
+def suites_queue(queue_name: str) -> str:
+    """The BullMQ queue of suite runs' parent jobs (a flow each: its children are the runs' jobs on the runs queue),
+    apart from the runs queue so a suite's decision never waits behind runs: `<queue>-suites`."""
+    return f"{queue_name}-suites"

@@ -7,6 +7,7 @@ from storage.errors import (
     ArtifactNotFound,
     ArtifactRemoved,
     ArtifactStoreError,
+    ChildrenPending,
     DatabaseMissing,
     IdempotencyConflict,
     InvalidTransition,
@@ -15,9 +16,13 @@ from storage.errors import (
     MigrationError,
     RangeNotSatisfiable,
     RecordingNotFound,
+    RecordingsMissing,
     RunNotFound,
     ScheduleNotFound,
     StorageError,
+    SuiteNameTaken,
+    SuiteNotFound,
+    SuiteRunNotFound,
 )
 from storage.keys import KeyRecord, KeyRepository, NewKey, NewSession, SessionRecord
 from storage.local_artifacts import LocalArtifactStore
@@ -29,6 +34,7 @@ from storage.retention import Retention, RetentionReport
 from storage.run_metrics import NO_CATEGORY, DurationBucket, FinishedRuns, RunMetrics, RunMetricsReader
 from storage.runs import ArtifactWrite, AttemptOutcome, NewRun, RunFilters, RunRepository
 from storage.schedules import NewSchedule, ScheduleChange, ScheduleRecord, ScheduleRepository, Tick
+from storage.suites import SuiteRecord, SuiteRecording, SuiteRepository, SuiteRunRecord
 from storage.usage import GrowthRecord, StorageUsage, UsageRecord
 
 __all__ = [
@@ -43,6 +49,7 @@ __all__ = [
     "AttemptOutcome",
     "AttemptRecord",
     "ByteRange",
+    "ChildrenPending",
     "DatabaseMissing",
     "DurationBucket",
     "FinishedRuns",
@@ -65,6 +72,7 @@ __all__ = [
     "RecordingNotFound",
     "RecordingRecord",
     "RecordingRepository",
+    "RecordingsMissing",
     "Retention",
     "RetentionPassRecord",
     "RetentionReport",
@@ -82,6 +90,13 @@ __all__ = [
     "StorageError",
     "StorageUsage",
     "StoredFile",
+    "SuiteNameTaken",
+    "SuiteNotFound",
+    "SuiteRecord",
+    "SuiteRecording",
+    "SuiteRepository",
+    "SuiteRunNotFound",
+    "SuiteRunRecord",
     "Tick",
     "UsageRecord",
     "apply_migrations",

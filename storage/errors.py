@@ -9,6 +9,10 @@
     │                        retry may succeed (connection lost, 5xx, throttled)
     ├── RecordingNotFound    no saved recording with that id
     ├── ScheduleNotFound     no schedule with that id on this queue
+    ├── SuiteNotFound        no suite with that id; SuiteRunNotFound: no suite run with that id on this queue
+    ├── SuiteNameTaken       another suite has that name
+    ├── RecordingsMissing    a suite names recordings that do not exist (`positions`: where in its list)
+    ├── ChildrenPending      a suite run's result was asked for while some of its children are not final
     ├── KeyNotFound          no live API key with that id or name
     ├── KeyNameTaken         a live API key has that name already
     ├── InvalidTransition    the run's status or the schedule's state does not allow the change (e.g.
@@ -98,3 +102,31 @@ class KeyNotFound(StorageError):
 
 class KeyNameTaken(StorageError):
     """A live API key has that name already."""
+
+
+class SuiteNotFound(StorageError):
+    """No suite with that id."""
+
+
+class SuiteRunNotFound(StorageError):
+    """No suite run with that id on this queue."""
+
+
+class SuiteNameTaken(StorageError):
+    """Another suite has that name."""
+
+
+class RecordingsMissing(StorageError):
+    """A suite names recordings that do not exist."""
+
+    def __init__(self, message: str, positions: list[int]) -> None:
+        super().__init__(message)
+        self.positions = positions
+
+
+class ChildrenPending(StorageError):
+    """Some of a suite run's children are not final yet."""
+
+    def __init__(self, pending: int) -> None:
+        super().__init__(f"{pending} child run(s) not final yet")
+        self.pending = pending

@@ -59,7 +59,7 @@ SELECT status FROM runs WHERE queue = $1 AND id = $2;
 SELECT id, queue, number, name, script_format, '{}'::jsonb AS script, options, status, attempts, worker_name,
        error, error_category, idempotency_key, retry_of, recording_id, import_warnings, actions_executed,
        duration_ms, created_at, started_at, finished_at, artifacts_skipped, job_id, schedule_id, queued_by,
-       cancelled_by
+       cancelled_by, suite_run_id
 FROM runs
 WHERE queue = $1
   AND ($2::run_status IS NULL OR status = $2)
@@ -514,3 +514,158 @@ UPDATE schedules SET ticks_skipped = ticks_skipped + 1, last_tick_at = now(), la
 -- name: stop_schedule
 UPDATE schedules SET state = 'stopped', stopped_reason = $3, updated_at = now()
 WHERE queue = $1 AND id = $2 AND state <> 'stopped';
+
+-- Suites (migration 0015): a named set of saved recordings; suite runs and their child runs, scoped to a queue.
+
+-- name: insert_suite
+-- Nothing is inserted (no row returned) when the name is taken.
+INSERT INTO suites (id, name, defaults, created_by) VALUES ($1, $2, $3, $4)
+ON CONFLICT (name) DO NOTHING
+RETURNING id;
+
+-- name: missing_recordings
+-- Which of the ids ($1) name no saved recording.
+SELECT wanted.id FROM unnest($1::uuid[]) AS wanted (id)
+WHERE NOT EXISTS (SELECT 1 FROM recordings WHERE recordings.id = wanted.id);
+
+-- name: set_suite_recordings
+-- The suite's recordings, in order, replacing what it had (the caller deleted them in the same transaction).
+INSERT INTO suite_recordings (suite_id, recording_id, position)
+SELECT $1, chosen.id, chosen.position FROM unnest($2::uuid[]) WITH ORDINALITY AS chosen (id, position);
+
+-- name: clear_suite_recordings
+DELETE FROM suite_recordings WHERE suite_id = $1;
+
+-- name: get_suite
+-- A suite with its recordings in order, and its last run on this queue ($1).
+SELECT s.*,
+       coalesce((SELECT array_agg(recording_id ORDER BY position) FROM suite_recordings WHERE suite_id = s.id),
+                '{}'::uuid[]) AS recording_ids,
+       last.id AS last_run_id, last.status AS last_run_status, last.number AS last_run_number
+FROM suites s
+LEFT JOIN LATERAL (SELECT id, status, number FROM suite_runs WHERE suite_id = s.id AND queue = $1
+                   ORDER BY number DESC LIMIT 1) last ON true
+WHERE s.id = $2;
+
+-- name: list_suites
+-- By name; $2: only the suite with exactly this name.
+SELECT s.*,
+       coalesce((SELECT array_agg(recording_id ORDER BY position) FROM suite_recordings WHERE suite_id = s.id),
+                '{}'::uuid[]) AS recording_ids,
+       last.id AS last_run_id, last.status AS last_run_status, last.number AS last_run_number
+FROM suites s
+LEFT JOIN LATERAL (SELECT id, status, number FROM suite_runs WHERE suite_id = s.id AND queue = $1
+                   ORDER BY number DESC LIMIT 1) last ON true
+WHERE ($2::text IS NULL OR s.name = $2)
+ORDER BY s.name
+LIMIT $3 OFFSET $4;
+
+-- name: count_suites
+SELECT count(*) FROM suites WHERE ($1::text IS NULL OR name = $1);
+
+-- name: update_suite
+-- NULL leaves a field as it was. No row: no such suite; a unique violation: the new name is taken.
+UPDATE suites SET name = coalesce($2, name), defaults = coalesce($3, defaults), updated_at = now()
+WHERE id = $1
+RETURNING id;
+
+-- name: delete_suite
+-- Its suite runs stay (suite_id NULL, with the name they were made under).
+DELETE FROM suites WHERE id = $1 RETURNING id;
+
+-- name: suite_recordings_to_run
+-- The recordings a suite run is made of, in the suite's order, held until the run's rows commit.
+SELECT rec.id, rec.name, rec.script, rec.priority
+FROM suite_recordings sr JOIN recordings rec ON rec.id = sr.recording_id
+WHERE sr.suite_id = $1
+ORDER BY sr.position
+FOR SHARE OF rec;
+
+-- name: insert_suite_run
+INSERT INTO suite_runs (queue, id, suite_id, suite_name, options, queued_by) VALUES ($1, $2, $3, $4, $5, $6)
+RETURNING id;
+
+-- name: insert_suite_children
+-- A suite run's children in one statement, numbered in the suite's order ($2..$8 arrays, one element per run, JSON
+-- as text as in insert_runs; $9, $10 the whole suite run's).
+INSERT INTO runs (queue, id, name, script_format, script, options, import_warnings, recording_id, queued_by,
+                  suite_run_id)
+SELECT $1, child.id, child.name, child.script_format, child.script::jsonb, child.options::jsonb,
+       child.import_warnings::jsonb, child.recording_id, $9, $10
+FROM unnest($2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::uuid[])
+     WITH ORDINALITY AS child (id, name, script_format, script, options, import_warnings, recording_id, position)
+ORDER BY child.position
+RETURNING *;
+
+-- name: get_suite_run
+-- A suite run as it stands: `running` once a child has left `queued` (never written), its children's counts by
+-- status now (the stored counts are what was decided), when the first child started and how many there are.
+SELECT sr.*,
+       CASE WHEN sr.status = 'queued' AND children.started_at IS NOT NULL THEN 'running'
+            ELSE sr.status::text END AS current_status,
+       children.total, children.started_at, children.live_passed, children.live_failed, children.live_error,
+       children.live_cancelled
+FROM suite_runs sr
+CROSS JOIN LATERAL (
+    SELECT count(*) AS total, min(started_at) AS started_at,
+           count(*) FILTER (WHERE status = 'passed') AS live_passed,
+           count(*) FILTER (WHERE status = 'failed') AS live_failed,
+           count(*) FILTER (WHERE status = 'error') AS live_error,
+           count(*) FILTER (WHERE status = 'cancelled') AS live_cancelled
+    FROM runs WHERE suite_run_id = sr.id) children
+WHERE sr.queue = $1 AND sr.id = $2;
+
+-- name: list_suite_runs
+-- Newest first; $2: only this suite's.
+SELECT sr.*,
+       CASE WHEN sr.status = 'queued' AND children.started_at IS NOT NULL THEN 'running'
+            ELSE sr.status::text END AS current_status,
+       children.total, children.started_at, children.live_passed, children.live_failed, children.live_error,
+       children.live_cancelled
+FROM suite_runs sr
+CROSS JOIN LATERAL (
+    SELECT count(*) AS total, min(started_at) AS started_at,
+           count(*) FILTER (WHERE status = 'passed') AS live_passed,
+           count(*) FILTER (WHERE status = 'failed') AS live_failed,
+           count(*) FILTER (WHERE status = 'error') AS live_error,
+           count(*) FILTER (WHERE status = 'cancelled') AS live_cancelled
+    FROM runs WHERE suite_run_id = sr.id) children
+WHERE sr.queue = $1 AND ($2::uuid IS NULL OR sr.suite_id = $2)
+ORDER BY sr.number DESC
+LIMIT $3 OFFSET $4;
+
+-- name: count_suite_runs
+SELECT count(*) FROM suite_runs WHERE queue = $1 AND ($2::uuid IS NULL OR suite_id = $2);
+
+-- name: suite_run_children
+-- Every column but `script`, as list_runs.
+SELECT id, queue, number, name, script_format, '{}'::jsonb AS script, options, status, attempts, worker_name,
+       error, error_category, idempotency_key, retry_of, recording_id, import_warnings, actions_executed,
+       duration_ms, created_at, started_at, finished_at, artifacts_skipped, job_id, schedule_id, queued_by,
+       cancelled_by, suite_run_id
+FROM runs
+WHERE queue = $1 AND suite_run_id = $2
+ORDER BY number;
+
+-- name: lock_suite_run
+-- Held while its result is decided: two deciders (a stalled parent job taken twice) take turns.
+SELECT status, cancel_requested FROM suite_runs WHERE queue = $1 AND id = $2 FOR UPDATE;
+
+-- name: suite_children_by_status
+SELECT status, count(*) AS runs FROM runs WHERE suite_run_id = $1 GROUP BY status;
+
+-- name: finish_suite_run
+-- The suite's result, written once: a suite run already final is left as it was (no row).
+UPDATE suite_runs SET status = $3::suite_run_status, passed = $4, failed = $5, error = $6, cancelled = $7,
+                      finished_at = now()
+WHERE queue = $1 AND id = $2 AND status IN ('queued', 'running')
+RETURNING id;
+
+-- name: request_suite_cancel
+-- No row: no such suite run here, or it is final already.
+UPDATE suite_runs SET cancel_requested = true
+WHERE queue = $1 AND id = $2 AND status IN ('queued', 'running')
+RETURNING id;
+
+-- name: suite_run_exists
+SELECT status FROM suite_runs WHERE queue = $1 AND id = $2;

@@ -10,6 +10,7 @@ import pytest
 
 from contract.runs import RUN_TRANSITIONS, AttemptStatus, RunStatus, StepStatus
 from contract.schedules import ScheduleState
+from contract.suites import SuiteRunStatus
 from storage.queries import load_queries
 
 
@@ -21,7 +22,8 @@ async def connection(database_url: str) -> AsyncIterator[asyncpg.Connection]:
 
 
 @pytest.mark.parametrize(("sql_type", "enum"), [("run_status", RunStatus), ("attempt_status", AttemptStatus),
-                                                ("step_status", StepStatus), ("schedule_state", ScheduleState)])
+                                                ("step_status", StepStatus), ("schedule_state", ScheduleState),
+                                                ("suite_run_status", SuiteRunStatus)])
 async def test_status_types_equal_the_contract(connection: asyncpg.Connection, sql_type: str,
                                                enum: type[RunStatus]) -> None:
     values = await connection.fetchval(f"SELECT enum_range(NULL::{sql_type})::text[]")
