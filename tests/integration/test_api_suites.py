@@ -13,7 +13,8 @@ import pytest
 from bullmq import Queue
 
 from contract.results import StepResult
-from contract.runs import AttemptStatus, RunStatus
+from contract.options import Priority
+from contract.runs import AttemptStatus, RunStatus, StepStatus
 from contract.settings import Settings
 from jobs.keys import suites_queue
 from jobs.queue import BULLMQ_PRIORITIES, bullmq_connection
@@ -106,11 +107,12 @@ async def test_a_suite_run_is_a_flow_a_parent_waiting_for_each_recordings_run(
         assert await parents.getJobState(suite_run["id"]) == "waiting-children"
         parent = await parents.getJob(suite_run["id"])
         assert parent.data == {"suiteRunId": suite_run["id"]}
-        for run, priority in zip(children, ("high", "normal"), strict=True):
+        expected: list[Priority] = ["high", "normal"]  # each recording's own
+        for run, priority in zip(children, expected, strict=True):
             job = await runs_queue.getJob(run["id"])
             assert job.data == {"runId": run["id"]} and job.name == "run"
             assert job.parentKey == f"bull:{suites_queue(settings.queue_name)}:{suite_run['id']}"
-            assert job.opts["priority"] == BULLMQ_PRIORITIES[priority]  # each recording's own priority
+            assert job.opts["priority"] == BULLMQ_PRIORITIES[priority]
             assert job.opts["attempts"] == settings.job_max_attempts + 1  # the suite's retries: 1
     finally:
         await runs_queue.close()
@@ -151,7 +153,8 @@ async def finish_run(runs: RunRepository, run_id: UUID, status: RunStatus) -> No
     assert attempt == 1
     await runs.finish(run_id, attempt, AttemptOutcome(
         status=status, error=None if status == RunStatus.PASSED else "it broke", category=None,
-        steps=[StepResult(index=0, type="navigate", status="passed" if status == RunStatus.PASSED else "failed",
+        steps=[StepResult(index=0, type="navigate",
+                          status=StepStatus.PASSED if status == RunStatus.PASSED else StepStatus.FAILED,
                           duration_ms=5)],
         artifacts=[], actions_executed=1, duration_ms=5, requeue=False, attempt_status=AttemptStatus(status.value)))
 
