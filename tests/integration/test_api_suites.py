@@ -12,8 +12,8 @@ import httpx
 import pytest
 from bullmq import Queue
 
-from contract.results import StepResult
 from contract.options import Priority
+from contract.results import StepResult
 from contract.runs import AttemptStatus, RunStatus, StepStatus
 from contract.settings import Settings
 from jobs.keys import suites_queue
