@@ -240,6 +240,8 @@ function route() {
       if (section === "queue") return queuePage();
       if (section === "recordings") return recordingsPage();
       if (section === "schedules") return schedulesPage(params);
+      if (section === "suites") return suitesPage();
+      if (section === "suite-runs" && parts[1]) return suiteRunPage(parts[1]);
       return runsList(params);
     });
   });
@@ -496,6 +498,8 @@ async function runDetail(runId) {
       ["Format", run.format], ["Priority", priorityBadge(run.priority)],
       ...(run.scheduleId ? [["Schedule", h("a", { href: `#/schedules?focus=${run.scheduleId}` },
         run.queuedBy || "schedule")]] : []),
+      ...(run.suiteRunId ? [["Suite run", h("a", { href: `#/suite-runs/${run.suiteRunId}`, "data-suite-run-link": "" },
+        "this run's suite")]] : []),
     ].map(([term, value]) => h("div", {}, h("dt", {}, term), h("dd", {}, value))));
     errorBox.replaceChildren(run.error
       ? h("p", { class: "error-box", role: "note" },
@@ -935,5 +939,124 @@ async function schedulesPage(params) {
   await load();
   // The next run time moves with every tick: poll (the page is small).
   const timer = setInterval(() => { load().catch(() => {}); }, 3000);
+  cleanup = () => clearInterval(timer);
+}
+
+// ---- suites --------------------------------------------------------------------------------------
+
+const SUITE_FINAL = new Set(["passed", "failed", "error", "cancelled"]);
+
+function countsText(counts, total) {
+  return `${counts.passed} passed · ${counts.failed} failed · ${counts.error} error · ${counts.cancelled} cancelled` +
+    ` (of ${total})`;
+}
+
+async function suitesPage() {
+  document.title = "Suites · Reprise";
+  const recordings = (await api("/api/recordings?limit=200")).items;
+  const name = h("input", { id: "suite-name", required: true, maxlength: 200, autocomplete: "off" });
+  const picks = recordings.map((recording) => h("label", { class: "pick" },
+    h("input", { type: "checkbox", value: recording.id, "data-recording": recording.name }), " ", recording.name));
+  const status = h("p", { role: "status", "aria-live": "polite" });
+  const form = h("form", { class: "suite-form", "aria-label": "New suite" },
+    h("h2", {}, "New suite"),
+    h("p", {}, h("label", { for: "suite-name" }, "Name "), name),
+    h("fieldset", {}, h("legend", {}, "Recordings, in the order they run"),
+      ...(picks.length ? picks : [h("p", { class: "muted" }, "Save a recording first (Recordings).")])),
+    h("button", { type: "submit", class: "primary" }, "Create suite"), status);
+  const body = h("tbody");
+  const runsBody = h("tbody");
+  main.append(h("h1", {}, "Suites"),
+    h("table", { "aria-label": "Suites" },
+      h("thead", {}, h("tr", {}, ...["Name", "Recordings", "Last run", ""].map((t) => h("th", { scope: "col" }, t)))),
+      body),
+    form,
+    h("h2", {}, "Recent suite runs"),
+    h("table", { "aria-label": "Suite runs" },
+      h("thead", {}, h("tr", {}, ...["Run", "Suite", "Status", "Counts", "Duration", "Queued"]
+        .map((t) => h("th", { scope: "col" }, t)))),
+      runsBody));
+
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const recordingIds = picks.map((label) => label.querySelector("input")).filter((box) => box.checked)
+      .map((box) => box.value);
+    try {
+      await api("/api/suites", { method: "POST", body: JSON.stringify({ name: name.value, recordingIds }) });
+      status.textContent = `Created “${name.value}”.`;
+      form.reset();
+      await load();
+    } catch (error) { status.textContent = `Not created: ${error.message}`; }
+  });
+
+  async function load() {
+    const [suites, suiteRuns] = await Promise.all([api("/api/suites?limit=200"), api("/api/suite-runs?limit=20")]);
+    body.replaceChildren(...suites.items.map((suite) => {
+      const runNow = h("button", { type: "button", class: "primary" }, "Run suite");
+      runNow.setAttribute("aria-label", `Run suite ${suite.name}`);
+      runNow.addEventListener("click", async () => {
+        runNow.disabled = true;
+        try {
+          const suiteRun = await api(`/api/suites/${suite.id}/runs`, { method: "POST", body: "{}" });
+          location.hash = `#/suite-runs/${suiteRun.id}`;
+        } catch (error) { toast(error.message); runNow.disabled = false; }
+      });
+      return h("tr", { "data-suite-id": suite.id },
+        h("td", { class: "name" }, suite.name), h("td", {}, String(suite.recordingIds.length)),
+        h("td", {}, suite.lastRun
+          ? h("a", { href: `#/suite-runs/${suite.lastRun.id}` }, `#${suite.lastRun.number} `, badge(suite.lastRun.status))
+          : "—"),
+        h("td", {}, runNow));
+    }));
+    if (!suites.items.length) body.append(h("tr", {}, h("td", { colspan: 4, class: "muted" }, "No suites yet.")));
+    runsBody.replaceChildren(...suiteRuns.items.map((item) => h("tr", { "data-suite-run-id": item.id },
+      h("td", {}, h("a", { href: `#/suite-runs/${item.id}` }, `#${item.number}`)), h("td", {}, item.suiteName),
+      h("td", {}, badge(item.status)), h("td", {}, countsText(item.counts, item.total)),
+      h("td", {}, duration(item.durationMs)), h("td", {}, when(item.createdAt)))));
+    if (!suiteRuns.items.length) {
+      runsBody.append(h("tr", {}, h("td", { colspan: 6, class: "muted" }, "No suite runs yet.")));
+    }
+  }
+  await load();
+}
+
+async function suiteRunPage(suiteRunId) {
+  const heading = h("h1", {});
+  const facts = h("dl", { class: "meta" });
+  const cancel = h("button", { type: "button" }, "Cancel suite run");
+  const body = h("tbody");
+  main.append(h("p", {}, h("a", { href: "#/suites" }, "← All suites")), heading, facts, h("p", {}, cancel),
+    h("table", { "aria-label": "Runs of this suite run" },
+      h("thead", {}, h("tr", {}, ...["Run", "Recording", "Status", "Duration", "Error"]
+        .map((t) => h("th", { scope: "col" }, t)))),
+      body));
+  let suiteRun = null;
+
+  async function refresh() {
+    suiteRun = await api(`/api/suite-runs/${suiteRunId}`);
+    document.title = `Suite run #${suiteRun.number} · Reprise`;
+    heading.replaceChildren(`Suite ${suiteRun.suiteName} · #${suiteRun.number} `, badge(suiteRun.status));
+    facts.replaceChildren(...[
+      ["Counts", h("span", { "data-counts": "" }, countsText(suiteRun.counts, suiteRun.total))],
+      ["Duration", duration(suiteRun.durationMs)], ["Created", when(suiteRun.createdAt)],
+      ["Started", when(suiteRun.startedAt)], ["Finished", when(suiteRun.finishedAt)],
+      ["Queued by", suiteRun.queuedBy || "—"],
+    ].map(([term, value]) => h("div", {}, h("dt", {}, term), h("dd", {}, value))));
+    cancel.disabled = SUITE_FINAL.has(suiteRun.status) || suiteRun.cancelRequested;
+    body.replaceChildren(...suiteRun.runs.map((run) => h("tr", { "data-run-id": run.id },
+      h("td", {}, h("a", { href: `#/runs/${run.id}` }, `#${run.number}`)), h("td", { class: "name" }, run.name),
+      h("td", {}, badge(run.status)), h("td", {}, duration(run.durationMs)),
+      h("td", { class: "error" }, run.error || ""))));
+  }
+  cancel.addEventListener("click", async () => {
+    cancel.disabled = true;
+    try { await api(`/api/suite-runs/${suiteRunId}/cancel`, { method: "POST" }); await refresh(); }
+    catch (error) { toast(error.message); }
+  });
+  await refresh();
+  // Until the suite's result is decided: its children change under it.
+  const timer = setInterval(() => {
+    if (suiteRun && !SUITE_FINAL.has(suiteRun.status)) refresh().catch(() => {});
+  }, 2000);
   cleanup = () => clearInterval(timer);
 }
