@@ -19,6 +19,7 @@ from storage.errors import (
     ScheduleNotFound,
     StorageError,
 )
+from storage.history import FailingStep, HistoryRun, RecordingHistory, RunHistory
 from storage.keys import KeyRecord, KeyRepository, NewKey, NewSession, SessionRecord
 from storage.local_artifacts import LocalArtifactStore
 from storage.migrations import apply_migrations, migrate
@@ -45,8 +46,10 @@ __all__ = [
     "ByteRange",
     "DatabaseMissing",
     "DurationBucket",
+    "FailingStep",
     "FinishedRuns",
     "GrowthRecord",
+    "HistoryRun",
     "IdempotencyConflict",
     "InvalidTransition",
     "KeyNameTaken",
@@ -62,6 +65,7 @@ __all__ = [
     "QueueActionRecord",
     "QueueActions",
     "RangeNotSatisfiable",
+    "RecordingHistory",
     "RecordingNotFound",
     "RecordingRecord",
     "RecordingRepository",
@@ -69,6 +73,7 @@ __all__ = [
     "RetentionPassRecord",
     "RetentionReport",
     "RunFilters",
+    "RunHistory",
     "RunMetrics",
     "RunMetricsReader",
     "RunNotFound",
