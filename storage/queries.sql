@@ -516,17 +516,17 @@ UPDATE schedules SET state = 'stopped', stopped_reason = $3, updated_at = now()
 WHERE queue = $1 AND id = $2 AND state <> 'stopped';
 
 -- Run history of a saved recording (storage/history.py), scoped to one queue ($1) as every run query is: the
--- recording's ($2) runs created in the window (the last $3 days). Both statements run in one transaction, so
--- now() (the window's end) is the same for both.
+-- recording's ($2) runs created in the window, the last $3 days of 24 hours (whatever the server's time zone).
+-- Both statements run in one transaction, so now() (the window's end) is the same for both.
 
 -- name: recording_history_summary
 -- Counts by status, the pass rate (passed among the runs that ended with a verdict, $4 = passed, $5 = the verdict
 -- statuses; null when there is none) and the median duration of the runs that finished (ms; null when none did).
 WITH window_runs AS (
     SELECT status, duration_ms, finished_at FROM runs
-    WHERE queue = $1 AND recording_id = $2 AND created_at >= now() - make_interval(days => $3)
+    WHERE queue = $1 AND recording_id = $2 AND created_at >= now() - make_interval(hours => $3 * 24)
 )
-SELECT now() - make_interval(days => $3) AS window_from, now() AS window_to,
+SELECT now() - make_interval(hours => $3 * 24) AS window_from, now() AS window_to,
        (SELECT coalesce(jsonb_object_agg(status, runs), '{}'::jsonb)
         FROM (SELECT status, count(*) AS runs FROM window_runs GROUP BY status) counted) AS counts,
        (SELECT count(*) FILTER (WHERE status = $4::run_status)::float8
@@ -544,6 +544,6 @@ FROM runs r
 LEFT JOIN LATERAL (SELECT s.step_index, s.step_type, s.selector, s.error FROM run_steps s
                    WHERE s.run_id = r.id AND s.attempt = r.attempts AND s.status = $5::step_status
                    ORDER BY s.step_index LIMIT 1) failing ON true
-WHERE r.queue = $1 AND r.recording_id = $2 AND r.created_at >= now() - make_interval(days => $3)
+WHERE r.queue = $1 AND r.recording_id = $2 AND r.created_at >= now() - make_interval(hours => $3 * 24)
 ORDER BY r.number DESC
 LIMIT $4;
