@@ -34,7 +34,12 @@ class RunComparison:
 
     @property
     def first_difference(self) -> int | None:
-        return next((step.index for step in self.steps if step.differs), None)
+        return first_difference(self.steps)
+
+
+def first_difference(steps: Sequence[StepComparison]) -> int | None:
+    """The index of the first step that differs; None when none does."""
+    return next((step.index for step in steps if step.differs), None)
 
 
 def step_differs(a: StepResult | None, b: StepResult | None) -> bool:
