@@ -28,6 +28,7 @@ from api.routes import (
     dead_letter,
     events,
     health,
+    history,
     keys,
     metrics,
     queue,
@@ -43,6 +44,7 @@ from api.routes.dashboard import install_dashboard
 from api.services.artifacts import ArtifactService
 from api.services.dead_letter import DeadLetterService
 from api.services.health import QUEUE_SNAPSHOT_TTL_S, HealthService, QueueSnapshot
+from api.services.history import HistoryService
 from api.services.metrics import MetricsService
 from api.services.recordings import RecordingService
 from api.services.runs import RunService
@@ -60,6 +62,7 @@ from storage import (
     KeyRepository,
     QueueActions,
     RecordingRepository,
+    RunHistory,
     RunMetricsReader,
     RunRepository,
     ScheduleRepository,
@@ -109,6 +112,8 @@ def create_app(settings: Settings) -> FastAPI:
                                                recordings_repository, schedulers, NetworkPolicy.from_settings(settings))
             app.state.schedules = schedule_service
             app.state.recordings = RecordingService(recordings_repository, run_service, schedule_service)
+            app.state.history = HistoryService(RunHistory(pool, queue=settings.queue_name), recordings_repository,
+                                               runs_repository)
             app.state.dead_letter = DeadLetterService(run_queue, run_service)
             suite_flows = SuiteFlows(run_queue, settings.redis_url)
             stack.push_async_callback(suite_flows.close)
@@ -142,8 +147,9 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.settings = settings
     app.state.stream_slots = StreamSlots(settings.api_max_event_streams)
     install_error_handlers(app)
-    routers = [module.router for module in (runs, artifacts, health, schema, queue, dead_letter, events, stats,
-                                            recordings, schedules, metrics, session, keys, suites)]
+    # history first: its /api/runs/compare must be matched before /api/runs/{run_id}.
+    routers = [module.router for module in (history, runs, artifacts, health, schema, queue, dead_letter, events,
+                                            stats, recordings, schedules, metrics, session, keys, suites)]
     declare_common_errors(routers, unlimited_prefixes=EXEMPT_PREFIXES)
     for router in routers:
         app.include_router(router)

@@ -14,6 +14,7 @@ from api.events import EventHub
 from api.services.artifacts import ArtifactService
 from api.services.dead_letter import DeadLetterService
 from api.services.health import HealthService
+from api.services.history import HistoryService
 from api.services.metrics import MetricsService
 from api.services.recordings import RecordingService
 from api.services.runs import RunService
@@ -76,6 +77,10 @@ async def _events(request: Request) -> EventHub:
     return cast(EventHub, _state(request, "events"))
 
 
+async def _history(request: Request) -> HistoryService:
+    return cast(HistoryService, _state(request, "history"))
+
+
 RunServiceDep = Annotated[RunService, Depends(_runs)]
 SuiteServiceDep = Annotated[SuiteService, Depends(_suites)]
 ArtifactServiceDep = Annotated[ArtifactService, Depends(_artifacts)]
@@ -88,3 +93,4 @@ MetricsServiceDep = Annotated[MetricsService, Depends(_metrics)]
 QueueDep = Annotated[RunQueue, Depends(_queue)]
 EventHubDep = Annotated[EventHub, Depends(_events)]
 QueueActionsDep = Annotated[QueueActions, Depends(_queue_actions)]
+HistoryServiceDep = Annotated[HistoryService, Depends(_history)]

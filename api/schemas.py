@@ -13,7 +13,7 @@ from contract import limits
 from contract.options import DEFAULT_PRIORITY, CamelModel, Priority, RunOptions
 from contract.requests import script_schema
 from contract.results import StepResult
-from contract.runs import AttemptStatus, FailureCategory, RunStatus
+from contract.runs import AttemptStatus, FailureCategory, RunStatus, StepStatus
 from contract.schedules import MAX_CRON_CHARS, MAX_EVERY_MS, MIN_EVERY_MS, Cron, ScheduleState, ScheduleTiming, TimeZone
 from contract.suites import SuiteRunStatus
 
@@ -368,3 +368,68 @@ class SuiteRunPage(CamelModel):
     total: int
     limit: int
     offset: int
+# ---- run history and compare (GET /api/recordings/{id}/history, GET /api/runs/compare) ----
+
+
+class FailingStepPublic(CamelModel):
+    index: int = Field(description="0-based, as in the run's steps")
+    type: str
+    selector: str | None
+    error: str | None
+
+
+class HistoryRunPublic(CamelModel):
+    id: UUID
+    number: int
+    status: RunStatus
+    error: str | None
+    error_category: FailureCategory | None
+    attempts: int
+    created_at: datetime
+    finished_at: datetime | None
+    duration_ms: int | None
+    failing_step: FailingStepPublic | None = Field(description="The first step of its latest attempt that failed")
+    url: str
+
+
+class HistoryWindow(CamelModel):
+    days: int
+    from_: datetime = Field(serialization_alias="from", description="Runs created at or after this count")
+    to: datetime
+
+
+class RecordingHistoryPublic(CamelModel):
+    recording_id: UUID
+    name: str
+    window: HistoryWindow
+    pass_rate: float | None = Field(description="passed / (passed + failed + error) in the window, 0..1 (a "
+                                                "cancelled run says nothing of the recording); null with none")
+    median_duration_ms: float | None = Field(description="Of the window's runs that finished; null with none")
+    counts: dict[RunStatus, int] = Field(description="The window's runs by status, every status present")
+    runs: list[HistoryRunPublic] = Field(description="The window's newest runs (at most `limit`), newest first")
+
+
+class ComparedStepSide(CamelModel):
+    status: StepStatus
+    duration_ms: int
+    error: str | None
+    category: FailureCategory | None
+    selector: str | None
+
+
+class ComparedStep(CamelModel):
+    index: int
+    type: str
+    selector: str | None
+    a: ComparedStepSide | None = Field(description="null: run a has no such step")
+    b: ComparedStepSide | None = Field(description="null: run b has no such step")
+    duration_delta_ms: int | None = Field(description="b's duration minus a's; null unless both have the step")
+    differs: bool = Field(description="On one side only, or its status or error text differs")
+
+
+class RunComparisonPublic(CamelModel):
+    recording_id: UUID
+    a: RunSummary
+    b: RunSummary
+    steps: list[ComparedStep] = Field(description="Each run's latest attempt's steps side by side, by index")
+    first_difference: int | None = Field(description="The index of the first step that differs; null: none does")

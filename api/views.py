@@ -13,16 +13,23 @@ from api.auth import is_admin
 from api.schemas import (
     ArtifactPublic,
     AttemptPublic,
+    ComparedStep,
+    ComparedStepSide,
     DeadJobPublic,
     DependencyHealth,
+    FailingStepPublic,
     GrowthDay,
     HealthDetail,
+    HistoryRunPublic,
+    HistoryWindow,
     KindStatusUsage,
     LastRun,
     LastSuiteRun,
     QueueHealth,
+    RecordingHistoryPublic,
     RecordingPublic,
     RetentionPassPublic,
+    RunComparisonPublic,
     RunDetail,
     RunSummary,
     SchedulePublic,
@@ -35,12 +42,22 @@ from api.schemas import (
 )
 from api.services.dead_letter import DeadLetterEntry
 from api.services.health import HealthReport, Probe
+from api.services.history import RunComparison
 from api.services.runs import RunView
 from api.services.schedules import ScheduleView
 from api.services.stats import StorageReport
 from api.services.suites import SuiteRunView
+from contract.results import StepResult
 from contract.settings import Settings
-from storage import ArtifactRecord, AttemptRecord, RecordingRecord, RunRecord, SuiteRecord, SuiteRunRecord
+from storage import (
+    ArtifactRecord,
+    AttemptRecord,
+    RecordingHistory,
+    RecordingRecord,
+    RunRecord,
+    SuiteRecord,
+    SuiteRunRecord,
+)
 
 
 def _base(request: Request) -> str:
@@ -272,3 +289,40 @@ def suite_run_summary(suite_run: SuiteRunRecord, request: Request) -> SuiteRunSu
 def suite_run_detail(view: SuiteRunView, request: Request) -> SuiteRunDetail:
     return SuiteRunDetail(**suite_run_summary(view.suite_run, request).model_dump(),
                           runs=[run_summary(run, request, reveal_secrets=False) for run in view.runs])
+def recording_history(recording: RecordingRecord, history: RecordingHistory,
+                      request: Request) -> RecordingHistoryPublic:
+    return RecordingHistoryPublic(
+        recording_id=recording.id,
+        name=recording.name,
+        window=HistoryWindow(days=history.days, from_=history.window_from, to=history.window_to),
+        pass_rate=history.pass_rate,
+        median_duration_ms=history.median_duration_ms,
+        counts=history.counts,
+        runs=[HistoryRunPublic(
+            id=run.id, number=run.number, status=run.status, error=run.error, error_category=run.error_category,
+            attempts=run.attempts, created_at=run.created_at, finished_at=run.finished_at,
+            duration_ms=run.duration_ms, url=run_url(request, run.id),
+            failing_step=FailingStepPublic(index=step.index, type=step.type, selector=step.selector, error=step.error)
+            if (step := run.failing_step) is not None else None,
+        ) for run in history.runs],
+    )
+
+
+def _compared_side(step: StepResult | None) -> ComparedStepSide | None:
+    if step is None:
+        return None
+    return ComparedStepSide(status=step.status, duration_ms=step.duration_ms, error=step.error,
+                            category=step.category, selector=step.selector)
+
+
+def run_comparison(comparison: RunComparison, request: Request) -> RunComparisonPublic:
+    assert comparison.a.recording_id is not None  # HistoryService.compare refuses runs of no recording
+    return RunComparisonPublic(
+        recording_id=comparison.a.recording_id,
+        a=run_summary(comparison.a, request),
+        b=run_summary(comparison.b, request),
+        steps=[ComparedStep(index=step.index, type=step.type, selector=step.selector, a=_compared_side(step.a),
+                            b=_compared_side(step.b), duration_delta_ms=step.duration_delta_ms, differs=step.differs)
+               for step in comparison.steps],
+        first_difference=comparison.first_difference,
+    )

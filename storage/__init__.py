@@ -24,6 +24,7 @@ from storage.errors import (
     SuiteNotFound,
     SuiteRunNotFound,
 )
+from storage.history import FailingStep, HistoryRun, RecordingHistory, RunHistory
 from storage.keys import KeyRecord, KeyRepository, NewKey, NewSession, SessionRecord
 from storage.local_artifacts import LocalArtifactStore
 from storage.migrations import apply_migrations, migrate
@@ -52,8 +53,10 @@ __all__ = [
     "ChildrenPending",
     "DatabaseMissing",
     "DurationBucket",
+    "FailingStep",
     "FinishedRuns",
     "GrowthRecord",
+    "HistoryRun",
     "IdempotencyConflict",
     "InvalidTransition",
     "KeyNameTaken",
@@ -69,6 +72,7 @@ __all__ = [
     "QueueActionRecord",
     "QueueActions",
     "RangeNotSatisfiable",
+    "RecordingHistory",
     "RecordingNotFound",
     "RecordingRecord",
     "RecordingRepository",
@@ -77,6 +81,7 @@ __all__ = [
     "RetentionPassRecord",
     "RetentionReport",
     "RunFilters",
+    "RunHistory",
     "RunMetrics",
     "RunMetricsReader",
     "RunNotFound",

@@ -669,3 +669,35 @@ RETURNING id;
 
 -- name: suite_run_exists
 SELECT status FROM suite_runs WHERE queue = $1 AND id = $2;
+-- Run history of a saved recording (storage/history.py), scoped to one queue ($1) as every run query is: the
+-- recording's ($2) runs created in the window, the last $3 days of 24 hours (whatever the server's time zone).
+-- Both statements run in one transaction, so now() (the window's end) is the same for both.
+
+-- name: recording_history_summary
+-- Counts by status, the pass rate (passed among the runs that ended with a verdict, $4 = passed, $5 = the verdict
+-- statuses; null when there is none) and the median duration of the runs that finished (ms; null when none did).
+WITH window_runs AS (
+    SELECT status, duration_ms, finished_at FROM runs
+    WHERE queue = $1 AND recording_id = $2 AND created_at >= now() - make_interval(hours => $3 * 24)
+)
+SELECT now() - make_interval(hours => $3 * 24) AS window_from, now() AS window_to,
+       (SELECT coalesce(jsonb_object_agg(status, runs), '{}'::jsonb)
+        FROM (SELECT status, count(*) AS runs FROM window_runs GROUP BY status) counted) AS counts,
+       (SELECT count(*) FILTER (WHERE status = $4::run_status)::float8
+               / nullif(count(*) FILTER (WHERE status = ANY($5::run_status[])), 0)
+        FROM window_runs) AS pass_rate,
+       (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY duration_ms)
+        FROM window_runs WHERE finished_at IS NOT NULL AND duration_ms IS NOT NULL) AS median_duration_ms;
+
+-- name: recording_history_runs
+-- The newest $4 runs of the window, each with the first step of its latest attempt that ended $5 (failed), if any.
+SELECT r.id, r.number, r.status, r.error, r.error_category, r.attempts, r.created_at, r.finished_at, r.duration_ms,
+       failing.step_index AS failing_index, failing.step_type AS failing_type, failing.selector AS failing_selector,
+       failing.error AS failing_error
+FROM runs r
+LEFT JOIN LATERAL (SELECT s.step_index, s.step_type, s.selector, s.error FROM run_steps s
+                   WHERE s.run_id = r.id AND s.attempt = r.attempts AND s.status = $5::step_status
+                   ORDER BY s.step_index LIMIT 1) failing ON true
+WHERE r.queue = $1 AND r.recording_id = $2 AND r.created_at >= now() - make_interval(hours => $3 * 24)
+ORDER BY r.number DESC
+LIMIT $4;

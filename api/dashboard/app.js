@@ -228,8 +228,9 @@ function route() {
   const params = new URLSearchParams(queryString || "");
   const parts = path.split("/").filter(Boolean);
   const section = parts[0] || "runs";
+  const navSection = section === "compare" ? "recordings" : section;  // a comparison is of a recording's runs
   for (const link of document.querySelectorAll("nav a")) {
-    if (link.dataset.section === section) link.setAttribute("aria-current", "page");
+    if (link.dataset.section === navSection) link.setAttribute("aria-current", "page");
     else link.removeAttribute("aria-current");
   }
   main.replaceChildren();
@@ -238,7 +239,9 @@ function route() {
     return loadContract().then(() => {
       if (section === "runs" && parts[1]) return runDetail(parts[1]);
       if (section === "queue") return queuePage();
+      if (section === "recordings" && parts[1] && parts[2] === "history") return recordingHistory(parts[1], params);
       if (section === "recordings") return recordingsPage();
+      if (section === "compare") return comparePage(params);
       if (section === "schedules") return schedulesPage(params);
       if (section === "suites") return suitesPage();
       if (section === "suite-runs" && parts[1]) return suiteRunPage(parts[1]);
@@ -500,6 +503,8 @@ async function runDetail(runId) {
         run.queuedBy || "schedule")]] : []),
       ...(run.suiteRunId ? [["Suite run", h("a", { href: `#/suite-runs/${run.suiteRunId}`, "data-suite-run-link": "" },
         "this run's suite")]] : []),
+      ...(run.recordingId ? [["Recording", h("a", { href: `#/recordings/${run.recordingId}/history`,
+                                                    id: "recording-history" }, "history")]] : []),
     ].map(([term, value]) => h("div", {}, h("dt", {}, term), h("dd", {}, value))));
     errorBox.replaceChildren(run.error
       ? h("p", { class: "error-box", role: "note" },
@@ -784,7 +789,10 @@ async function recordingsPage() {
         } catch (error) { toast(error.message); runNow.disabled = false; }
       });
       return h("tr", { "data-recording-id": recording.id },
-        h("td", { class: "name" }, recording.name), h("td", {}, recording.format),
+        h("td", { class: "name" }, h("a", { href: `#/recordings/${recording.id}/history`,
+                                            "data-history-link": recording.id, title: `History of ${recording.name}` },
+          recording.name)),
+        h("td", {}, recording.format),
         h("td", {}, String(recording.stepCount)), h("td", {}, when(recording.createdAt)),
         h("td", {}, recording.lastRun
           ? h("a", { href: `#/runs/${recording.lastRun.id}` }, `#${recording.lastRun.number} `,
@@ -1059,4 +1067,166 @@ async function suiteRunPage(suiteRunId) {
     if (suiteRun && !SUITE_FINAL.has(suiteRun.status)) refresh().catch(() => {});
   }, 2000);
   cleanup = () => clearInterval(timer);
+// ---- run history and compare ---------------------------------------------------------------------
+
+const HISTORY_WINDOWS = [7, 30, 90, 365];
+
+function percent(rate) {
+  return rate === null || rate === undefined ? "—" : `${Math.round(rate * 1000) / 10}%`;
+}
+
+function signedDuration(ms) {
+  if (ms === null || ms === undefined) return "—";
+  if (ms === 0) return "±0 ms";
+  return `${ms > 0 ? "+" : "−"}${duration(Math.abs(ms))}`;
+}
+
+function stepLabel(step) {
+  return `Step ${step.index + 1}: ${step.type}${step.selector ? ` ${step.selector}` : ""}`;
+}
+
+// The runs oldest to newest, left to right: a bar per run, its height the run's duration, its colour its status.
+function historyStrip(runs) {
+  const width = 640;
+  const height = 64;
+  const figure = svg("svg", { viewBox: `0 0 ${width} ${height}`, role: "img",
+                              "aria-label": "The last runs' statuses and durations, oldest first" });
+  const ordered = [...runs].reverse();
+  const longest = Math.max(1, ...ordered.map((run) => run.durationMs || 0));
+  const barWidth = Math.min(24, width / Math.max(1, ordered.length));
+  const styles = getComputedStyle(document.documentElement);
+  ordered.forEach((run, i) => {
+    const barHeight = run.durationMs ? Math.max(3, (run.durationMs / longest) * (height - 4)) : 3;
+    const rect = svg("rect", { x: i * barWidth, y: height - barHeight, width: Math.max(1, barWidth - 2),
+                               height: barHeight, fill: styles.getPropertyValue(`--${run.status}`).trim() || "#999",
+                               "data-run-id": run.id, "data-status": run.status });
+    const title = svg("title");
+    title.textContent = `#${run.number} ${run.status}, ${duration(run.durationMs)}`;
+    rect.append(title);
+    figure.append(rect);
+  });
+  return figure;
+}
+
+function compareHash(a, b) {
+  return `#/compare?a=${encodeURIComponent(a)}&b=${encodeURIComponent(b)}`;
+}
+
+async function recordingHistory(recordingId, params) {
+  const days = HISTORY_WINDOWS.includes(Number(params.get("days"))) ? Number(params.get("days")) : 30;
+  const history = await api(`/api/recordings/${encodeURIComponent(recordingId)}/history?limit=50&days=${days}`);
+  document.title = `History of ${history.name} · Reprise`;
+  const windowSelect = h("select", { id: "history-window" },
+    ...HISTORY_WINDOWS.map((d) => h("option", { value: d, selected: d === days }, `last ${d} days`)));
+  windowSelect.addEventListener("change", () => {
+    location.hash = `#/recordings/${recordingId}/history?days=${windowSelect.value}`;
+  });
+  const finished = Object.entries(history.counts).filter(([, n]) => n > 0);
+
+  const pickA = h("select", { id: "compare-a", name: "a" });
+  const pickB = h("select", { id: "compare-b", name: "b" });
+  const options = history.runs.map((run) => [run.id, `#${run.number} (${run.status})`]);
+  pickA.replaceChildren(...options.map(([id, label]) => h("option", { value: id }, label)));
+  pickB.replaceChildren(...options.map(([id, label]) => h("option", { value: id }, label)));
+  if (history.runs.length > 1) { pickA.value = history.runs[1].id; pickB.value = history.runs[0].id; }
+  const compareForm = h("form", { class: "panel compare-form", "aria-label": "Compare two runs" },
+    h("div", { class: "field" }, h("label", { for: "compare-a" }, "Compare run"), pickA),
+    h("div", { class: "field" }, h("label", { for: "compare-b" }, "with run"), pickB),
+    h("button", { type: "submit", class: "primary", disabled: history.runs.length < 2 }, "Compare"));
+  compareForm.addEventListener("submit", (event) => {
+    event.preventDefault();
+    location.hash = compareHash(pickA.value, pickB.value);
+  });
+
+  const body = h("tbody");
+  history.runs.forEach((run, i) => {
+    const previous = history.runs[i + 1];
+    body.append(h("tr", { "data-run-id": run.id, "data-status": run.status },
+      h("td", {}, h("a", { href: `#/runs/${run.id}` }, `#${run.number}`)),
+      h("td", {}, badge(run.status)),
+      h("td", {}, duration(run.durationMs)),
+      h("td", { class: "failing-step" }, run.failingStep
+        ? [h("div", {}, stepLabel(run.failingStep)),
+           run.failingStep.error ? h("div", { class: "step-error" }, run.failingStep.error) : null]
+        : (run.error ? h("div", { class: "muted" }, run.error) : "—")),
+      h("td", {}, when(run.finishedAt || run.createdAt)),
+      h("td", {}, previous
+        ? h("a", { href: compareHash(previous.id, run.id), "data-compare-previous": run.id },
+            `compare with #${previous.number}`)
+        : "")));
+  });
+  if (!history.runs.length) {
+    body.append(h("tr", {}, h("td", { colspan: 6, class: "muted" }, `No runs in the last ${days} days.`)));
+  }
+
+  main.append(
+    h("p", { class: "muted" }, h("a", { href: "#/recordings" }, "Recordings"), " › history"),
+    h("h1", {}, "History of ", h("span", { class: "recording-name" }, history.name)),
+    h("section", { class: "panel history-summary" },
+      h("div", { class: "field" }, h("label", { for: "history-window" }, "Window"), windowSelect),
+      h("div", { class: "counts" },
+        h("div", { class: "count", id: "pass-rate" }, h("b", {}, percent(history.passRate)), "pass rate"),
+        h("div", { class: "count", id: "median-duration" },
+          h("b", {}, duration(history.medianDurationMs === null ? null : Math.round(history.medianDurationMs))),
+          "median duration"),
+        ...finished.map(([status, n]) => h("div", { class: "count", "data-count": status },
+          h("b", {}, String(n)), status))),
+      h("div", { class: "strip" }, historyStrip(history.runs))),
+    compareForm,
+    h("table", { "aria-label": "Runs of the recording" },
+      h("thead", {}, h("tr", {}, ...["Run", "Status", "Duration", "Failing step", "Finished", ""]
+        .map((title) => h("th", { scope: "col" }, title)))),
+      body));
+}
+
+function comparedSide(side) {
+  if (!side) return [h("td", { class: "muted" }, "—"), h("td", { class: "muted" }, "—")];
+  return [
+    h("td", {}, badge(side.status), side.error ? h("div", { class: "step-error" }, side.error) : null),
+    h("td", {}, duration(side.durationMs)),
+  ];
+}
+
+async function comparePage(params) {
+  const a = params.get("a");
+  const b = params.get("b");
+  if (!a || !b) throw new Error("Pick two runs of a recording to compare (its history page).");
+  const comparison = await api(`/api/runs/compare?a=${encodeURIComponent(a)}&b=${encodeURIComponent(b)}`);
+  const runA = comparison.a;
+  const runB = comparison.b;
+  document.title = `Compare #${runA.number} and #${runB.number} · Reprise`;
+  const first = comparison.steps.find((step) => step.index === comparison.firstDifference) || null;
+  const runPanel = (label, run) => h("div", { class: "panel compared-run", "data-side": label },
+    h("h2", {}, `${label}: `, h("a", { href: `#/runs/${run.id}` }, `#${run.number}`), " ", badge(run.status)),
+    h("p", {}, duration(run.durationMs), " · ", when(run.finishedAt || run.createdAt)),
+    run.error ? h("p", { class: "step-error" }, run.error) : null);
+  const rows = comparison.steps.map((step) => h("tr", {
+    "data-step": step.index, "data-differs": String(step.differs),
+    class: [step.differs ? "differs" : "", step.index === comparison.firstDifference ? "first-difference" : ""]
+      .filter(Boolean).join(" ") || null,
+  },
+  h("td", {}, String(step.index + 1)),
+  h("td", {}, h("strong", {}, step.type), step.selector ? h("div", { class: "selector" }, step.selector) : null),
+  ...comparedSide(step.a), ...comparedSide(step.b),
+  h("td", { class: "delta" }, signedDuration(step.durationDeltaMs))));
+  main.append(
+    h("p", { class: "muted" }, h("a", { href: `#/recordings/${comparison.recordingId}/history` }, "History of ",
+      runA.name)),
+    h("h1", {}, `Compare #${runA.number} and #${runB.number}`),
+    h("div", { class: "compared-runs" }, runPanel("A", runA), runPanel("B", runB)),
+    h("p", { id: "first-difference", role: "status" }, first
+      ? ["First difference: ", h("a", { href: "#", onclick: (event) => {
+          event.preventDefault();
+          main.querySelector("tr.first-difference")?.scrollIntoView({ block: "center" });
+        } }, stepLabel(first))]
+      : "No step differs: the runs differ in durations only."),
+    h("table", { "aria-label": "Steps compared", class: "compare" },
+      h("thead", {},
+        h("tr", {}, h("th", { scope: "col", rowspan: 2 }, "#"), h("th", { scope: "col", rowspan: 2 }, "Step"),
+          h("th", { scope: "colgroup", colspan: 2 }, `A: #${runA.number}`),
+          h("th", { scope: "colgroup", colspan: 2 }, `B: #${runB.number}`),
+          h("th", { scope: "col", rowspan: 2 }, "Δ duration")),
+        h("tr", {}, ...["Status", "Duration", "Status", "Duration"].map((t) => h("th", { scope: "col" }, t)))),
+      h("tbody", {}, rows)));
+  if (!rows.length) main.append(h("p", { class: "muted" }, "Neither run has steps yet."));
 }
