@@ -7,9 +7,10 @@ from typing import Any, get_args
 from contract.options import Priority
 from contract.runs import contract_document
 from contract.schedules import schedule_contract
+from contract.suites import suite_contract
 
 
 def client_contract() -> dict[str, Any]:
     """Run, attempt and step statuses, the final run statuses, the allowed changes of a run's status, the failure
-    categories, the schedule states and the run priorities, highest first."""
-    return {**contract_document(), **schedule_contract(), "priorities": list(get_args(Priority))}
+    categories, the schedule states, the suite run statuses and the run priorities, highest first."""
+    return {**contract_document(), **schedule_contract(), **suite_contract(), "priorities": list(get_args(Priority))}

@@ -37,6 +37,13 @@ FINAL_SUITE_RUN_STATUSES: frozenset[SuiteRunStatus] = frozenset(
     {SuiteRunStatus.PASSED, SuiteRunStatus.FAILED, SuiteRunStatus.ERROR, SuiteRunStatus.CANCELLED})
 
 
+def suite_contract() -> dict[str, Any]:
+    """The suite run statuses for `GET /api/contract` (the dashboard's "is it decided" test)."""
+    return {"suiteRunStatuses": [status.value for status in SuiteRunStatus],
+            "finalSuiteRunStatuses": [status.value for status in SuiteRunStatus
+                                      if status in FINAL_SUITE_RUN_STATUSES]}
+
+
 def suite_verdict(counts: Mapping[RunStatus, int], *, cancel_requested: bool) -> SuiteRunStatus:
     """The suite's result from its children's final statuses: cancelled when someone cancelled the suite; else failed
     when a test failed (what a CI build must see first), else error when one could not be run, else cancelled when a

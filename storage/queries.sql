@@ -669,6 +669,7 @@ RETURNING id;
 
 -- name: suite_run_exists
 SELECT status FROM suite_runs WHERE queue = $1 AND id = $2;
+
 -- Run history of a saved recording (storage/history.py), scoped to one queue ($1) as every run query is: the
 -- recording's ($2) runs created in the window, the last $3 days of 24 hours (whatever the server's time zone).
 -- Both statements run in one transaction, so now() (the window's end) is the same for both.

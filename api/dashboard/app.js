@@ -6,6 +6,7 @@ const main = document.getElementById("main");
 // before the first page: never a copy here.
 let RUN_STATUSES = [];
 let FINAL = new Set();
+let SUITE_FINAL = new Set();
 let CHART_SERIES = [];
 let PRIORITIES = [];
 let contractLoaded = null;
@@ -14,6 +15,7 @@ function loadContract() {
   contractLoaded ??= api("/api/contract").then((contract) => {
     RUN_STATUSES = contract.runStatuses;
     FINAL = new Set(contract.finalRunStatuses);
+    SUITE_FINAL = new Set(contract.finalSuiteRunStatuses);
     CHART_SERIES = contract.finalRunStatuses.map((status) => [status, `--${status}`]);
     PRIORITIES = contract.priorities;
   });
@@ -952,7 +954,6 @@ async function schedulesPage(params) {
 
 // ---- suites --------------------------------------------------------------------------------------
 
-const SUITE_FINAL = new Set(["passed", "failed", "error", "cancelled"]);
 
 function countsText(counts, total) {
   return `${counts.passed} passed · ${counts.failed} failed · ${counts.error} error · ${counts.cancelled} cancelled` +
@@ -1054,7 +1055,7 @@ async function suiteRunPage(suiteRunId) {
     body.replaceChildren(...suiteRun.runs.map((run) => h("tr", { "data-run-id": run.id },
       h("td", {}, h("a", { href: `#/runs/${run.id}` }, `#${run.number}`)), h("td", { class: "name" }, run.name),
       h("td", {}, badge(run.status)), h("td", {}, duration(run.durationMs)),
-      h("td", { class: "error" }, run.error || ""))));
+      h("td", { class: "run-error" }, run.error || ""))));
   }
   cancel.addEventListener("click", async () => {
     cancel.disabled = true;
@@ -1067,6 +1068,8 @@ async function suiteRunPage(suiteRunId) {
     if (suiteRun && !SUITE_FINAL.has(suiteRun.status)) refresh().catch(() => {});
   }, 2000);
   cleanup = () => clearInterval(timer);
+}
+
 // ---- run history and compare ---------------------------------------------------------------------
 
 const HISTORY_WINDOWS = [7, 30, 90, 365];
