@@ -670,6 +670,16 @@ RETURNING id;
 -- name: suite_run_exists
 SELECT status FROM suite_runs WHERE queue = $1 AND id = $2;
 
+-- name: overdue_suite_runs
+-- Suite runs not decided though every child has been final for $2 seconds: their parent job was lost (a Redis
+-- restart without persistence) or is late; the caller decides them (idempotent: finish_suite_run).
+SELECT sr.id FROM suite_runs sr
+WHERE sr.queue = $1 AND sr.status IN ('queued', 'running')
+  AND NOT EXISTS (SELECT 1 FROM runs WHERE suite_run_id = sr.id AND status IN ('queued', 'running'))
+  AND (SELECT max(finished_at) FROM runs WHERE suite_run_id = sr.id) <= now() - make_interval(secs => $2)
+ORDER BY sr.number
+LIMIT 100;
+
 -- Run history of a saved recording (storage/history.py), scoped to one queue ($1) as every run query is: the
 -- recording's ($2) runs created in the window, the last $3 days of 24 hours (whatever the server's time zone).
 -- Both statements run in one transaction, so now() (the window's end) is the same for both.

@@ -197,6 +197,10 @@ class SuiteRepository:
             raise SuiteRunNotFound(f"suite run {suite_run_id} not found")
         return False
 
+    async def overdue(self, grace_s: float) -> list[UUID]:
+        """Suite runs still undecided though every child has been final for `grace_s` seconds."""
+        return [row["id"] for row in await self._pool.fetch(self._sql["overdue_suite_runs"], self.queue, grace_s)]
+
     async def finish(self, suite_run_id: UUID) -> SuiteRunStatus | None:
         """Decide the suite's result from its children, once (`contract.suites.suite_verdict`): the status written,
         or None when the suite run was final already (nothing written). ChildrenPending when a child is not final

@@ -27,6 +27,7 @@ log = structlog.get_logger(__name__)
 
 SUITE_CONCURRENCY = 4
 CLOSE_TIMEOUT_S = 10.0
+OVERDUE_MARGIN_S = 60.0
 
 
 class SuiteDecider:
@@ -34,6 +35,21 @@ class SuiteDecider:
 
     def __init__(self, suites: SuiteRepository) -> None:
         self._suites = suites
+
+    async def decide_overdue(self, grace_s: float) -> list[UUID]:
+        """Decide the suite runs whose children have all been final for `grace_s` without their parent job coming:
+        a parent lost with Redis's data (the orphan sweep queues lost runs again, but a lost parent has no run
+        row to find it by). Returns those this call decided."""
+        decided = []
+        for suite_run_id in await self._suites.overdue(grace_s):
+            try:
+                status = await self._suites.finish(suite_run_id)
+            except ChildrenPending:
+                continue  # a child was queued again meanwhile
+            if status is not None:
+                log.warning("suite run decided without its parent job", suiteRunId=str(suite_run_id), status=status)
+                decided.append(suite_run_id)
+        return decided
 
     async def process(self, job: Job, token: str) -> dict[str, Any]:
         structlog.contextvars.bind_contextvars(jobId=job.id)
@@ -71,11 +87,21 @@ def suites_consumer(settings: Settings, decider: SuiteDecider) -> Worker:
 
 async def suites_loop(settings: Settings, decider: SuiteDecider) -> None:
     """Side task: take suites' parent jobs until cancelled (or the consumer dies, which ends the task and so the
-    worker)."""
+    worker); every sweep interval, decide the suite runs whose parent job never came (`decide_overdue`, after the
+    orphan grace and a minute more: a parent is handed out within a second of its last child)."""
     consumer = suites_consumer(settings, decider)
     consuming = asyncio.create_task(consumer.run(), name="suites-consumer")
+    grace_s = settings.orphan_grace_s + OVERDUE_MARGIN_S
     try:
-        await consuming
+        while not consuming.done():
+            await asyncio.wait({consuming}, timeout=settings.sweep_interval_s)
+            if consuming.done():
+                break
+            try:
+                await decider.decide_overdue(grace_s)
+            except Exception as error:  # Postgres away: the next interval tries again
+                log.warning("overdue suite runs not decided", error=repr(error))
+        consuming.result()  # the consumer's own error, if it died of one
         raise RuntimeError("the suites consumer stopped by itself")
     finally:
         # A decision cut short is rolled back; its job comes back through stalled detection.

@@ -19,6 +19,7 @@ from contract.settings import Settings
 from jobs.keys import suites_queue
 from jobs.queue import BULLMQ_PRIORITIES, bullmq_connection
 from storage import AttemptOutcome, ChildrenPending, RunRepository, SuiteRepository, create_pool
+from worker.suites import SuiteDecider
 
 from flows import quick_script
 
@@ -185,3 +186,29 @@ async def test_the_result_is_decided_once_and_only_when_every_child_is_final(
         await pool.execute("UPDATE suite_runs SET status = 'passed' WHERE id = $1", suite_run_id)
     cancel = await api_client.post(f"/api/suite-runs/{suite_run_id}/cancel")
     assert cancel.status_code == 409 and "already failed" in cancel.json()["message"]
+
+
+async def test_a_suite_run_whose_parent_job_was_lost_is_decided_by_the_overdue_pass(
+    api_client: httpx.AsyncClient, settings: Settings, pool: asyncpg.Pool,
+) -> None:
+    recordings = [await save(api_client, name) for name in ("a", "b")]
+    suite = await create_suite(api_client, {"name": "smoke", "recordingIds": recordings})
+    suite_run = (await api_client.post(f"/api/suites/{suite['id']}/runs", json={})).json()
+    parents = Queue(suites_queue(settings.queue_name), {"connection": bullmq_connection(settings.redis_url)})
+    try:  # what a Redis restart without persistence does to the parent
+        assert await parents.remove(suite_run["id"], {"removeChildren": False}) == 1
+        assert await parents.getJobState(suite_run["id"]) == "unknown"
+    finally:
+        await parents.close()
+    runs = RunRepository(pool, queue=settings.queue_name)
+    decider = SuiteDecider(SuiteRepository(pool, queue=settings.queue_name))
+    await finish_run(runs, UUID(suite_run["runs"][0]["id"]), RunStatus.PASSED)
+    assert await decider.decide_overdue(0) == []  # a child still queued: not overdue
+    await finish_run(runs, UUID(suite_run["runs"][1]["id"]), RunStatus.ERROR)
+    assert await decider.decide_overdue(3600) == []  # within the grace: the parent may still come
+
+    assert await decider.decide_overdue(0) == [UUID(suite_run["id"])]
+
+    body = (await api_client.get(f"/api/suite-runs/{suite_run['id']}")).json()
+    assert body["status"] == "error" and body["counts"] == {"passed": 1, "failed": 0, "error": 1, "cancelled": 0}
+    assert await decider.decide_overdue(0) == []
