@@ -234,7 +234,7 @@ class ReproseApi:
             hint = " (REPRISE_API_KEY: a key of scope run or admin)"
             raise ApiUnavailable(f"{method} {path}: {status} {_message(response)}{hint}")
         if status >= 500 or status == 429:
-            raise ApiUnavailable(f"{method} {path}: the API failed ({status}): {response.text.strip()[:300]}")
+            raise ApiUnavailable(f"{method} {path}: the API failed ({status}): {_message(response)[:300]}")
         if status == 404 and missing_ok:
             return None
         if status == 409 and conflict_ok:

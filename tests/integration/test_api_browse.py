@@ -119,7 +119,7 @@ async def test_recordings_are_saved_listed_run_and_deleted(api_client: httpx.Asy
 async def test_recordings_are_found_by_their_exact_name(api_client: httpx.AsyncClient) -> None:
     """`GET /api/recordings?name=` (what `reprise submit --recording NAME` asks): exact, case and all; names are
     not unique, so every one of that name comes back, newest first, with the total."""
-    ids = {}
+    ids: dict[str, list[str]] = {}
     for name in ("Checkout", "checkout", "Checkout flow", "Checkout"):
         saved = await api_client.post("/api/recordings", json={"script": SCRIPT, "name": name})
         assert saved.status_code == 201, saved.text
