@@ -78,9 +78,12 @@ class RemoteRun(CamelModel):
 
 
 class Recording(CamelModel):
+    """A saved recording: a list's item, or (`GET /api/recordings/{id}`) with its script."""
+
     id: UUID
     name: str
     step_count: int
+    script: dict[str, Any] | None = None
 
 
 class Suite(CamelModel):
@@ -173,7 +176,7 @@ class ReproseApi:
         return [_model(Recording, item, "GET /api/recordings") for item in _items(answer, "items")]
 
     def recording(self, recording_id: UUID) -> Recording | None:
-        """None when it is gone (deleted since)."""
+        """With its script; None when it is gone (deleted since)."""
         answer = self._send("GET", f"/api/recordings/{recording_id}", missing_ok=True)
         return _model(Recording, answer, "GET /api/recordings/{id}") if answer is not None else None
 

@@ -44,9 +44,17 @@ from reprise.submit_api import (
     SuiteRun,
 )
 from reprise.submit_progress import progress_for
-from reprise.submit_results import Outcome, dashboard_base, exit_code, markdown_summary, run_link, text_summary
+from reprise.submit_results import (
+    Outcome,
+    StepOutline,
+    dashboard_base,
+    exit_code,
+    markdown_summary,
+    recording_outline,
+    run_link,
+    text_summary,
+)
 from reprise.submit_watch import RunsWatch, SuiteWatch, Watched, watch
-from runner.formats import InvalidScript, parse_bounded
 
 POLL_S = 1.0
 _VARIABLE_NAME = re.compile(f"^{NAME_PATTERN}$")
@@ -113,10 +121,10 @@ class SubmitRequest:
 
 @dataclass
 class Submitted:
-    """What the API queued: runs (with their recordings' step counts when known) or a suite run."""
+    """What the API queued: runs (with their recordings' steps when known) or a suite run."""
 
     runs: list[RemoteRun]
-    totals: dict[UUID, int | None]
+    outlines: dict[UUID, StepOutline | None]
     suite_run: SuiteRun | None = None
 
 
@@ -172,17 +180,11 @@ def _read_file(path: Path) -> dict[str, Any]:
     return data
 
 
-def _step_count(script: dict[str, Any]) -> int | None:
-    """The recording's steps as the workers count them; None when it does not parse here (the API says why)."""
-    try:
-        return len(parse_bounded(script).steps)
-    except (InvalidScript, ValueError, TypeError):
-        return None
-
-
 def _explain(refused: RequestRefused, files: list[Path]) -> str:
     """The API's refusal, each field named as the user wrote it: the file (for `runs[i]`), the flag."""
-    lines = [str(refused)]
+    if not refused.fields:
+        return str(refused)
+    lines = [str(refused).split("): ", 1)[0] + "):"]
     for name, message in refused.fields:
         where = name
         batch = re.match(r"^runs\[(\d+)\]\.?(.*)$", name)
@@ -211,7 +213,7 @@ def _submit(request: SubmitRequest, api: ReproseApi) -> Submitted:
             runs = api.create_runs([{"script": script, **request.options} for script in scripts])
         except RequestRefused as refused:
             raise RequestRefused(_explain(refused, request.files), refused.fields) from None
-        return Submitted(runs, {run.id: _step_count(script) for run, script in zip(runs, scripts, strict=True)})
+        return Submitted(runs, {run.id: recording_outline(script) for run, script in zip(runs, scripts, strict=True)})
     if request.recording is not None:
         recording_id = _looks_like_id(request.recording)
         found = api.recordings_named(request.recording)
@@ -223,11 +225,13 @@ def _submit(request: SubmitRequest, api: ReproseApi) -> Submitted:
             ids = ", ".join(str(recording.id) for recording in found)
             raise InvalidInput(f"{len(found)} saved recordings are named {request.recording!r} ({ids}): give "
                                "--recording the id of one")
+        detail = api.recording(found[0].id)
         try:
             run = api.run_recording(found[0].id, request.options)
         except RequestRefused as refused:
             raise RequestRefused(_explain(refused, []), refused.fields) from None
-        return Submitted([run], {run.id: found[0].step_count})
+        script = detail.script if detail is not None else None
+        return Submitted([run], {run.id: recording_outline(script, found[0].step_count)})
     assert request.suite is not None
     suites = api.suites_named(request.suite)
     if not suites and (suite_id := _looks_like_id(request.suite)) is not None:
@@ -264,7 +268,7 @@ def execute(request: SubmitRequest, api: ReproseApi, out: TextIO, err: TextIO, *
         if not request.wait:
             return EXIT_PASSED
         watched: Watched = (SuiteWatch(api, submitted.suite_run) if submitted.suite_run is not None
-                            else RunsWatch(api, submitted.runs, submitted.totals))
+                            else RunsWatch(api, submitted.runs, submitted.outlines))
         result = watch(watched, progress_for(out), timeout_s=request.timeout_s, poll_s=poll_s, clock=clock,
                        sleep=sleep)
     except (InvalidInput, RequestRefused) as error:
@@ -273,7 +277,7 @@ def execute(request: SubmitRequest, api: ReproseApi, out: TextIO, err: TextIO, *
     except ApiUnavailable as error:
         err.write(f"reprise submit: {error}\n")
         return EXIT_ERROR
-    outcomes = [Outcome(item.run, run_link(item.run, api.base_url), item.total, item.run.id in result.timed_out)
+    outcomes = [Outcome(item.run, run_link(item.run, api.base_url), item.outline, item.run.id in result.timed_out)
                 for item in result.runs]
     suite_run = watched.suite_run if isinstance(watched, SuiteWatch) else None
     title = f"suite {suite_run.suite_name} #{suite_run.number}" if suite_run else "reprise submit"

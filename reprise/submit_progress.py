@@ -10,6 +10,7 @@ from typing import Protocol, TextIO
 
 from contract.runs import StepStatus
 from reprise.submit_api import RemoteRun
+from reprise.submit_results import StepOutline
 
 BAR_WIDTH = 24
 NAME_WIDTH = 32
@@ -17,10 +18,10 @@ NAME_WIDTH = 32
 
 @dataclass(frozen=True)
 class RunProgress:
-    """One run as the display shows it: its latest state and how many steps its recording has, when known."""
+    """One run as the display shows it: its latest state and its recording's steps, when known."""
 
     run: RemoteRun
-    total_steps: int | None = None
+    outline: StepOutline | None = None
 
     @property
     def done(self) -> int:
@@ -30,8 +31,8 @@ class RunProgress:
     @property
     def total(self) -> int | None:
         """The recording's steps; a final run's own count when the recording's is not known."""
-        if self.total_steps is not None:
-            return max(self.total_steps, self.done)
+        if self.outline is not None:
+            return max(len(self.outline), self.done)
         return len(self.run.steps) if self.run.final and self.run.steps else None
 
     def counter(self) -> str:

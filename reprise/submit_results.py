@@ -11,12 +11,17 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from contract.results import StepResult
 from contract.runs import RunStatus, StepStatus
 from reprise.run_command import EXIT_ERROR, EXIT_FAILED, EXIT_PASSED
 from reprise.submit_api import RemoteRun
+from runner.formats import InvalidScript, parse_bounded
+from runner.formats.steps import ElementStep
+
+# Each step of a recording by its recorded selector (the first alternative; None for a step with none).
+StepOutline = tuple[str | None, ...]
 
 Verdict = Literal["passed", "failed", "error", "cancelled", "timeout"]
 VERDICT_ORDER: tuple[Verdict, ...] = ("passed", "failed", "error", "cancelled", "timeout")
@@ -35,10 +40,23 @@ def run_link(run: RemoteRun, fallback: str) -> str:
     return f"{dashboard_base(run.url, fallback)}/#/runs/{run.id}"
 
 
-def step_title(step: StepResult, total: int | None = None) -> str:
-    """`step 3 of 7 (click #submit)`: counted from 1, as the dashboard does."""
-    where = f"{step.index + 1} of {total}" if total else f"{step.index + 1}"
-    target = f" {step.selector}" if step.selector else ""
+def recording_outline(script: Any, step_count: int | None = None) -> StepOutline | None:
+    """The recording's steps as the workers count them, each by its recorded selector; when it does not parse here
+    (the API will say why), `step_count` steps with none, or None."""
+    try:
+        steps = parse_bounded(script).steps
+    except (InvalidScript, ValueError, TypeError):
+        return (None,) * step_count if step_count is not None else None
+    return tuple(" >> ".join(step.selectors[0]) if isinstance(step, ElementStep) and step.selectors else None
+                 for step in steps)
+
+
+def step_title(step: StepResult, outline: StepOutline | None = None) -> str:
+    """`step 3 of 7 (click #submit)`: counted from 1, as the dashboard does; the selector that matched, else the
+    recorded one."""
+    where = f"{step.index + 1} of {len(outline)}" if outline else f"{step.index + 1}"
+    selector = step.selector or (outline[step.index] if outline and step.index < len(outline) else None)
+    target = f" {selector}" if selector else ""
     return f"step {where} ({step.type}{target})"
 
 
@@ -48,7 +66,7 @@ class Outcome:
 
     run: RemoteRun
     link: str
-    total_steps: int | None = None
+    outline: StepOutline | None = None
     timed_out: bool = False
 
     @property
@@ -82,12 +100,12 @@ class Outcome:
         step = self.failing_step
         lines = []
         if step is not None:
-            lines.append(f"{step_title(step, self.total_steps)} failed: {step.error or self.run.error}")
+            lines += [f"{step_title(step, self.outline)} failed", step.error or self.run.error or "failed"]
             if step.category:
                 lines.append(f"category: {step.category}")
         else:
             lines.append(self.problem or self.verdict)
-        if self.run.error and (step is None or self.run.error != step.error) and self.run.error != lines[0]:
+        if self.run.error and self.run.error not in lines:
             lines.append(f"run: {self.run.error}")
         return "\n".join(lines)
 
@@ -172,7 +190,7 @@ def markdown_summary(outcomes: Sequence[Outcome], *, title: str, link: str | Non
         step = outcome.failing_step
         failing = ""
         if step is not None:
-            failing = f"{step_title(step, outcome.total_steps)}: {step.error or ''}"
+            failing = f"{step_title(step, outcome.outline)}: {step.error or ''}"
         elif outcome.problem:
             failing = outcome.problem
         lines.append(f"| {MARKS[outcome.verdict]} {outcome.verdict} | {_cell(outcome.run.name)} | "

@@ -17,6 +17,7 @@ from uuid import UUID
 from contract.runs import RunStatus
 from reprise.submit_api import RemoteRun, ReproseApi, SuiteRun
 from reprise.submit_progress import Progress, RunProgress
+from reprise.submit_results import StepOutline, recording_outline
 
 MAX_REQUESTS_PER_S = 10.0
 
@@ -43,7 +44,7 @@ class _Runs:
     api: ReproseApi
     order: list[UUID] = field(default_factory=list)
     latest: dict[UUID, RemoteRun] = field(default_factory=dict)
-    totals: dict[UUID, int | None] = field(default_factory=dict)
+    outlines: dict[UUID, StepOutline | None] = field(default_factory=dict)
     settled: set[UUID] = field(default_factory=set)
 
     def see(self, run: RemoteRun, *, detailed: bool) -> None:
@@ -65,15 +66,15 @@ class _Runs:
         return [run_id for run_id in self.order if run_id not in self.settled]
 
     def progress(self) -> list[RunProgress]:
-        return [RunProgress(self.latest[run_id], self.totals.get(run_id)) for run_id in self.order]
+        return [RunProgress(self.latest[run_id], self.outlines.get(run_id)) for run_id in self.order]
 
 
 class RunsWatch:
     """Runs queued one by one (files, a saved recording)."""
 
-    def __init__(self, api: ReproseApi, runs: list[RemoteRun], totals: dict[UUID, int | None]) -> None:
+    def __init__(self, api: ReproseApi, runs: list[RemoteRun], outlines: dict[UUID, StepOutline | None]) -> None:
         self._runs = _Runs(api)
-        self._runs.totals.update(totals)
+        self._runs.outlines.update(outlines)
         for run in runs:
             self._runs.see(run, detailed=False)
 
@@ -98,28 +99,29 @@ class RunsWatch:
 
 class SuiteWatch:
     """A suite run: its status and children from `GET /api/suite-runs/{id}`; the children that run (or ended)
-    read in full; each child's step count from its saved recording."""
+    read in full; each child's steps from its saved recording (`GET /api/recordings/{id}`, once each)."""
 
     def __init__(self, api: ReproseApi, suite_run: SuiteRun) -> None:
         self._api = api
         self.suite_run = suite_run
         self._runs = _Runs(api)
-        self._recording_steps: dict[UUID, int | None] = {}
+        self._recordings: dict[UUID, StepOutline | None] = {}
         self._take(suite_run)
 
     def _take(self, suite_run: SuiteRun) -> int:
         self.suite_run = suite_run
         asked = 0
         for child in suite_run.runs:
-            if child.id not in self._runs.totals:
-                steps = None
+            if child.id not in self._runs.outlines:
+                outline = None
                 if child.recording_id is not None:
-                    if child.recording_id not in self._recording_steps:
+                    if child.recording_id not in self._recordings:
                         recording = self._api.recording(child.recording_id)
                         asked += 1
-                        self._recording_steps[child.recording_id] = recording.step_count if recording else None
-                    steps = self._recording_steps[child.recording_id]
-                self._runs.totals[child.id] = steps
+                        self._recordings[child.recording_id] = (
+                            recording_outline(recording.script, recording.step_count) if recording else None)
+                    outline = self._recordings[child.recording_id]
+                self._runs.outlines[child.id] = outline
             self._runs.see(child, detailed=False)
         return asked
 

@@ -21,7 +21,7 @@ def outcome(name: str, status: str, number: int, *, steps: list[dict[str, Any]] 
     run = RemoteRun.model_validate({"id": str(run_id), "number": number, "name": name, "status": status,
                                     "attempts": 1, "url": f"{API}/api/runs/{run_id}", "steps": steps or [],
                                     **fields})
-    return Outcome(run, f"{API}/#/runs/{run_id}", total_steps=5, timed_out=timed_out)
+    return Outcome(run, f"{API}/#/runs/{run_id}", outline=(None,) * 5, timed_out=timed_out)
 
 
 def artifact(run: Outcome, number: int, kind: str, step: int | None = None, attempt: int = 1) -> dict[str, Any]:
@@ -41,7 +41,7 @@ def failed_outcome() -> Outcome:
                  artifact(failed, 4, "html", step=1), artifact(failed, 5, "screenshot", step=0, attempt=0)]
     run = RemoteRun.model_validate({**failed.run.model_dump(by_alias=True, mode="json"), "artifacts": artifacts,
                                     "videoUrl": artifacts[0]["url"]})
-    return Outcome(run, failed.link, total_steps=3)
+    return Outcome(run, failed.link, outline=(None, "#go", "#name"))
 
 
 def test_one_testcase_per_run_with_failure_error_and_skipped_as_parsers_read_them(tmp_path: Path) -> None:
@@ -66,7 +66,7 @@ def test_one_testcase_per_run_with_failure_error_and_skipped_as_parsers_read_the
     assert isinstance(failure, Failure) and failure.type == "selector_not_found"
     # Colour codes and characters XML cannot hold are gone; markup characters survive the round trip.
     assert failure.message == 'Timeout 5000ms waiting for locator("#go") <a & "b">'
-    assert failure.text == ('step 2 of 3 (click #go) failed: Timeout 5000ms waiting for locator("#go") <a & "b">\n'
+    assert failure.text == ('step 2 of 3 (click #go) failed\nTimeout 5000ms waiting for locator("#go") <a & "b">\n'
                             "category: selector_not_found")
     [error] = cases["search"].result
     assert isinstance(error, Error) and (error.message, error.type) == ("the browser crashed", "browser_crashed")

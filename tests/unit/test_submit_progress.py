@@ -23,7 +23,7 @@ def state(which: int, status: str, done: int, total: int | None = 4, *, failed: 
         steps.append({"index": done, "type": "click", "status": "skipped", "durationMs": 0})
     run = RemoteRun.model_validate({"id": RUN_IDS[which], "number": 10 + which, "name": f"flow {which}",
                                     "status": status, "url": "http://x/api/runs/1", "steps": steps})
-    return RunProgress(run, total)
+    return RunProgress(run, (None,) * total if total is not None else None)
 
 
 def test_plain_lines_one_per_change() -> None:

@@ -20,7 +20,7 @@ def outcome(name: str, status: str, number: int = 1, *, timed_out: bool = False,
     run_id = uuid.uuid4()
     run = RemoteRun.model_validate({"id": str(run_id), "number": number, "name": name, "status": status,
                                     "url": f"{API}/api/runs/{run_id}", **fields})
-    return Outcome(run, run_link(run, "http://unused"), total_steps=4, timed_out=timed_out)
+    return Outcome(run, run_link(run, "http://unused"), outline=(None, None, "#recorded", None), timed_out=timed_out)
 
 
 FAILED_STEP = {"index": 2, "type": "click", "status": "failed", "durationMs": 5, "selector": "#pay | now",
@@ -66,7 +66,8 @@ def test_text_summary_names_the_failing_step_and_the_timeouts() -> None:
         "reprise submit: 3 runs: 1 passed, 1 failed, 1 timed out",
         f"  PASSED    #11    login        1.0 s  {API}/#/runs/{outcome_id(text, 0)}",
         f"  FAILED    #12    checkout     2.3 s  {failed.link}",
-        "            step 3 of 4 (click #pay | now) failed: no element",
+        "            step 3 of 4 (click #pay | now) failed",
+        "            no element",
         "            matches <b>",
         "            category: selector_not_found",
         f"  TIMEOUT   #13    export           -  {slow.link}",

@@ -89,8 +89,9 @@ class FakeSuiteApi:
         steps = []
         for index in range(child.done(self.tick)):
             failed = index == child.fails_at
+            # A failed step names no selector (none matched): the report takes the recorded one.
             steps.append({"index": index, "type": "click", "status": "failed" if failed else "passed",
-                          "durationMs": 250, "selector": f"#b{index}",
+                          "durationMs": 250, "selector": None if failed else f"#b{index}",
                           "error": "waiting for #b<missing>: no element matches" if failed else None,
                           "category": "selector_not_found" if failed else None})
         artifacts = []
@@ -157,7 +158,10 @@ class FakeSuiteApi:
             child = recordings[matched.group(1)]
             return httpx.Response(200, json={"id": child.recording_id, "name": child.name, "format": "native",
                                              "stepCount": child.steps, "createdAt": "2026-12-02T08:00:00Z",
-                                             "priority": "normal", "lastRun": None})
+                                             "priority": "normal", "lastRun": None, "script": {
+                                                 "version": 1, "name": child.name,
+                                                 "steps": [{"action": "click", "selector": f"#b{index}"}
+                                                           for index in range(child.steps)]}})
         return httpx.Response(404, json={"error": "not_found", "message": f"no {request.method} {path} here"})
 
 
@@ -205,7 +209,7 @@ def test_a_suite_with_one_failing_child_is_followed_to_its_end_and_exits_1(tmp_p
     assert "#41 checkout: queued, step 0/4" in out and "#41 checkout: failed, step 3/4" in out
     assert "suite smoke #7: 3 runs: 2 passed, 1 failed" in out
     assert re.search(rf"FAILED +#41 +checkout .*{BASE}/#/runs/{checkout.id}", out)
-    assert "step 3 of 4 (click #b2) failed: waiting for #b<missing>: no element matches" in out
+    assert "step 3 of 4 (click #b2) failed\n            waiting for #b<missing>: no element matches\n" in out
     # Every recording's step count asked once; polls a second apart.
     recording_reads = [call for call in fake.calls if call.startswith("GET /api/recordings/")]
     assert sorted(recording_reads) == sorted(f"GET /api/recordings/{c.recording_id}" for c in fake.children)
@@ -222,7 +226,9 @@ def test_a_suite_with_one_failing_child_is_followed_to_its_end_and_exits_1(tmp_p
     assert isinstance(failure, Failure)
     assert failure.message == "waiting for #b<missing>: no element matches"
     assert failure.type == "selector_not_found"
-    assert failure.text is not None and failure.text.startswith("step 3 of 4 (click #b2) failed: waiting for #b")
+    assert failure.text is not None
+    assert failure.text.splitlines()[:2] == ["step 3 of 4 (click #b2) failed",
+                                             "waiting for #b<missing>: no element matches"]
     out_lines = (cases["checkout"].system_out or "").splitlines()
     assert out_lines[0] == f"run: {BASE}/#/runs/{checkout.id}"
     assert [line for line in out_lines if line.startswith("[[ATTACHMENT|")] == [
@@ -281,7 +287,7 @@ def test_an_unknown_suite_and_a_refused_option_exit_2_naming_them() -> None:
     code, out, err, _ = submit(fake, SubmitRequest(suite="smoke", options={"baseUrl": "ftp://x"}, wait=True))
     assert (code, out, fake.started) == (2, "", False)
     assert err.splitlines() == [
-        "reprise submit: the API refused the request (422): baseUrl: expected an absolute http(s) URL with a host",
+        "reprise submit: the API refused the request (422):",
         "  --base-url (baseUrl): expected an absolute http(s) URL with a host"]
 
 
