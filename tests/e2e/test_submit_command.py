@@ -25,12 +25,12 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
-from junitparser import Failure, JUnitXml
+from junitparser import Error, Failure, JUnitXml
 from redis import Redis
 
 from contract.settings import Settings
 
-from flows import quick_script
+from flows import numbered_slow_script, quick_script
 from ports import free_port
 from recordings import load_recording, write_recording
 from services import ADMIN_DATABASE_URL, REPO_ROOT, TEST_REDIS_URL, WorkerProcess, api_process, worker_env
@@ -297,3 +297,23 @@ def test_without_wait_the_queued_runs_are_printed_and_it_exits_0(
     with reprise.client() as client:
         run = client.get(f"/api/runs/{run_id}").json()
     assert run["options"]["variables"] == {"WHO": "***"}  # a run key is not admin: the value is not shown
+
+
+def test_past_the_timeout_the_runs_still_going_are_cancelled_and_the_exit_is_3(
+    reprise: Reprise, site_url: str, tmp_path: Path,
+) -> None:
+    slow = write_json(tmp_path / "slow.json", numbered_slow_script(site_url, 60))
+    junit = tmp_path / "junit.xml"
+
+    done = submit(slow, "--wait", "--timeout", "2", "--junit", junit, cwd=tmp_path, env=submit_env(reprise))
+
+    assert done.returncode == 3, done.stdout + done.stderr
+    assert done.stderr == "reprise submit: --timeout 2 s passed with 1 run(s) not finished; cancelled them\n"
+    [run_id] = re.findall(r"^queued run #\d+ slow 60s \(([0-9a-f-]{36})\)", done.stdout, re.M)
+    assert "1 run: 1 timed out" in done.stdout
+    with reprise.client() as client:
+        run = client.get(f"/api/runs/{run_id}").json()
+    assert (run["status"], run["error"]) == ("cancelled", "cancelled by request")
+    [case] = list(next(iter(JUnitXml.fromfile(str(junit)))))
+    [error] = case.result
+    assert isinstance(error, Error) and error.type == "timeout"
