@@ -172,8 +172,10 @@ class ReproseApi:
         return [_model(RemoteRun, run, "POST /api/runs/batch") for run in _items(answer, "runs")]
 
     def recordings_named(self, name: str) -> list[Recording]:
+        """Those named exactly so (checked here too: an API without the `name` filter lists every recording)."""
         answer = self._send("GET", "/api/recordings", params={"name": name, "limit": 10})
-        return [_model(Recording, item, "GET /api/recordings") for item in _items(answer, "items")]
+        found = [_model(Recording, item, "GET /api/recordings") for item in _items(answer, "items")]
+        return [recording for recording in found if recording.name == name]
 
     def recording(self, recording_id: UUID) -> Recording | None:
         """With its script; None when it is gone (deleted since)."""
@@ -186,7 +188,8 @@ class ReproseApi:
 
     def suites_named(self, name: str) -> list[Suite]:
         answer = self._send("GET", "/api/suites", params={"name": name, "limit": 10})
-        return [_model(Suite, item, "GET /api/suites") for item in _items(answer, "items")]
+        found = [_model(Suite, item, "GET /api/suites") for item in _items(answer, "items")]
+        return [suite for suite in found if suite.name == name]
 
     def suite(self, suite_id: UUID) -> Suite | None:
         answer = self._send("GET", f"/api/suites/{suite_id}", missing_ok=True)
