@@ -229,11 +229,13 @@ SELECT rec.*, last.id AS last_run_id, last.status AS last_run_status, last.numbe
 FROM recordings rec
 LEFT JOIN LATERAL (SELECT id, status, number FROM runs WHERE recording_id = rec.id AND queue = $1
                    ORDER BY number DESC LIMIT 1) last ON true
+WHERE ($4::text IS NULL OR rec.name = $4)
 ORDER BY rec.created_at DESC, rec.id
 LIMIT $2 OFFSET $3;
 
 -- name: count_recordings
-SELECT count(*) FROM recordings;
+-- $1: only recordings of exactly this name (NULL: all).
+SELECT count(*) FROM recordings WHERE ($1::text IS NULL OR name = $1);
 
 -- name: get_recording
 SELECT rec.*, last.id AS last_run_id, last.status AS last_run_status, last.number AS last_run_number
