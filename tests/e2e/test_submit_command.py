@@ -317,3 +317,37 @@ def test_past_the_timeout_the_runs_still_going_are_cancelled_and_the_exit_is_3(
     [case] = list(next(iter(JUnitXml.fromfile(str(junit)))))
     [error] = case.result
     assert isinstance(error, Error) and error.type == "timeout"
+
+
+def test_a_suite_by_name_exits_1_with_one_testcase_per_recording_and_the_suites_verdict(
+    reprise: Reprise, site_url: str, tmp_path: Path,
+) -> None:
+    suite_name = f"smoke {uuid.uuid4().hex[:8]}"
+    with reprise.client() as client:
+        ids = []
+        for script, name in ((quick_script(site_url, "suite greeting"), "suite greeting"),
+                             (load_recording("native-wrong-greeting.json", site_url), "suite wrong greeting")):
+            saved = client.post("/api/recordings", json={"script": script, "name": name})
+            assert saved.status_code == 201, saved.text
+            ids.append(saved.json()["id"])
+        created = client.post("/api/suites", json={"name": suite_name, "recordingIds": ids,
+                                                   "defaults": {"video": "off"}})
+        assert created.status_code == 201, created.text
+
+    done = submit("--suite", suite_name, "--wait", "--timeout", "180", "--junit", "suite.xml", cwd=tmp_path,
+                  env=submit_env(reprise))
+
+    assert done.returncode == 1, done.stdout + done.stderr
+    queued = re.search(rf"^queued suite run #\d+ of {suite_name} \(2 runs\): (\S+)$", done.stdout, re.M)
+    assert queued is not None, done.stdout
+    suite_run_id = queued.group(1).rsplit("/", 1)[-1]
+    with reprise.client() as client:
+        suite_run = client.get(f"/api/suite-runs/{suite_run_id}").json()
+    # The command waited for the queue's decision, not only for the runs.
+    assert suite_run["status"] == "failed" and suite_run["counts"]["passed"] == 1 and suite_run["counts"]["failed"] == 1
+    assert queued.group(1) == f"{reprise.url}/#/suite-runs/{suite_run_id}"
+    [suite] = list(JUnitXml.fromfile(str(tmp_path / "suite.xml")))
+    cases = list(suite)
+    assert suite.name == suite_name and [case.name for case in cases] == ["suite greeting", "suite wrong greeting"]
+    assert cases[0].is_passed and isinstance(cases[1].result[0], Failure)
+    assert cases[1].result[0].text is not None and "(assertText #result) failed" in cases[1].result[0].text
