@@ -28,6 +28,7 @@ from api.routes import (
     dead_letter,
     events,
     health,
+    history,
     keys,
     metrics,
     queue,
@@ -37,22 +38,26 @@ from api.routes import (
     schema,
     session,
     stats,
+    suites,
     webhooks,
 )
 from api.routes.dashboard import install_dashboard
 from api.services.artifacts import ArtifactService
 from api.services.dead_letter import DeadLetterService
 from api.services.health import QUEUE_SNAPSHOT_TTL_S, HealthService, QueueSnapshot
+from api.services.history import HistoryService
 from api.services.metrics import MetricsService
 from api.services.recordings import RecordingService
 from api.services.runs import RunService
 from api.services.schedules import ScheduleService
 from api.services.stats import StatsService
+from api.services.suites import SuiteService
 from api.services.webhooks import WebhookService
 from api.ttl_cache import TtlCache
 from contract.network import NetworkPolicy
 from contract.settings import Settings
 from contract.webhooks import webhook_policy
+from jobs.flows import SuiteFlows
 from jobs.queue import RetryPolicy, RunQueue
 from jobs.registry import WorkerRegistry
 from jobs.schedules import ScheduleQueue
@@ -60,10 +65,12 @@ from storage import (
     KeyRepository,
     QueueActions,
     RecordingRepository,
+    RunHistory,
     RunMetricsReader,
     RunRepository,
     ScheduleRepository,
     StorageUsage,
+    SuiteRepository,
     WebhookRepository,
     create_pool,
     describe_store,
@@ -109,7 +116,13 @@ def create_app(settings: Settings) -> FastAPI:
                                                recordings_repository, schedulers, NetworkPolicy.from_settings(settings))
             app.state.schedules = schedule_service
             app.state.recordings = RecordingService(recordings_repository, run_service, schedule_service)
+            app.state.history = HistoryService(RunHistory(pool, queue=settings.queue_name), recordings_repository,
+                                               runs_repository)
             app.state.dead_letter = DeadLetterService(run_queue, run_service)
+            suite_flows = SuiteFlows(run_queue, settings.redis_url)
+            stack.push_async_callback(suite_flows.close)
+            app.state.suites = SuiteService(SuiteRepository(pool, queue=settings.queue_name), runs_repository,
+                                            run_service, suite_flows, NetworkPolicy.from_settings(settings))
             # The queue's counts and workers, read from Redis at most once per TTL (owned here, shown with their age).
             app.state.health_snapshots = TtlCache[QueueSnapshot](QUEUE_SNAPSHOT_TTL_S)
             app.state.health = HealthService(pool, redis, run_queue, WorkerRegistry(redis, settings.queue_name),
@@ -140,8 +153,9 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.settings = settings
     app.state.stream_slots = StreamSlots(settings.api_max_event_streams)
     install_error_handlers(app)
-    routers = [module.router for module in (runs, artifacts, health, schema, queue, dead_letter, events, stats,
-                                            recordings, schedules, metrics, session, keys, webhooks)]
+    # history first: its /api/runs/compare must be matched before /api/runs/{run_id}.
+    routers = [module.router for module in (history, runs, artifacts, health, schema, queue, dead_letter, events,
+                                            stats, recordings, schedules, metrics, session, keys, suites, webhooks)]
     declare_common_errors(routers, unlimited_prefixes=EXEMPT_PREFIXES)
     for router in routers:
         app.include_router(router)

@@ -14,11 +14,13 @@ from api.events import EventHub
 from api.services.artifacts import ArtifactService
 from api.services.dead_letter import DeadLetterService
 from api.services.health import HealthService
+from api.services.history import HistoryService
 from api.services.metrics import MetricsService
 from api.services.recordings import RecordingService
 from api.services.runs import RunService
 from api.services.schedules import ScheduleService
 from api.services.stats import StatsService
+from api.services.suites import SuiteService
 from api.services.webhooks import WebhookService
 from jobs.queue import RunQueue
 from storage import QueueActions
@@ -38,6 +40,10 @@ async def _recordings(request: Request) -> RecordingService:
 
 async def _schedules(request: Request) -> ScheduleService:
     return cast(ScheduleService, _state(request, "schedules"))
+
+
+async def _suites(request: Request) -> SuiteService:
+    return cast(SuiteService, _state(request, "suites"))
 
 
 async def _webhooks(request: Request) -> WebhookService:
@@ -76,15 +82,21 @@ async def _events(request: Request) -> EventHub:
     return cast(EventHub, _state(request, "events"))
 
 
+async def _history(request: Request) -> HistoryService:
+    return cast(HistoryService, _state(request, "history"))
+
+
 RunServiceDep = Annotated[RunService, Depends(_runs)]
+SuiteServiceDep = Annotated[SuiteService, Depends(_suites)]
 ArtifactServiceDep = Annotated[ArtifactService, Depends(_artifacts)]
 RecordingServiceDep = Annotated[RecordingService, Depends(_recordings)]
 ScheduleServiceDep = Annotated[ScheduleService, Depends(_schedules)]
 DeadLetterServiceDep = Annotated[DeadLetterService, Depends(_dead_letter)]
 HealthServiceDep = Annotated[HealthService, Depends(_health)]
+WebhookServiceDep = Annotated[WebhookService, Depends(_webhooks)]
 StatsServiceDep = Annotated[StatsService, Depends(_stats)]
 MetricsServiceDep = Annotated[MetricsService, Depends(_metrics)]
 QueueDep = Annotated[RunQueue, Depends(_queue)]
 EventHubDep = Annotated[EventHub, Depends(_events)]
 QueueActionsDep = Annotated[QueueActions, Depends(_queue_actions)]
-WebhookServiceDep = Annotated[WebhookService, Depends(_webhooks)]
+HistoryServiceDep = Annotated[HistoryService, Depends(_history)]

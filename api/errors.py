@@ -37,6 +37,9 @@ from storage.errors import (
     RunNotFound,
     ScheduleNotFound,
     StorageError,
+    SuiteNameTaken,
+    SuiteNotFound,
+    SuiteRunNotFound,
     WebhookNotFound,
 )
 
@@ -238,6 +241,19 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ScheduleNotFound)
     async def schedule_not_found(_: Request, error: ScheduleNotFound) -> JSONResponse:
         return JSONResponse(error_body("not_found", str(error)), status_code=404)
+
+    @app.exception_handler(SuiteNotFound)
+    async def suite_not_found(_: Request, error: SuiteNotFound) -> JSONResponse:
+        return JSONResponse(error_body("not_found", str(error)), status_code=404)
+
+    @app.exception_handler(SuiteRunNotFound)
+    async def suite_run_not_found(_: Request, error: SuiteRunNotFound) -> JSONResponse:
+        return JSONResponse(error_body("not_found", str(error)), status_code=404)
+
+    @app.exception_handler(SuiteNameTaken)
+    async def suite_name_taken(_: Request, error: SuiteNameTaken) -> JSONResponse:
+        fields = [{"field": "name", "message": str(error)}]
+        return JSONResponse(error_body("conflict", str(error), fields), status_code=409)
 
     @app.exception_handler(WebhookNotFound)
     @app.exception_handler(DeliveryNotFound)

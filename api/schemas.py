@@ -13,8 +13,9 @@ from contract import limits, webhooks
 from contract.options import DEFAULT_PRIORITY, CamelModel, Priority, RunOptions
 from contract.requests import script_schema
 from contract.results import StepResult
-from contract.runs import AttemptStatus, FailureCategory, RunStatus
+from contract.runs import AttemptStatus, FailureCategory, RunStatus, StepStatus
 from contract.schedules import MAX_CRON_CHARS, MAX_EVERY_MS, MIN_EVERY_MS, Cron, ScheduleState, ScheduleTiming, TimeZone
+from contract.suites import SuiteRunStatus
 from contract.webhooks import DeliveryStatus, WebhookEvent, WebhookFormat, WebhookScope
 
 
@@ -67,6 +68,7 @@ class RunSummary(CamelModel):
                                                             "that asked for the retry)")
     cancelled_by: str | None = Field(default=None, description="Name of the API key that cancelled it")
     schedule_id: UUID | None = Field(default=None, description="The schedule whose tick made it, if one did")
+    suite_run_id: UUID | None = Field(default=None, description="The suite run it is a child of, if any")
 
 
 class RunDetail(RunSummary):
@@ -302,6 +304,136 @@ class SchedulePage(CamelModel):
     total: int
     limit: int
     offset: int
+
+
+# Suites (issue 20): `POST /api/suites` takes contract.suites.SuiteCreate, PATCH SuitePatch.
+
+
+class LastSuiteRun(CamelModel):
+    id: UUID
+    status: SuiteRunStatus
+    number: int
+
+
+class SuitePublic(CamelModel):
+    id: UUID
+    name: str
+    recording_ids: list[UUID] = Field(description="Its recordings, in the order their runs are queued")
+    defaults: dict[str, Any] = Field(description="The run options each run of the suite starts from")
+    created_by: str | None
+    created_at: datetime
+    updated_at: datetime
+    last_run: LastSuiteRun | None
+    url: str
+
+
+class SuitePage(CamelModel):
+    items: list[SuitePublic]
+    total: int
+    limit: int
+    offset: int
+
+
+class SuiteCounts(CamelModel):
+    passed: int
+    failed: int
+    error: int
+    cancelled: int
+
+
+class SuiteRunSummary(CamelModel):
+    id: UUID
+    number: int
+    suite_id: UUID | None = Field(description="null once the suite was deleted (`suiteName` stays)")
+    suite_name: str
+    status: SuiteRunStatus = Field(description="queued, running (a child started), then passed, failed, error or "
+                                               "cancelled, decided once when every child is final")
+    counts: SuiteCounts = Field(description="Children by final status (as decided, once the suite run is final)")
+    total: int = Field(description="How many child runs it has")
+    cancel_requested: bool
+    options: dict[str, Any] = Field(description="The run options the request set over the suite's defaults")
+    duration_ms: int | None = Field(description="From the first child's start (else its creation) to the decision")
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    queued_by: str | None
+    url: str
+
+
+class SuiteRunDetail(SuiteRunSummary):
+    runs: list[RunSummary] = Field(description="Each child run, in the suite's order")
+
+
+class SuiteRunPage(CamelModel):
+    items: list[SuiteRunSummary]
+    total: int
+    limit: int
+    offset: int
+# ---- run history and compare (GET /api/recordings/{id}/history, GET /api/runs/compare) ----
+
+
+class FailingStepPublic(CamelModel):
+    index: int = Field(description="0-based, as in the run's steps")
+    type: str
+    selector: str | None
+    error: str | None
+
+
+class HistoryRunPublic(CamelModel):
+    id: UUID
+    number: int
+    status: RunStatus
+    error: str | None
+    error_category: FailureCategory | None
+    attempts: int
+    created_at: datetime
+    finished_at: datetime | None
+    duration_ms: int | None
+    failing_step: FailingStepPublic | None = Field(description="The first step of its latest attempt that failed")
+    url: str
+
+
+class HistoryWindow(CamelModel):
+    days: int
+    from_: datetime = Field(serialization_alias="from", description="Runs created at or after this count")
+    to: datetime
+
+
+class RecordingHistoryPublic(CamelModel):
+    recording_id: UUID
+    name: str
+    window: HistoryWindow
+    pass_rate: float | None = Field(description="passed / (passed + failed + error) in the window, 0..1 (a "
+                                                "cancelled run says nothing of the recording); null with none")
+    median_duration_ms: float | None = Field(description="Of the window's runs that finished; null with none")
+    counts: dict[RunStatus, int] = Field(description="The window's runs by status, every status present")
+    runs: list[HistoryRunPublic] = Field(description="The window's newest runs (at most `limit`), newest first")
+
+
+class ComparedStepSide(CamelModel):
+    status: StepStatus
+    duration_ms: int
+    error: str | None
+    category: FailureCategory | None
+    selector: str | None
+
+
+class ComparedStep(CamelModel):
+    index: int
+    type: str
+    selector: str | None
+    a: ComparedStepSide | None = Field(description="null: run a has no such step")
+    b: ComparedStepSide | None = Field(description="null: run b has no such step")
+    duration_delta_ms: int | None = Field(description="b's duration minus a's; null unless both have the step")
+    differs: bool = Field(description="On one side only, or its status or error text differs")
+
+
+class RunComparisonPublic(CamelModel):
+    recording_id: UUID
+    a: RunSummary
+    b: RunSummary
+    steps: list[ComparedStep] = Field(description="Each run's latest attempt's steps side by side, by index")
+    first_difference: int | None = Field(description="The index of the first step that differs; null: none does")
 
 
 # --- Webhooks (docs/webhooks.md) -----------------------------------------------------------------------------------

@@ -13,30 +13,45 @@ from api.auth import is_admin
 from api.schemas import (
     ArtifactPublic,
     AttemptPublic,
+    ComparedStep,
+    ComparedStepSide,
     DeadJobPublic,
     DeliveryAttemptPublic,
     DeliveryPublic,
     DependencyHealth,
+    FailingStepPublic,
     GrowthDay,
     HealthDetail,
+    HistoryRunPublic,
+    HistoryWindow,
     KindStatusUsage,
     LastDelivery,
     LastRun,
+    LastSuiteRun,
     QueueHealth,
+    RecordingHistoryPublic,
     RecordingPublic,
     RetentionPassPublic,
+    RunComparisonPublic,
     RunDetail,
     RunSummary,
     SchedulePublic,
     StorageStats,
+    SuiteCounts,
+    SuitePublic,
+    SuiteRunDetail,
+    SuiteRunSummary,
     Usage,
     WebhookPublic,
 )
 from api.services.dead_letter import DeadLetterEntry
 from api.services.health import HealthReport, Probe
+from api.services.history import RunComparison
 from api.services.runs import RunView
 from api.services.schedules import ScheduleView
 from api.services.stats import StorageReport
+from api.services.suites import SuiteRunView
+from contract.results import StepResult
 from contract.settings import Settings
 from contract.webhooks import mask_secret
 from storage import (
@@ -44,9 +59,12 @@ from storage import (
     AttemptRecord,
     DeliveryAttemptRecord,
     DeliveryRecord,
+    RecordingHistory,
     RecordingRecord,
     RunRecord,
     SubscriptionRecord,
+    SuiteRecord,
+    SuiteRunRecord,
 )
 
 
@@ -119,6 +137,7 @@ def run_summary(run: RunRecord, request: Request, *, reveal_secrets: bool | None
         queued_by=run.queued_by,
         cancelled_by=run.cancelled_by,
         schedule_id=run.schedule_id,
+        suite_run_id=run.suite_run_id,
     )
 
 
@@ -251,6 +270,69 @@ def storage_stats(report: StorageReport) -> StorageStats:
             id=last.id, worker=last.worker, dry_run=last.dry_run, started_at=last.started_at,
             finished_at=last.finished_at, artifacts_removed=last.artifacts_removed, runs_removed=last.runs_removed,
             bytes_freed=last.bytes_freed, error=last.error) if last is not None else None,
+    )
+
+
+def suite_public(suite: SuiteRecord, request: Request) -> SuitePublic:
+    last_run = None
+    if suite.last_run_id is not None and suite.last_run_status is not None and suite.last_run_number is not None:
+        last_run = LastSuiteRun(id=suite.last_run_id, status=suite.last_run_status, number=suite.last_run_number)
+    return SuitePublic(id=suite.id, name=suite.name, recording_ids=suite.recording_ids,
+                       defaults=suite.defaults if is_admin(request) else redact_options(suite.defaults),
+                       created_by=suite.created_by, created_at=suite.created_at, updated_at=suite.updated_at,
+                       last_run=last_run, url=f"{_base(request)}/api/suites/{suite.id}")
+
+
+def suite_run_summary(suite_run: SuiteRunRecord, request: Request) -> SuiteRunSummary:
+    return SuiteRunSummary(
+        id=suite_run.id, number=suite_run.number, suite_id=suite_run.suite_id, suite_name=suite_run.suite_name,
+        status=suite_run.state, counts=SuiteCounts(**suite_run.counts), total=suite_run.total,
+        cancel_requested=suite_run.cancel_requested,
+        options=suite_run.options if is_admin(request) else redact_options(suite_run.options),
+        duration_ms=suite_run.duration_ms, created_at=suite_run.created_at, started_at=suite_run.started_at,
+        finished_at=suite_run.finished_at, queued_by=suite_run.queued_by,
+        url=f"{_base(request)}/api/suite-runs/{suite_run.id}")
+
+
+def suite_run_detail(view: SuiteRunView, request: Request) -> SuiteRunDetail:
+    return SuiteRunDetail(**suite_run_summary(view.suite_run, request).model_dump(),
+                          runs=[run_summary(run, request, reveal_secrets=False) for run in view.runs])
+def recording_history(recording: RecordingRecord, history: RecordingHistory,
+                      request: Request) -> RecordingHistoryPublic:
+    return RecordingHistoryPublic(
+        recording_id=recording.id,
+        name=recording.name,
+        window=HistoryWindow(days=history.days, from_=history.window_from, to=history.window_to),
+        pass_rate=history.pass_rate,
+        median_duration_ms=history.median_duration_ms,
+        counts=history.counts,
+        runs=[HistoryRunPublic(
+            id=run.id, number=run.number, status=run.status, error=run.error, error_category=run.error_category,
+            attempts=run.attempts, created_at=run.created_at, finished_at=run.finished_at,
+            duration_ms=run.duration_ms, url=run_url(request, run.id),
+            failing_step=FailingStepPublic(index=step.index, type=step.type, selector=step.selector, error=step.error)
+            if (step := run.failing_step) is not None else None,
+        ) for run in history.runs],
+    )
+
+
+def _compared_side(step: StepResult | None) -> ComparedStepSide | None:
+    if step is None:
+        return None
+    return ComparedStepSide(status=step.status, duration_ms=step.duration_ms, error=step.error,
+                            category=step.category, selector=step.selector)
+
+
+def run_comparison(comparison: RunComparison, request: Request) -> RunComparisonPublic:
+    assert comparison.a.recording_id is not None  # HistoryService.compare refuses runs of no recording
+    return RunComparisonPublic(
+        recording_id=comparison.a.recording_id,
+        a=run_summary(comparison.a, request),
+        b=run_summary(comparison.b, request),
+        steps=[ComparedStep(index=step.index, type=step.type, selector=step.selector, a=_compared_side(step.a),
+                            b=_compared_side(step.b), duration_delta_ms=step.duration_delta_ms, differs=step.differs)
+               for step in comparison.steps],
+        first_difference=comparison.first_difference,
     )
 
 

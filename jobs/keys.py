@@ -29,3 +29,9 @@ def webhooks_queue(queue_name: str) -> str:
     """The BullMQ queue of webhook deliveries (jobs/webhooks.py): `<queue>-webhooks` (keys
     `bull:<queue>-webhooks:...`), apart from the runs queue so that one holds runs only."""
     return f"{queue_name}-webhooks"
+
+
+def suites_queue(queue_name: str) -> str:
+    """The BullMQ queue of suite runs' parent jobs (a flow each: its children are the runs' jobs on the runs queue),
+    apart from the runs queue so a suite's decision never waits behind runs: `<queue>-suites`."""
+    return f"{queue_name}-suites"

@@ -29,6 +29,7 @@ COMMAND_MODULES = (
     "reprise.commands.health",
     "reprise.commands.keys",
     "reprise.run_command",
+    "reprise.submit_command",
     "reprise.convert_command",
     "reprise.dev",
 )

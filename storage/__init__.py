@@ -7,6 +7,7 @@ from storage.errors import (
     ArtifactNotFound,
     ArtifactRemoved,
     ArtifactStoreError,
+    ChildrenPending,
     DatabaseMissing,
     DeliveryNotFound,
     IdempotencyConflict,
@@ -16,12 +17,17 @@ from storage.errors import (
     MigrationError,
     RangeNotSatisfiable,
     RecordingNotFound,
+    RecordingsMissing,
     RunNotFound,
     ScheduleNotFound,
     ScopeTargetNotFound,
     StorageError,
+    SuiteNameTaken,
+    SuiteNotFound,
+    SuiteRunNotFound,
     WebhookNotFound,
 )
+from storage.history import FailingStep, HistoryRun, RecordingHistory, RunHistory
 from storage.keys import KeyRecord, KeyRepository, NewKey, NewSession, SessionRecord
 from storage.local_artifacts import LocalArtifactStore
 from storage.migrations import apply_migrations, migrate
@@ -32,6 +38,7 @@ from storage.retention import Retention, RetentionReport
 from storage.run_metrics import NO_CATEGORY, DurationBucket, FinishedRuns, RunMetrics, RunMetricsReader
 from storage.runs import ArtifactWrite, AttemptOutcome, NewRun, RunFilters, RunRepository
 from storage.schedules import NewSchedule, ScheduleChange, ScheduleRecord, ScheduleRepository, Tick
+from storage.suites import SuiteRecord, SuiteRecording, SuiteRepository, SuiteRunRecord
 from storage.usage import GrowthRecord, StorageUsage, UsageRecord
 from storage.webhooks import (
     AttemptResult,
@@ -57,13 +64,16 @@ __all__ = [
     "AttemptRecord",
     "AttemptResult",
     "ByteRange",
+    "ChildrenPending",
     "DatabaseMissing",
     "DeliveryAttemptRecord",
     "DeliveryNotFound",
     "DeliveryRecord",
     "DurationBucket",
+    "FailingStep",
     "FinishedRuns",
     "GrowthRecord",
+    "HistoryRun",
     "IdempotencyConflict",
     "InvalidTransition",
     "KeyNameTaken",
@@ -80,13 +90,16 @@ __all__ = [
     "QueueActionRecord",
     "QueueActions",
     "RangeNotSatisfiable",
+    "RecordingHistory",
     "RecordingNotFound",
     "RecordingRecord",
     "RecordingRepository",
+    "RecordingsMissing",
     "Retention",
     "RetentionPassRecord",
     "RetentionReport",
     "RunFilters",
+    "RunHistory",
     "RunMetrics",
     "RunMetricsReader",
     "RunNotFound",
@@ -104,6 +117,13 @@ __all__ = [
     "StoredFile",
     "SubscriptionChange",
     "SubscriptionRecord",
+    "SuiteNameTaken",
+    "SuiteNotFound",
+    "SuiteRecord",
+    "SuiteRecording",
+    "SuiteRepository",
+    "SuiteRunNotFound",
+    "SuiteRunRecord",
     "Tick",
     "UsageRecord",
     "WebhookNotFound",

@@ -12,6 +12,10 @@
     ├── WebhookNotFound      no webhook subscription with that id on this queue
     ├── DeliveryNotFound     no webhook delivery with that id on this queue
     ├── ScopeTargetNotFound  a webhook's scope names a suite or recording that does not exist
+    ├── SuiteNotFound        no suite with that id; SuiteRunNotFound: no suite run with that id on this queue
+    ├── SuiteNameTaken       another suite has that name
+    ├── RecordingsMissing    a suite names recordings that do not exist (`positions`: where in its list)
+    ├── ChildrenPending      a suite run's result was asked for while some of its children are not final
     ├── KeyNotFound          no live API key with that id or name
     ├── KeyNameTaken         a live API key has that name already
     ├── InvalidTransition    the run's status or the schedule's state does not allow the change (e.g.
@@ -99,10 +103,6 @@ class KeyNotFound(StorageError):
     """No live API key with that id or name."""
 
 
-class KeyNameTaken(StorageError):
-    """A live API key has that name already."""
-
-
 class WebhookNotFound(StorageError):
     """No webhook subscription with that id on this queue."""
 
@@ -117,3 +117,35 @@ class ScopeTargetNotFound(StorageError):
     def __init__(self, kind: str, message: str) -> None:
         super().__init__(message)
         self.kind = kind
+
+
+class KeyNameTaken(StorageError):
+    """A live API key has that name already."""
+
+
+class SuiteNotFound(StorageError):
+    """No suite with that id."""
+
+
+class SuiteRunNotFound(StorageError):
+    """No suite run with that id on this queue."""
+
+
+class SuiteNameTaken(StorageError):
+    """Another suite has that name."""
+
+
+class RecordingsMissing(StorageError):
+    """A suite names recordings that do not exist."""
+
+    def __init__(self, message: str, positions: list[int]) -> None:
+        super().__init__(message)
+        self.positions = positions
+
+
+class ChildrenPending(StorageError):
+    """Some of a suite run's children are not final yet."""
+
+    def __init__(self, pending: int) -> None:
+        super().__init__(f"{pending} child run(s) not final yet")
+        self.pending = pending

@@ -59,7 +59,7 @@ SELECT status FROM runs WHERE queue = $1 AND id = $2;
 SELECT id, queue, number, name, script_format, '{}'::jsonb AS script, options, status, attempts, worker_name,
        error, error_category, idempotency_key, retry_of, recording_id, import_warnings, actions_executed,
        duration_ms, created_at, started_at, finished_at, artifacts_skipped, job_id, schedule_id, queued_by,
-       cancelled_by
+       cancelled_by, suite_run_id
 FROM runs
 WHERE queue = $1
   AND ($2::run_status IS NULL OR status = $2)
@@ -229,11 +229,13 @@ SELECT rec.*, last.id AS last_run_id, last.status AS last_run_status, last.numbe
 FROM recordings rec
 LEFT JOIN LATERAL (SELECT id, status, number FROM runs WHERE recording_id = rec.id AND queue = $1
                    ORDER BY number DESC LIMIT 1) last ON true
+WHERE ($4::text IS NULL OR rec.name = $4)
 ORDER BY rec.created_at DESC, rec.id
 LIMIT $2 OFFSET $3;
 
 -- name: count_recordings
-SELECT count(*) FROM recordings;
+-- $1: only recordings of exactly this name (NULL: all).
+SELECT count(*) FROM recordings WHERE ($1::text IS NULL OR name = $1);
 
 -- name: get_recording
 SELECT rec.*, last.id AS last_run_id, last.status AS last_run_status, last.number AS last_run_number
@@ -515,6 +517,204 @@ UPDATE schedules SET ticks_skipped = ticks_skipped + 1, last_tick_at = now(), la
 UPDATE schedules SET state = 'stopped', stopped_reason = $3, updated_at = now()
 WHERE queue = $1 AND id = $2 AND state <> 'stopped';
 
+-- Suites (migration 0015): a named set of saved recordings; suite runs and their child runs, scoped to a queue.
+
+-- name: insert_suite
+-- Nothing is inserted (no row returned) when the name is taken.
+INSERT INTO suites (id, name, defaults, created_by) VALUES ($1, $2, $3, $4)
+ON CONFLICT (name) DO NOTHING
+RETURNING id;
+
+-- name: missing_recordings
+-- Which of the ids ($1) name no saved recording.
+SELECT wanted.id FROM unnest($1::uuid[]) AS wanted (id)
+WHERE NOT EXISTS (SELECT 1 FROM recordings WHERE recordings.id = wanted.id);
+
+-- name: set_suite_recordings
+-- The suite's recordings, in order, replacing what it had (the caller deleted them in the same transaction).
+INSERT INTO suite_recordings (suite_id, recording_id, position)
+SELECT $1, chosen.id, chosen.position FROM unnest($2::uuid[]) WITH ORDINALITY AS chosen (id, position);
+
+-- name: clear_suite_recordings
+DELETE FROM suite_recordings WHERE suite_id = $1;
+
+-- name: get_suite
+-- A suite with its recordings in order, and its last run on this queue ($1).
+SELECT s.*,
+       coalesce((SELECT array_agg(recording_id ORDER BY position) FROM suite_recordings WHERE suite_id = s.id),
+                '{}'::uuid[]) AS recording_ids,
+       last.id AS last_run_id, last.status AS last_run_status, last.number AS last_run_number
+FROM suites s
+LEFT JOIN LATERAL (SELECT id, status, number FROM suite_runs WHERE suite_id = s.id AND queue = $1
+                   ORDER BY number DESC LIMIT 1) last ON true
+WHERE s.id = $2;
+
+-- name: list_suites
+-- By name; $2: only the suite with exactly this name.
+SELECT s.*,
+       coalesce((SELECT array_agg(recording_id ORDER BY position) FROM suite_recordings WHERE suite_id = s.id),
+                '{}'::uuid[]) AS recording_ids,
+       last.id AS last_run_id, last.status AS last_run_status, last.number AS last_run_number
+FROM suites s
+LEFT JOIN LATERAL (SELECT id, status, number FROM suite_runs WHERE suite_id = s.id AND queue = $1
+                   ORDER BY number DESC LIMIT 1) last ON true
+WHERE ($2::text IS NULL OR s.name = $2)
+ORDER BY s.name
+LIMIT $3 OFFSET $4;
+
+-- name: count_suites
+SELECT count(*) FROM suites WHERE ($1::text IS NULL OR name = $1);
+
+-- name: update_suite
+-- NULL leaves a field as it was. No row: no such suite; a unique violation: the new name is taken.
+UPDATE suites SET name = coalesce($2, name), defaults = coalesce($3, defaults), updated_at = now()
+WHERE id = $1
+RETURNING id;
+
+-- name: delete_suite
+-- Its suite runs stay (suite_id NULL, with the name they were made under).
+DELETE FROM suites WHERE id = $1 RETURNING id;
+
+-- name: suite_recordings_to_run
+-- The recordings a suite run is made of, in the suite's order, held until the run's rows commit.
+SELECT rec.id, rec.name, rec.script, rec.priority
+FROM suite_recordings sr JOIN recordings rec ON rec.id = sr.recording_id
+WHERE sr.suite_id = $1
+ORDER BY sr.position
+FOR SHARE OF rec;
+
+-- name: insert_suite_run
+INSERT INTO suite_runs (queue, id, suite_id, suite_name, options, queued_by) VALUES ($1, $2, $3, $4, $5, $6)
+RETURNING id;
+
+-- name: insert_suite_children
+-- A suite run's children in one statement, numbered in the suite's order ($2..$8 arrays, one element per run, JSON
+-- as text as in insert_runs; $9, $10 the whole suite run's).
+INSERT INTO runs (queue, id, name, script_format, script, options, import_warnings, recording_id, queued_by,
+                  suite_run_id)
+SELECT $1, child.id, child.name, child.script_format, child.script::jsonb, child.options::jsonb,
+       child.import_warnings::jsonb, child.recording_id, $9, $10
+FROM unnest($2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::uuid[])
+     WITH ORDINALITY AS child (id, name, script_format, script, options, import_warnings, recording_id, position)
+ORDER BY child.position
+RETURNING *;
+
+-- name: get_suite_run
+-- A suite run as it stands: `running` once a child has left `queued` (never written), its children's counts by
+-- status now (the stored counts are what was decided), when the first child started and how many there are.
+SELECT sr.*,
+       CASE WHEN sr.status = 'queued' AND children.started_at IS NOT NULL THEN 'running'
+            ELSE sr.status::text END AS current_status,
+       children.total, children.started_at, children.live_passed, children.live_failed, children.live_error,
+       children.live_cancelled
+FROM suite_runs sr
+CROSS JOIN LATERAL (
+    SELECT count(*) AS total, min(started_at) AS started_at,
+           count(*) FILTER (WHERE status = 'passed') AS live_passed,
+           count(*) FILTER (WHERE status = 'failed') AS live_failed,
+           count(*) FILTER (WHERE status = 'error') AS live_error,
+           count(*) FILTER (WHERE status = 'cancelled') AS live_cancelled
+    FROM runs WHERE suite_run_id = sr.id) children
+WHERE sr.queue = $1 AND sr.id = $2;
+
+-- name: list_suite_runs
+-- Newest first; $2: only this suite's.
+SELECT sr.*,
+       CASE WHEN sr.status = 'queued' AND children.started_at IS NOT NULL THEN 'running'
+            ELSE sr.status::text END AS current_status,
+       children.total, children.started_at, children.live_passed, children.live_failed, children.live_error,
+       children.live_cancelled
+FROM suite_runs sr
+CROSS JOIN LATERAL (
+    SELECT count(*) AS total, min(started_at) AS started_at,
+           count(*) FILTER (WHERE status = 'passed') AS live_passed,
+           count(*) FILTER (WHERE status = 'failed') AS live_failed,
+           count(*) FILTER (WHERE status = 'error') AS live_error,
+           count(*) FILTER (WHERE status = 'cancelled') AS live_cancelled
+    FROM runs WHERE suite_run_id = sr.id) children
+WHERE sr.queue = $1 AND ($2::uuid IS NULL OR sr.suite_id = $2)
+ORDER BY sr.number DESC
+LIMIT $3 OFFSET $4;
+
+-- name: count_suite_runs
+SELECT count(*) FROM suite_runs WHERE queue = $1 AND ($2::uuid IS NULL OR suite_id = $2);
+
+-- name: suite_run_children
+-- Every column but `script`, as list_runs.
+SELECT id, queue, number, name, script_format, '{}'::jsonb AS script, options, status, attempts, worker_name,
+       error, error_category, idempotency_key, retry_of, recording_id, import_warnings, actions_executed,
+       duration_ms, created_at, started_at, finished_at, artifacts_skipped, job_id, schedule_id, queued_by,
+       cancelled_by, suite_run_id
+FROM runs
+WHERE queue = $1 AND suite_run_id = $2
+ORDER BY number;
+
+-- name: lock_suite_run
+-- Held while its result is decided: two deciders (a stalled parent job taken twice) take turns.
+SELECT status, cancel_requested FROM suite_runs WHERE queue = $1 AND id = $2 FOR UPDATE;
+
+-- name: suite_children_by_status
+SELECT status, count(*) AS runs FROM runs WHERE suite_run_id = $1 GROUP BY status;
+
+-- name: finish_suite_run
+-- The suite's result, written once: a suite run already final is left as it was (no row).
+UPDATE suite_runs SET status = $3::suite_run_status, passed = $4, failed = $5, error = $6, cancelled = $7,
+                      finished_at = now()
+WHERE queue = $1 AND id = $2 AND status IN ('queued', 'running')
+RETURNING id;
+
+-- name: request_suite_cancel
+-- No row: no such suite run here, or it is final already.
+UPDATE suite_runs SET cancel_requested = true
+WHERE queue = $1 AND id = $2 AND status IN ('queued', 'running')
+RETURNING id;
+
+-- name: suite_run_exists
+SELECT status FROM suite_runs WHERE queue = $1 AND id = $2;
+
+-- name: overdue_suite_runs
+-- Suite runs not decided though every child has been final for $2 seconds: their parent job was lost (a Redis
+-- restart without persistence) or is late; the caller decides them (idempotent: finish_suite_run).
+SELECT sr.id FROM suite_runs sr
+WHERE sr.queue = $1 AND sr.status IN ('queued', 'running')
+  AND NOT EXISTS (SELECT 1 FROM runs WHERE suite_run_id = sr.id AND status IN ('queued', 'running'))
+  AND (SELECT max(finished_at) FROM runs WHERE suite_run_id = sr.id) <= now() - make_interval(secs => $2)
+ORDER BY sr.number
+LIMIT 100;
+
+-- Run history of a saved recording (storage/history.py), scoped to one queue ($1) as every run query is: the
+-- recording's ($2) runs created in the window, the last $3 days of 24 hours (whatever the server's time zone).
+-- Both statements run in one transaction, so now() (the window's end) is the same for both.
+
+-- name: recording_history_summary
+-- Counts by status, the pass rate (passed among the runs that ended with a verdict, $4 = passed, $5 = the verdict
+-- statuses; null when there is none) and the median duration of the runs that finished (ms; null when none did).
+WITH window_runs AS (
+    SELECT status, duration_ms, finished_at FROM runs
+    WHERE queue = $1 AND recording_id = $2 AND created_at >= now() - make_interval(hours => $3 * 24)
+)
+SELECT now() - make_interval(hours => $3 * 24) AS window_from, now() AS window_to,
+       (SELECT coalesce(jsonb_object_agg(status, runs), '{}'::jsonb)
+        FROM (SELECT status, count(*) AS runs FROM window_runs GROUP BY status) counted) AS counts,
+       (SELECT count(*) FILTER (WHERE status = $4::run_status)::float8
+               / nullif(count(*) FILTER (WHERE status = ANY($5::run_status[])), 0)
+        FROM window_runs) AS pass_rate,
+       (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY duration_ms)
+        FROM window_runs WHERE finished_at IS NOT NULL AND duration_ms IS NOT NULL) AS median_duration_ms;
+
+-- name: recording_history_runs
+-- The newest $4 runs of the window, each with the first step of its latest attempt that ended $5 (failed), if any.
+SELECT r.id, r.number, r.status, r.error, r.error_category, r.attempts, r.created_at, r.finished_at, r.duration_ms,
+       failing.step_index AS failing_index, failing.step_type AS failing_type, failing.selector AS failing_selector,
+       failing.error AS failing_error
+FROM runs r
+LEFT JOIN LATERAL (SELECT s.step_index, s.step_type, s.selector, s.error FROM run_steps s
+                   WHERE s.run_id = r.id AND s.attempt = r.attempts AND s.status = $5::step_status
+                   ORDER BY s.step_index LIMIT 1) failing ON true
+WHERE r.queue = $1 AND r.recording_id = $2 AND r.created_at >= now() - make_interval(hours => $3 * 24)
+ORDER BY r.number DESC
+LIMIT $4;
+
 -- Webhooks (storage/webhooks.py, migration 0016): subscriptions and their deliveries, each scoped to one queue ($1).
 
 -- name: insert_webhook_subscription
@@ -655,9 +855,11 @@ WHERE r.queue = $1 AND r.suite_run_id = $2
 ORDER BY r.number;
 
 -- name: webhook_suite_run_facts
-SELECT id, number, suite_id, suite_name, status::text AS status, passed, failed, error, cancelled, created_at,
-       started_at, finished_at
-FROM suite_runs WHERE queue = $1 AND id = $2;
+-- started_at: when its first run started (as get_suite_run reads it).
+SELECT sr.id, sr.number, sr.suite_id, sr.suite_name, sr.status::text AS status, sr.passed, sr.failed, sr.error,
+       sr.cancelled, sr.created_at, (SELECT min(started_at) FROM runs WHERE suite_run_id = sr.id) AS started_at,
+       sr.finished_at
+FROM suite_runs sr WHERE sr.queue = $1 AND sr.id = $2;
 
 -- name: notify_webhook_outbox
 -- Wake the workers' outbox pumps (the triggers do the same for the deliveries they insert).

@@ -58,10 +58,12 @@ class RecordingRepository:
             raise RecordingNotFound(f"recording {recording_id} not found")
         return RecordingRecord.from_row(row)
 
-    async def list_page(self, *, limit: int, offset: int) -> tuple[list[RecordingRecord], int]:
+    async def list_page(self, *, limit: int, offset: int,
+                        name: str | None = None) -> tuple[list[RecordingRecord], int]:
+        """Newest first; `name`: only recordings named exactly so (names are not unique)."""
         async with self._pool.acquire() as connection:
-            rows = await connection.fetch(self._sql["list_recordings"], self.queue, limit, offset)
-            total = await connection.fetchval(self._sql["count_recordings"])
+            rows = await connection.fetch(self._sql["list_recordings"], self.queue, limit, offset, name)
+            total = await connection.fetchval(self._sql["count_recordings"], name)
         return [RecordingRecord.from_row(row) for row in rows], int(total)
 
     async def delete(self, recording_id: UUID) -> list[UUID]:

@@ -65,6 +65,7 @@ class RunRecord(_FromRow):
     artifacts_skipped: list[dict[str, Any]] = field(default_factory=list)
     job_id: str | None = None  # set when the run was made for a job Reprise did not add (see `job`)
     schedule_id: UUID | None = None  # the schedule whose tick made it (None once that schedule is deleted)
+    suite_run_id: UUID | None = None  # the suite run it is a child of
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "status", RunStatus(self.status))

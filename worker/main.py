@@ -1,6 +1,7 @@
 """`reprise worker`: a BullMQ Worker on the runs queue, one Chromium, a heartbeat, a cancel listener, the
-orphan sweep, the webhook deliveries (worker.webhooks), (with a retention rule set) the fleet's retention passes on
-the maintenance queue, and (with METRICS_PORT set) `/metrics` and `/healthz` for Prometheus and probes (worker.metrics).
+orphan sweep, the suite runs' results (worker.suites), the webhook deliveries (worker.webhooks), (with a retention
+rule set) the fleet's retention passes on the maintenance queue, and (with METRICS_PORT set) `/metrics` and
+`/healthz` for Prometheus and probes (worker.metrics).
 
 `run_worker` connects (Postgres, Redis), migrates, launches Chromium and serves a `WorkerRuntime` until
 SIGTERM/SIGINT: stop claiming jobs, let active runs finish within WORKER_SHUTDOWN_GRACE_SECONDS, then hand
@@ -41,6 +42,7 @@ from storage import (
     Retention,
     RunRepository,
     ScheduleRepository,
+    SuiteRepository,
     create_pool,
     describe_store,
     migrate,
@@ -75,6 +77,7 @@ from worker.processor import RunProcessor
 from worker.replays import ActiveReplays, ReplayFunction
 from worker.retention import RetentionJobs, retention_loop
 from worker.schedules import ScheduledRuns
+from worker.suites import SuiteDecider, suites_loop
 from worker.sweep import OrphanSweeper, sweep_loop
 from worker.warm import WarmContexts
 from worker.webhooks import webhook_loop
@@ -238,6 +241,7 @@ class WorkerRuntime:
         self.metrics = worker_registry(WorkerMetrics(
             worker=settings.worker_name, queue=settings.queue_name, concurrency=settings.worker_concurrency,
             stats=self.processor.stats, replays=self.processor.replays, browser=browser))
+        self.suites = SuiteDecider(SuiteRepository(connections.pool, queue=settings.queue_name))
         policy = RetentionPolicy.from_settings(settings)
         # No rule set: this worker takes no part in retention (the others' scheduler, if any, runs on).
         self.retention = None if policy.is_empty else RetentionJobs(
@@ -283,6 +287,7 @@ class WorkerRuntime:
             "cancel-listener": cancel_listener(self.connections.pubsub_redis, settings.queue_name,
                                                self.processor.replays.cancel),
             "orphan-sweep": sweep_loop(self.sweeper, settings.sweep_interval_s),
+            "suites": suites_loop(settings, self.suites),
         }
         if self.retention is not None:
             tasks["retention"] = retention_loop(settings, self.retention)

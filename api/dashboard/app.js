@@ -6,6 +6,7 @@ const main = document.getElementById("main");
 // before the first page: never a copy here.
 let RUN_STATUSES = [];
 let FINAL = new Set();
+let SUITE_FINAL = new Set();
 let CHART_SERIES = [];
 let PRIORITIES = [];
 let WEBHOOK_EVENTS = [];
@@ -16,6 +17,7 @@ function loadContract() {
   contractLoaded ??= api("/api/contract").then((contract) => {
     RUN_STATUSES = contract.runStatuses;
     FINAL = new Set(contract.finalRunStatuses);
+    SUITE_FINAL = new Set(contract.finalSuiteRunStatuses);
     CHART_SERIES = contract.finalRunStatuses.map((status) => [status, `--${status}`]);
     PRIORITIES = contract.priorities;
     WEBHOOK_EVENTS = contract.webhookEvents;
@@ -232,8 +234,9 @@ function route() {
   const params = new URLSearchParams(queryString || "");
   const parts = path.split("/").filter(Boolean);
   const section = parts[0] || "runs";
+  const navSection = section === "compare" ? "recordings" : section;  // a comparison is of a recording's runs
   for (const link of document.querySelectorAll("nav a")) {
-    if (link.dataset.section === section) link.setAttribute("aria-current", "page");
+    if (link.dataset.section === navSection) link.setAttribute("aria-current", "page");
     else link.removeAttribute("aria-current");
   }
   main.replaceChildren();
@@ -242,10 +245,14 @@ function route() {
     return loadContract().then(() => {
       if (section === "runs" && parts[1]) return runDetail(parts[1]);
       if (section === "queue") return queuePage();
-      if (section === "recordings") return recordingsPage();
-      if (section === "schedules") return schedulesPage(params);
+      if (section === "recordings" && parts[1] && parts[2] === "history") return recordingHistory(parts[1], params);
       if (section === "webhooks" && parts[1]) return webhookDetail(parts[1]);
       if (section === "webhooks") return webhooksPage();
+      if (section === "recordings") return recordingsPage();
+      if (section === "compare") return comparePage(params);
+      if (section === "schedules") return schedulesPage(params);
+      if (section === "suites") return suitesPage();
+      if (section === "suite-runs" && parts[1]) return suiteRunPage(parts[1]);
       return runsList(params);
     });
   });
@@ -502,6 +509,10 @@ async function runDetail(runId) {
       ["Format", run.format], ["Priority", priorityBadge(run.priority)],
       ...(run.scheduleId ? [["Schedule", h("a", { href: `#/schedules?focus=${run.scheduleId}` },
         run.queuedBy || "schedule")]] : []),
+      ...(run.suiteRunId ? [["Suite run", h("a", { href: `#/suite-runs/${run.suiteRunId}`, "data-suite-run-link": "" },
+        "this run's suite")]] : []),
+      ...(run.recordingId ? [["Recording", h("a", { href: `#/recordings/${run.recordingId}/history`,
+                                                    id: "recording-history" }, "history")]] : []),
     ].map(([term, value]) => h("div", {}, h("dt", {}, term), h("dd", {}, value))));
     errorBox.replaceChildren(run.error
       ? h("p", { class: "error-box", role: "note" },
@@ -786,7 +797,10 @@ async function recordingsPage() {
         } catch (error) { toast(error.message); runNow.disabled = false; }
       });
       return h("tr", { "data-recording-id": recording.id },
-        h("td", { class: "name" }, recording.name), h("td", {}, recording.format),
+        h("td", { class: "name" }, h("a", { href: `#/recordings/${recording.id}/history`,
+                                            "data-history-link": recording.id, title: `History of ${recording.name}` },
+          recording.name)),
+        h("td", {}, recording.format),
         h("td", {}, String(recording.stepCount)), h("td", {}, when(recording.createdAt)),
         h("td", {}, recording.lastRun
           ? h("a", { href: `#/runs/${recording.lastRun.id}` }, `#${recording.lastRun.number} `,
@@ -942,6 +956,288 @@ async function schedulesPage(params) {
   // The next run time moves with every tick: poll (the page is small).
   const timer = setInterval(() => { load().catch(() => {}); }, 3000);
   cleanup = () => clearInterval(timer);
+}
+
+// ---- suites --------------------------------------------------------------------------------------
+
+
+function countsText(counts, total) {
+  return `${counts.passed} passed · ${counts.failed} failed · ${counts.error} error · ${counts.cancelled} cancelled` +
+    ` (of ${total})`;
+}
+
+async function suitesPage() {
+  document.title = "Suites · Reprise";
+  const recordings = (await api("/api/recordings?limit=200")).items;
+  const name = h("input", { id: "suite-name", required: true, maxlength: 200, autocomplete: "off" });
+  const picks = recordings.map((recording) => h("label", { class: "pick" },
+    h("input", { type: "checkbox", value: recording.id, "data-recording": recording.name }), " ", recording.name));
+  const status = h("p", { role: "status", "aria-live": "polite" });
+  const form = h("form", { class: "suite-form", "aria-label": "New suite" },
+    h("h2", {}, "New suite"),
+    h("p", {}, h("label", { for: "suite-name" }, "Name "), name),
+    h("fieldset", {}, h("legend", {}, "Recordings, in the order they run"),
+      ...(picks.length ? picks : [h("p", { class: "muted" }, "Save a recording first (Recordings).")])),
+    h("button", { type: "submit", class: "primary" }, "Create suite"), status);
+  const body = h("tbody");
+  const runsBody = h("tbody");
+  main.append(h("h1", {}, "Suites"),
+    h("table", { "aria-label": "Suites" },
+      h("thead", {}, h("tr", {}, ...["Name", "Recordings", "Last run", ""].map((t) => h("th", { scope: "col" }, t)))),
+      body),
+    form,
+    h("h2", {}, "Recent suite runs"),
+    h("table", { "aria-label": "Suite runs" },
+      h("thead", {}, h("tr", {}, ...["Run", "Suite", "Status", "Counts", "Duration", "Queued"]
+        .map((t) => h("th", { scope: "col" }, t)))),
+      runsBody));
+
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const recordingIds = picks.map((label) => label.querySelector("input")).filter((box) => box.checked)
+      .map((box) => box.value);
+    try {
+      await api("/api/suites", { method: "POST", body: JSON.stringify({ name: name.value, recordingIds }) });
+      status.textContent = `Created “${name.value}”.`;
+      form.reset();
+      await load();
+    } catch (error) { status.textContent = `Not created: ${error.message}`; }
+  });
+
+  async function load() {
+    const [suites, suiteRuns] = await Promise.all([api("/api/suites?limit=200"), api("/api/suite-runs?limit=20")]);
+    body.replaceChildren(...suites.items.map((suite) => {
+      const runNow = h("button", { type: "button", class: "primary" }, "Run suite");
+      runNow.setAttribute("aria-label", `Run suite ${suite.name}`);
+      runNow.addEventListener("click", async () => {
+        runNow.disabled = true;
+        try {
+          const suiteRun = await api(`/api/suites/${suite.id}/runs`, { method: "POST", body: "{}" });
+          location.hash = `#/suite-runs/${suiteRun.id}`;
+        } catch (error) { toast(error.message); runNow.disabled = false; }
+      });
+      return h("tr", { "data-suite-id": suite.id },
+        h("td", { class: "name" }, suite.name), h("td", {}, String(suite.recordingIds.length)),
+        h("td", {}, suite.lastRun
+          ? h("a", { href: `#/suite-runs/${suite.lastRun.id}` }, `#${suite.lastRun.number} `, badge(suite.lastRun.status))
+          : "—"),
+        h("td", {}, runNow));
+    }));
+    if (!suites.items.length) body.append(h("tr", {}, h("td", { colspan: 4, class: "muted" }, "No suites yet.")));
+    runsBody.replaceChildren(...suiteRuns.items.map((item) => h("tr", { "data-suite-run-id": item.id },
+      h("td", {}, h("a", { href: `#/suite-runs/${item.id}` }, `#${item.number}`)), h("td", {}, item.suiteName),
+      h("td", {}, badge(item.status)), h("td", {}, countsText(item.counts, item.total)),
+      h("td", {}, duration(item.durationMs)), h("td", {}, when(item.createdAt)))));
+    if (!suiteRuns.items.length) {
+      runsBody.append(h("tr", {}, h("td", { colspan: 6, class: "muted" }, "No suite runs yet.")));
+    }
+  }
+  await load();
+}
+
+async function suiteRunPage(suiteRunId) {
+  const heading = h("h1", {});
+  const facts = h("dl", { class: "meta" });
+  const cancel = h("button", { type: "button" }, "Cancel suite run");
+  const body = h("tbody");
+  main.append(h("p", {}, h("a", { href: "#/suites" }, "← All suites")), heading, facts, h("p", {}, cancel),
+    h("table", { "aria-label": "Runs of this suite run" },
+      h("thead", {}, h("tr", {}, ...["Run", "Recording", "Status", "Duration", "Error"]
+        .map((t) => h("th", { scope: "col" }, t)))),
+      body));
+  let suiteRun = null;
+
+  async function refresh() {
+    suiteRun = await api(`/api/suite-runs/${suiteRunId}`);
+    document.title = `Suite run #${suiteRun.number} · Reprise`;
+    heading.replaceChildren(`Suite ${suiteRun.suiteName} · #${suiteRun.number} `, badge(suiteRun.status));
+    facts.replaceChildren(...[
+      ["Counts", h("span", { "data-counts": "" }, countsText(suiteRun.counts, suiteRun.total))],
+      ["Duration", duration(suiteRun.durationMs)], ["Created", when(suiteRun.createdAt)],
+      ["Started", when(suiteRun.startedAt)], ["Finished", when(suiteRun.finishedAt)],
+      ["Queued by", suiteRun.queuedBy || "—"],
+    ].map(([term, value]) => h("div", {}, h("dt", {}, term), h("dd", {}, value))));
+    cancel.disabled = SUITE_FINAL.has(suiteRun.status) || suiteRun.cancelRequested;
+    body.replaceChildren(...suiteRun.runs.map((run) => h("tr", { "data-run-id": run.id },
+      h("td", {}, h("a", { href: `#/runs/${run.id}` }, `#${run.number}`)), h("td", { class: "name" }, run.name),
+      h("td", {}, badge(run.status)), h("td", {}, duration(run.durationMs)),
+      h("td", { class: "run-error" }, run.error || ""))));
+  }
+  cancel.addEventListener("click", async () => {
+    cancel.disabled = true;
+    try { await api(`/api/suite-runs/${suiteRunId}/cancel`, { method: "POST" }); await refresh(); }
+    catch (error) { toast(error.message); }
+  });
+  await refresh();
+  // Until the suite's result is decided: its children change under it.
+  const timer = setInterval(() => {
+    if (suiteRun && !SUITE_FINAL.has(suiteRun.status)) refresh().catch(() => {});
+  }, 2000);
+  cleanup = () => clearInterval(timer);
+}
+
+// ---- run history and compare ---------------------------------------------------------------------
+
+const HISTORY_WINDOWS = [7, 30, 90, 365];
+
+function percent(rate) {
+  return rate === null || rate === undefined ? "—" : `${Math.round(rate * 1000) / 10}%`;
+}
+
+function signedDuration(ms) {
+  if (ms === null || ms === undefined) return "—";
+  if (ms === 0) return "±0 ms";
+  return `${ms > 0 ? "+" : "−"}${duration(Math.abs(ms))}`;
+}
+
+function stepLabel(step) {
+  return `Step ${step.index + 1}: ${step.type}${step.selector ? ` ${step.selector}` : ""}`;
+}
+
+// The runs oldest to newest, left to right: a bar per run, its height the run's duration, its colour its status.
+function historyStrip(runs) {
+  const width = 640;
+  const height = 64;
+  const figure = svg("svg", { viewBox: `0 0 ${width} ${height}`, role: "img",
+                              "aria-label": "The last runs' statuses and durations, oldest first" });
+  const ordered = [...runs].reverse();
+  const longest = Math.max(1, ...ordered.map((run) => run.durationMs || 0));
+  const barWidth = Math.min(24, width / Math.max(1, ordered.length));
+  const styles = getComputedStyle(document.documentElement);
+  ordered.forEach((run, i) => {
+    const barHeight = run.durationMs ? Math.max(3, (run.durationMs / longest) * (height - 4)) : 3;
+    const rect = svg("rect", { x: i * barWidth, y: height - barHeight, width: Math.max(1, barWidth - 2),
+                               height: barHeight, fill: styles.getPropertyValue(`--${run.status}`).trim() || "#999",
+                               "data-run-id": run.id, "data-status": run.status });
+    const title = svg("title");
+    title.textContent = `#${run.number} ${run.status}, ${duration(run.durationMs)}`;
+    rect.append(title);
+    figure.append(rect);
+  });
+  return figure;
+}
+
+function compareHash(a, b) {
+  return `#/compare?a=${encodeURIComponent(a)}&b=${encodeURIComponent(b)}`;
+}
+
+async function recordingHistory(recordingId, params) {
+  const days = HISTORY_WINDOWS.includes(Number(params.get("days"))) ? Number(params.get("days")) : 30;
+  const history = await api(`/api/recordings/${encodeURIComponent(recordingId)}/history?limit=50&days=${days}`);
+  document.title = `History of ${history.name} · Reprise`;
+  const windowSelect = h("select", { id: "history-window" },
+    ...HISTORY_WINDOWS.map((d) => h("option", { value: d, selected: d === days }, `last ${d} days`)));
+  windowSelect.addEventListener("change", () => {
+    location.hash = `#/recordings/${recordingId}/history?days=${windowSelect.value}`;
+  });
+  const finished = Object.entries(history.counts).filter(([, n]) => n > 0);
+
+  const pickA = h("select", { id: "compare-a", name: "a" });
+  const pickB = h("select", { id: "compare-b", name: "b" });
+  const options = history.runs.map((run) => [run.id, `#${run.number} (${run.status})`]);
+  pickA.replaceChildren(...options.map(([id, label]) => h("option", { value: id }, label)));
+  pickB.replaceChildren(...options.map(([id, label]) => h("option", { value: id }, label)));
+  if (history.runs.length > 1) { pickA.value = history.runs[1].id; pickB.value = history.runs[0].id; }
+  const compareForm = h("form", { class: "panel compare-form", "aria-label": "Compare two runs" },
+    h("div", { class: "field" }, h("label", { for: "compare-a" }, "Compare run"), pickA),
+    h("div", { class: "field" }, h("label", { for: "compare-b" }, "with run"), pickB),
+    h("button", { type: "submit", class: "primary", disabled: history.runs.length < 2 }, "Compare"));
+  compareForm.addEventListener("submit", (event) => {
+    event.preventDefault();
+    location.hash = compareHash(pickA.value, pickB.value);
+  });
+
+  const body = h("tbody");
+  history.runs.forEach((run, i) => {
+    const previous = history.runs[i + 1];
+    body.append(h("tr", { "data-run-id": run.id, "data-status": run.status },
+      h("td", {}, h("a", { href: `#/runs/${run.id}` }, `#${run.number}`)),
+      h("td", {}, badge(run.status)),
+      h("td", {}, duration(run.durationMs)),
+      h("td", { class: "failing-step" }, run.failingStep
+        ? [h("div", {}, stepLabel(run.failingStep)),
+           run.failingStep.error ? h("div", { class: "step-error" }, run.failingStep.error) : null]
+        : (run.error ? h("div", { class: "muted" }, run.error) : "—")),
+      h("td", {}, when(run.finishedAt || run.createdAt)),
+      h("td", {}, previous
+        ? h("a", { href: compareHash(previous.id, run.id), "data-compare-previous": run.id },
+            `compare with #${previous.number}`)
+        : "")));
+  });
+  if (!history.runs.length) {
+    body.append(h("tr", {}, h("td", { colspan: 6, class: "muted" }, `No runs in the last ${days} days.`)));
+  }
+
+  main.append(
+    h("p", { class: "muted" }, h("a", { href: "#/recordings" }, "Recordings"), " › history"),
+    h("h1", {}, "History of ", h("span", { class: "recording-name" }, history.name)),
+    h("section", { class: "panel history-summary" },
+      h("div", { class: "field" }, h("label", { for: "history-window" }, "Window"), windowSelect),
+      h("div", { class: "counts" },
+        h("div", { class: "count", id: "pass-rate" }, h("b", {}, percent(history.passRate)), "pass rate"),
+        h("div", { class: "count", id: "median-duration" },
+          h("b", {}, duration(history.medianDurationMs === null ? null : Math.round(history.medianDurationMs))),
+          "median duration"),
+        ...finished.map(([status, n]) => h("div", { class: "count", "data-count": status },
+          h("b", {}, String(n)), status))),
+      h("div", { class: "strip" }, historyStrip(history.runs))),
+    compareForm,
+    h("table", { "aria-label": "Runs of the recording" },
+      h("thead", {}, h("tr", {}, ...["Run", "Status", "Duration", "Failing step", "Finished", ""]
+        .map((title) => h("th", { scope: "col" }, title)))),
+      body));
+}
+
+function comparedSide(side) {
+  if (!side) return [h("td", { class: "muted" }, "—"), h("td", { class: "muted" }, "—")];
+  return [
+    h("td", {}, badge(side.status), side.error ? h("div", { class: "step-error" }, side.error) : null),
+    h("td", {}, duration(side.durationMs)),
+  ];
+}
+
+async function comparePage(params) {
+  const a = params.get("a");
+  const b = params.get("b");
+  if (!a || !b) throw new Error("Pick two runs of a recording to compare (its history page).");
+  const comparison = await api(`/api/runs/compare?a=${encodeURIComponent(a)}&b=${encodeURIComponent(b)}`);
+  const runA = comparison.a;
+  const runB = comparison.b;
+  document.title = `Compare #${runA.number} and #${runB.number} · Reprise`;
+  const first = comparison.steps.find((step) => step.index === comparison.firstDifference) || null;
+  const runPanel = (label, run) => h("div", { class: "panel compared-run", "data-side": label },
+    h("h2", {}, `${label}: `, h("a", { href: `#/runs/${run.id}` }, `#${run.number}`), " ", badge(run.status)),
+    h("p", {}, duration(run.durationMs), " · ", when(run.finishedAt || run.createdAt)),
+    run.error ? h("p", { class: "step-error" }, run.error) : null);
+  const rows = comparison.steps.map((step) => h("tr", {
+    "data-step": step.index, "data-differs": String(step.differs),
+    class: [step.differs ? "differs" : "", step.index === comparison.firstDifference ? "first-difference" : ""]
+      .filter(Boolean).join(" ") || null,
+  },
+  h("td", {}, String(step.index + 1)),
+  h("td", {}, h("strong", {}, step.type), step.selector ? h("div", { class: "selector" }, step.selector) : null),
+  ...comparedSide(step.a), ...comparedSide(step.b),
+  h("td", { class: "delta" }, signedDuration(step.durationDeltaMs))));
+  main.append(
+    h("p", { class: "muted" }, h("a", { href: `#/recordings/${comparison.recordingId}/history` }, "History of ",
+      runA.name)),
+    h("h1", {}, `Compare #${runA.number} and #${runB.number}`),
+    h("div", { class: "compared-runs" }, runPanel("A", runA), runPanel("B", runB)),
+    h("p", { id: "first-difference", role: "status" }, first
+      ? ["First difference: ", h("a", { href: "#", onclick: (event) => {
+          event.preventDefault();
+          main.querySelector("tr.first-difference")?.scrollIntoView({ block: "center" });
+        } }, stepLabel(first))]
+      : "No step differs: the runs differ in durations only."),
+    h("table", { "aria-label": "Steps compared", class: "compare" },
+      h("thead", {},
+        h("tr", {}, h("th", { scope: "col", rowspan: 2 }, "#"), h("th", { scope: "col", rowspan: 2 }, "Step"),
+          h("th", { scope: "colgroup", colspan: 2 }, `A: #${runA.number}`),
+          h("th", { scope: "colgroup", colspan: 2 }, `B: #${runB.number}`),
+          h("th", { scope: "col", rowspan: 2 }, "Δ duration")),
+        h("tr", {}, ...["Status", "Duration", "Status", "Duration"].map((t) => h("th", { scope: "col" }, t)))),
+      h("tbody", {}, rows)));
+  if (!rows.length) main.append(h("p", { class: "muted" }, "Neither run has steps yet."));
 }
 
 // ---- webhooks ------------------------------------------------------------------------------------

@@ -5,14 +5,15 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Body, Request, Response
+from fastapi import APIRouter, Body, Query, Request, Response
 
 from api.auth import actor, needs
 from api.deps import RecordingServiceDep
-from api.params import Limit, Offset
+from api.params import NO_NUL, Limit, Offset
 from api.responses import errors
 from api.schemas import RecordingCreate, RecordingDetail, RecordingPage, RecordingPublic, RunSummary
 from api.views import recording_public, run_summary, run_url
+from contract import limits
 from contract.access import Scope
 from contract.options import RunOptions
 
@@ -30,8 +31,13 @@ async def list_recordings(
     recordings: RecordingServiceDep,
     limit: Limit = 50,
     offset: Offset = 0,
+    name: Annotated[str | None, Query(max_length=limits.MAX_NAME_CHARS, pattern=NO_NUL,
+                                      description="Only recordings named exactly this (case matters; names are "
+                                                  "not unique: `reprise submit --recording NAME` refuses several)")
+                    ] = None,
 ) -> RecordingPage:
-    page, total = await recordings.page(limit=limit, offset=offset)
+    """Saved recordings, newest first."""
+    page, total = await recordings.page(limit=limit, offset=offset, name=name)
     return RecordingPage(items=[recording_public(r) for r in page], total=total, limit=limit, offset=offset)
 
 

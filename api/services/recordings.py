@@ -35,8 +35,9 @@ class RecordingService:
     async def get(self, recording_id: UUID) -> RecordingRecord:
         return await self._recordings.get(recording_id)
 
-    async def page(self, *, limit: int, offset: int) -> tuple[list[RecordingRecord], int]:
-        return await self._recordings.list_page(limit=limit, offset=offset)
+    async def page(self, *, limit: int, offset: int,
+                   name: str | None = None) -> tuple[list[RecordingRecord], int]:
+        return await self._recordings.list_page(limit=limit, offset=offset, name=name)
 
     async def delete(self, recording_id: UUID) -> None:
         """Its runs stay, unlinked; its schedules stop (`recording <name> was deleted`), their BullMQ schedulers

@@ -63,8 +63,6 @@ CREATE INDEX webhook_deliveries_outbox_idx ON webhook_deliveries (queue, created
     WHERE status IN ('pending', 'delivering');
 CREATE INDEX webhook_deliveries_run_idx ON webhook_deliveries (run_id) WHERE run_id IS NOT NULL;
 CREATE INDEX webhook_deliveries_suite_run_idx ON webhook_deliveries (suite_run_id) WHERE suite_run_id IS NOT NULL;
--- A suite.finished payload lists the suite run's runs (0015 may have made this index already).
-CREATE INDEX IF NOT EXISTS runs_suite_run_idx ON runs (suite_run_id) WHERE suite_run_id IS NOT NULL;
 
 -- Every attempt of a delivery: status_code NULL when no answer came (error says why); the answer's first KiB.
 CREATE TABLE webhook_delivery_attempts (
@@ -115,8 +113,8 @@ CREATE TRIGGER runs_webhook_events AFTER UPDATE OF status ON runs FOR EACH ROW
 CREATE TRIGGER runs_webhook_events_inserted_final AFTER INSERT ON runs FOR EACH ROW
     EXECUTE FUNCTION reprise_webhook_run_events();
 
--- A suite run reached a final status (it does once: 0015 guards the update): suite.finished to each active
--- subscription of its queue for all runs or for its suite.
+-- A suite run reached a final status (it does once: 0015's finish_suite_run and its guard trigger): suite.finished to
+-- each active subscription of its queue for all runs or for its suite.
 CREATE FUNCTION reprise_webhook_suite_run_events() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     inserted integer;

@@ -116,6 +116,26 @@ async def test_recordings_are_saved_listed_run_and_deleted(api_client: httpx.Asy
     assert (await api_client.get(f"/api/runs/{run.json()['id']}")).json()["recordingId"] is None
 
 
+async def test_recordings_are_found_by_their_exact_name(api_client: httpx.AsyncClient) -> None:
+    """`GET /api/recordings?name=` (what `reprise submit --recording NAME` asks): exact, case and all; names are
+    not unique, so every one of that name comes back, newest first, with the total."""
+    ids: dict[str, list[str]] = {}
+    for name in ("Checkout", "checkout", "Checkout flow", "Checkout"):
+        saved = await api_client.post("/api/recordings", json={"script": SCRIPT, "name": name})
+        assert saved.status_code == 201, saved.text
+        ids.setdefault(name, []).append(saved.json()["id"])
+
+    exact = (await api_client.get("/api/recordings", params={"name": "Checkout"})).json()
+    assert ([item["id"] for item in exact["items"]], exact["total"]) == (ids["Checkout"][::-1], 2)
+    lower = (await api_client.get("/api/recordings", params={"name": "checkout"})).json()
+    assert ([item["id"] for item in lower["items"]], lower["total"]) == (ids["checkout"], 1)
+    none = (await api_client.get("/api/recordings", params={"name": "Check%"})).json()
+    assert (none["items"], none["total"]) == ([], 0)
+    assert (await api_client.get("/api/recordings")).json()["total"] == 4
+    refused = await api_client.get("/api/recordings", params={"name": "x" * 301})
+    assert refused.status_code == 422 and refused.json()["fields"][0]["field"] == "name"
+
+
 async def test_event_stream_sends_run_and_step_changes(live_api: str, settings: Settings) -> None:
     async with httpx.AsyncClient(base_url=live_api, timeout=30) as client:
         run_id = await post_run(client, {"script": SCRIPT})

@@ -10,6 +10,7 @@ import pytest
 
 from contract.runs import RUN_TRANSITIONS, AttemptStatus, RunStatus, StepStatus
 from contract.schedules import ScheduleState
+from contract.suites import SuiteRunStatus
 from contract.webhooks import DeliveryStatus, WebhookEvent, WebhookFormat
 from storage.queries import load_queries
 
@@ -23,6 +24,7 @@ async def connection(database_url: str) -> AsyncIterator[asyncpg.Connection]:
 
 @pytest.mark.parametrize(("sql_type", "enum"), [("run_status", RunStatus), ("attempt_status", AttemptStatus),
                                                 ("step_status", StepStatus), ("schedule_state", ScheduleState),
+                                                ("suite_run_status", SuiteRunStatus),
                                                 ("webhook_event", WebhookEvent), ("webhook_format", WebhookFormat),
                                                 ("webhook_delivery_status", DeliveryStatus)])
 async def test_status_types_equal_the_contract(connection: asyncpg.Connection, sql_type: str,

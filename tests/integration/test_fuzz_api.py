@@ -39,11 +39,13 @@ SKIPPED = {"GET /api/events"}
 # A recording's validity (selector syntax, RE2 patterns, URLs, `${NAME}` references, steps' own fields) is
 # more than its JSON Schema outline says, so a schema-valid recording may rightly be refused (422 naming the
 # field): for these operations only, that one check is off; every other check, and negative data, still run.
-# A schedule's body likewise: its recording must exist and its cron pattern parse and fire, more than a schema says.
-# A webhook's too: its URL must be http(s) without credentials and pass the network policy, its scope name a suite or
-# recording that exists.
+# A schedule's body likewise: its recording must exist and its cron pattern parse and fire, more than a schema says;
+# and a suite's: its recordings must exist, and each must be able to run with the options a suite run is given.
 RECORDING_BODIES = {"POST /api/runs", "POST /api/runs/batch", "POST /api/recordings", "POST /api/schedules",
-                    "PATCH /api/schedules/{schedule_id}", "POST /api/webhooks", "PATCH /api/webhooks/{webhook_id}"}
+                    "PATCH /api/schedules/{schedule_id}", "POST /api/suites", "PATCH /api/suites/{suite_id}",
+                    "POST /api/suites/{suite_id}/runs", "POST /api/webhooks", "PATCH /api/webhooks/{webhook_id}"}
+# (a webhook's body too: its URL must be http(s) without credentials and pass the network policy, its scope name a
+# suite or recording that exists.)
 
 
 async def _admin_key(database_url: str) -> str:

@@ -105,7 +105,7 @@ async def test_the_worker_runtime_takes_part_only_with_a_retention_rule(
         tasks = idle.side_tasks(StopSignal())
         for coroutine in tasks.values():
             coroutine.close()
-        assert set(tasks) == {"heartbeat", "cancel-listener", "orphan-sweep", "webhooks"}
+        assert set(tasks) == {"heartbeat", "cancel-listener", "orphan-sweep", "suites", "webhooks"}
 
         mine = fleet_settings(settings, "worker-r")
         supervisor = BrowserSupervisor(ChromiumLauncher(chromium_path))

@@ -32,3 +32,5 @@ def test_the_served_contract_holds_schedule_states_and_priorities_highest_first(
     assert document["scheduleStates"] == ["active", "paused", "stopped"]
     assert document["priorities"] == ["high", "normal", "low"]
     assert document["runStatuses"] == contract_document()["runStatuses"]
+    assert document["suiteRunStatuses"] == ["queued", "running", "passed", "failed", "error", "cancelled"]
+    assert document["finalSuiteRunStatuses"] == ["passed", "failed", "error", "cancelled"]
