@@ -53,7 +53,7 @@ from api.services.stats import StorageReport
 from api.services.suites import SuiteRunView
 from contract.results import StepResult
 from contract.settings import Settings
-from contract.webhooks import mask_secret
+from contract.webhooks import artifact_path, mask_secret, run_path
 from storage import (
     ArtifactRecord,
     AttemptRecord,
@@ -73,7 +73,7 @@ def _base(request: Request) -> str:
 
 
 def run_url(request: Request, run_id: object) -> str:
-    return f"{_base(request)}/api/runs/{run_id}"
+    return _base(request) + run_path(run_id)
 
 
 REDACTED = "***"
@@ -155,7 +155,7 @@ def _artifact(artifact: ArtifactRecord, run_id: UUID, request: Request) -> Artif
         step=artifact.step_index,
         content_type=artifact.content_type,
         size_bytes=artifact.size_bytes,
-        url=None if artifact.removed else f"{_base(request)}/api/runs/{run_id}/artifacts/{artifact.id}",
+        url=None if artifact.removed else _base(request) + artifact_path(run_id, artifact.id),
         removed_at=artifact.removed_at,
         removed_by=artifact.removed_by,
     )

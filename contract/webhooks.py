@@ -119,7 +119,7 @@ def verify_signature(secret: str, timestamp: str | int, body: bytes, header: str
         raise SignatureError("the signature does not match the body (wrong secret, or the body was changed)")
 
 
-# Links a payload carries, the same paths the API serves (api/views.py builds its own with these).
+# Links a payload carries: the paths the API serves (api/views.py builds its links with these too).
 def run_path(run_id: object) -> str:
     return f"/api/runs/{run_id}"
 
