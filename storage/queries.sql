@@ -791,21 +791,30 @@ WHERE d.id IN (SELECT id FROM webhook_deliveries
 RETURNING d.id;
 
 -- name: start_webhook_attempt
--- One more attempt of a delivery not yet final, with what sending it needs; no row: gone or final already.
+-- One more attempt of a delivery not yet final, with what sending it needs; no row: gone or final already. The
+-- attempt's row is written now (its answer by record_webhook_attempt), so an attempt whose worker died before the
+-- answer stays in the log, marked interrupted when the next one starts.
 WITH started AS (
     UPDATE webhook_deliveries SET status = 'delivering', attempts = attempts + 1, last_attempt_at = now()
     WHERE queue = $1 AND id = $2 AND status IN ('pending', 'delivering')
     RETURNING *
+), interrupted AS (
+    UPDATE webhook_delivery_attempts
+    SET error = 'interrupted: its worker stopped before the answer was recorded'
+    WHERE delivery_id = (SELECT id FROM started) AND status_code IS NULL AND latency_ms IS NULL AND error IS NULL
+), attempt AS (
+    INSERT INTO webhook_delivery_attempts (delivery_id, attempt, started_at)
+    SELECT id, attempts, now() FROM started
+    ON CONFLICT (delivery_id, attempt) DO NOTHING
 )
 SELECT started.id, started.event, started.run_id, started.suite_run_id, started.attempts, started.created_at,
        s.id AS subscription_id, s.name AS subscription_name, s.url, s.format, s.secret
 FROM started JOIN webhook_subscriptions s ON s.id = started.subscription_id;
 
 -- name: record_webhook_attempt
-INSERT INTO webhook_delivery_attempts (delivery_id, attempt, started_at, status_code, latency_ms, error,
-                                       response_excerpt)
-VALUES ($1, $2, $3, $4, $5, $6, $7)
-ON CONFLICT (delivery_id, attempt) DO NOTHING;
+UPDATE webhook_delivery_attempts
+SET started_at = $3, status_code = $4, latency_ms = $5, error = $6, response_excerpt = $7
+WHERE delivery_id = $1 AND attempt = $2;
 
 -- name: settle_webhook_delivery
 -- After an attempt: delivered, failed (final) or pending again (the next attempt at $6).

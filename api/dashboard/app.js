@@ -1381,7 +1381,8 @@ async function webhookDetail(id) {
     return h("ol", { class: "attempts" }, ...delivery.attemptHistory.map((attempt) =>
       h("li", { "data-attempt": attempt.attempt, "data-status-code": attempt.statusCode ?? "none" },
         when(attempt.startedAt), " · ",
-        h("span", { class: "status-code" }, attempt.statusCode === null ? "no answer" : String(attempt.statusCode)),
+        h("span", { class: "status-code" }, attempt.statusCode !== null ? String(attempt.statusCode)
+          : attempt.latencyMs === null && !attempt.error ? "in flight" : "no answer"),
         " · ", h("span", { class: "latency" }, duration(attempt.latencyMs)),
         attempt.error ? [" · ", h("span", { class: "attempt-error" }, attempt.error)] : null)));
   }

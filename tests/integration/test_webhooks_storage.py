@@ -170,6 +170,13 @@ async def test_the_outbox_is_claimed_once_then_again_only_when_its_job_may_be_lo
 
     sending = await db.webhooks.start_attempt(first[0])
     assert sending is not None and sending.attempts == 1 and sending.secret == "whsec_test"
+    # Its worker dies before the answer; the job comes back (stalled) and a second attempt starts.
+    again = await db.webhooks.start_attempt(first[0])
+    assert again is not None and again.attempts == 2
+    attempts = await db.pool.fetch("SELECT attempt, status_code, error FROM webhook_delivery_attempts "
+                                   "WHERE delivery_id = $1 ORDER BY attempt", first[0])
+    assert [(row["attempt"], row["status_code"]) for row in attempts] == [(1, None), (2, None)]
+    assert attempts[0]["error"].startswith("interrupted") and attempts[1]["error"] is None
     facts = await db.webhooks.run_facts(run_id)
     assert facts is not None and facts.failing_step is not None
     assert (facts.failing_step.index, facts.failing_step.selector) == (1, "#missing")
