@@ -254,14 +254,15 @@ class WebhookRepository:
         return Sending(**dict(row)) if row is not None else None
 
     async def finish_attempt(self, sending: Sending, result: AttemptResult, status: DeliveryStatus, *,
-                             next_attempt_at: datetime | None = None) -> None:
-        """Record the attempt and settle the delivery (delivered, failed, or pending until `next_attempt_at`)."""
+                             next_attempt_at: datetime | None = None, reason: str | None = None) -> None:
+        """Record the attempt and settle the delivery (delivered, failed, or pending until `next_attempt_at`);
+        `reason`: why it was not delivered (the delivery's `last_error`; default the attempt's error)."""
         async with self._pool.acquire() as connection, connection.transaction():
             await connection.execute(self._sql["record_webhook_attempt"], sending.id, sending.attempts,
                                      result.started_at, result.status_code, result.latency_ms, result.error,
                                      result.response_excerpt)
             await connection.execute(self._sql["settle_webhook_delivery"], self.queue, sending.id, status.value,
-                                     result.status_code, result.error, next_attempt_at)
+                                     result.status_code, reason or result.error, next_attempt_at)
 
     # --- payload facts -------------------------------------------------------------------------------------------
 

@@ -88,11 +88,13 @@ class WebhookSender:
         delivery_id = UUID(str(job.data["deliveryId"]))
         structlog.contextvars.bind_contextvars(deliveryId=str(delivery_id))
         try:
-            return await self.attempt(delivery_id)
+            # BullMQ's count of this job's attempts, which may run ahead of the delivery's (an attempt that failed
+            # before it could be recorded): the last one BullMQ gives must settle the delivery.
+            return await self.attempt(delivery_id, job_attempt=int(job.attemptsMade or 0) + 1)
         finally:
             structlog.contextvars.unbind_contextvars("deliveryId")
 
-    async def attempt(self, delivery_id: UUID) -> dict[str, Any]:
+    async def attempt(self, delivery_id: UUID, *, job_attempt: int = 1) -> dict[str, Any]:
         """One attempt; returns the job's result when it ends the delivery, raises DeliveryFailed to be retried
         or UnrecoverableError when it failed for good."""
         sending = await self.deliveries.start_attempt(delivery_id)
@@ -104,8 +106,8 @@ class WebhookSender:
             await self.deliveries.finish_attempt(sending, result, DeliveryStatus.FAILED)
             raise UnrecoverableError(result.error)
         result, blocked = await self.send(sending, body)
-        verdict = judge_attempt(result.status_code, attempt=sending.attempts, max_attempts=self.retry.max_attempts,
-                                blocked=blocked)
+        verdict = judge_attempt(result.status_code, attempt=max(sending.attempts, job_attempt),
+                                max_attempts=self.retry.max_attempts, blocked=blocked)
         log_fields = {"event": sending.event.value, "attempt": sending.attempts, "statusCode": result.status_code,
                       "latencyMs": result.latency_ms}
         if verdict.delivered:
@@ -115,10 +117,11 @@ class WebhookSender:
         error = result.error or verdict.reason
         if verdict.retry:
             next_at = datetime.now(UTC) + timedelta(milliseconds=self.retry.delay_ms(sending.attempts))
-            await self.deliveries.finish_attempt(sending, result, DeliveryStatus.PENDING, next_attempt_at=next_at)
+            await self.deliveries.finish_attempt(sending, result, DeliveryStatus.PENDING, next_attempt_at=next_at,
+                                                 reason=error)
             log.info("webhook attempt failed; retried", error=error, **log_fields)
             raise DeliveryFailed(error or "not delivered")
-        await self.deliveries.finish_attempt(sending, result, DeliveryStatus.FAILED)
+        await self.deliveries.finish_attempt(sending, result, DeliveryStatus.FAILED, reason=verdict.reason)
         log.warning("webhook delivery failed", error=error, reason=verdict.reason, **log_fields)
         raise UnrecoverableError(verdict.reason or "not delivered")
 

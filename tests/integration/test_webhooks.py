@@ -288,3 +288,18 @@ async def test_the_api_refuses_urls_and_scopes_it_cannot_use(hook_settings: Sett
         assert bad_patch.status_code == 422
         page = (await client.get("/api/webhooks")).json()
         assert page["total"] == 1 and json.dumps(page).count("whsec_") == 1  # masked: the prefix only
+
+
+async def test_a_receiver_that_keeps_failing_gets_max_attempts_then_the_delivery_fails(
+    hook_settings: Settings, pool: asyncpg.Pool, receiver: Receiver, sender: None,
+) -> None:
+    assert hook_settings.webhook_max_attempts == 4
+    async with api_client_for(hook_settings) as client:
+        down = await subscribe(client, receiver, "/down", {"events": ["run.finished"]}, answers=[503] * 10)
+        await finished_run(RunRepository(pool, queue=hook_settings.queue_name), RunStatus.PASSED)
+        [delivery] = await settled(client, down["id"], 1)
+        assert delivery["status"] == "failed" and delivery["attempts"] == 4
+        assert [attempt["statusCode"] for attempt in delivery["attemptHistory"]] == [503] * 4
+        assert delivery["lastStatusCode"] == 503 and delivery["nextAttemptAt"] is None
+        assert delivery["lastError"] == "the receiver answered 503; 4 attempts made"
+        assert len(receiver.of("/down")) == 4, "no fifth attempt"
