@@ -27,6 +27,7 @@ from api.routes import (
     artifacts,
     dead_letter,
     events,
+    flaky,
     health,
     history,
     keys,
@@ -44,6 +45,7 @@ from api.routes import (
 from api.routes.dashboard import install_dashboard
 from api.services.artifacts import ArtifactService
 from api.services.dead_letter import DeadLetterService
+from api.services.flaky import FlakyService
 from api.services.health import QUEUE_SNAPSHOT_TTL_S, HealthService, QueueSnapshot
 from api.services.history import HistoryService
 from api.services.metrics import MetricsService
@@ -62,6 +64,7 @@ from jobs.queue import RetryPolicy, RunQueue
 from jobs.registry import WorkerRegistry
 from jobs.schedules import ScheduleQueue
 from storage import (
+    FlakyRepository,
     KeyRepository,
     QueueActions,
     RecordingRepository,
@@ -116,8 +119,10 @@ def create_app(settings: Settings) -> FastAPI:
                                                recordings_repository, schedulers, NetworkPolicy.from_settings(settings))
             app.state.schedules = schedule_service
             app.state.recordings = RecordingService(recordings_repository, run_service, schedule_service)
+            app.state.flaky = FlakyService(FlakyRepository(pool, queue=settings.queue_name), recordings_repository,
+                                           window_runs=settings.flaky_window_runs)
             app.state.history = HistoryService(RunHistory(pool, queue=settings.queue_name), recordings_repository,
-                                               runs_repository)
+                                               runs_repository, app.state.flaky)
             app.state.dead_letter = DeadLetterService(run_queue, run_service)
             suite_flows = SuiteFlows(run_queue, settings.redis_url)
             stack.push_async_callback(suite_flows.close)
@@ -155,7 +160,8 @@ def create_app(settings: Settings) -> FastAPI:
     install_error_handlers(app)
     # history first: its /api/runs/compare must be matched before /api/runs/{run_id}.
     routers = [module.router for module in (history, runs, artifacts, health, schema, queue, dead_letter, events,
-                                            stats, recordings, schedules, metrics, session, keys, suites, webhooks)]
+                                            stats, recordings, schedules, metrics, session, keys, suites, webhooks,
+                                            flaky)]
     declare_common_errors(routers, unlimited_prefixes=EXEMPT_PREFIXES)
     for router in routers:
         app.include_router(router)

@@ -13,6 +13,7 @@ from fastapi import Depends, Request
 from api.events import EventHub
 from api.services.artifacts import ArtifactService
 from api.services.dead_letter import DeadLetterService
+from api.services.flaky import FlakyService
 from api.services.health import HealthService
 from api.services.history import HistoryService
 from api.services.metrics import MetricsService
@@ -82,6 +83,10 @@ async def _events(request: Request) -> EventHub:
     return cast(EventHub, _state(request, "events"))
 
 
+async def _flaky(request: Request) -> FlakyService:
+    return cast(FlakyService, _state(request, "flaky"))
+
+
 async def _history(request: Request) -> HistoryService:
     return cast(HistoryService, _state(request, "history"))
 
@@ -100,3 +105,4 @@ QueueDep = Annotated[RunQueue, Depends(_queue)]
 EventHubDep = Annotated[EventHub, Depends(_events)]
 QueueActionsDep = Annotated[QueueActions, Depends(_queue_actions)]
 HistoryServiceDep = Annotated[HistoryService, Depends(_history)]
+FlakyServiceDep = Annotated[FlakyService, Depends(_flaky)]

@@ -69,6 +69,10 @@ class RunSummary(CamelModel):
     cancelled_by: str | None = Field(default=None, description="Name of the API key that cancelled it")
     schedule_id: UUID | None = Field(default=None, description="The schedule whose tick made it, if one did")
     suite_run_id: UUID | None = Field(default=None, description="The suite run it is a child of, if any")
+    flaky: bool = Field(default=False, description="Passed on a retry after a failed attempt (set with its final "
+                                                   "status)")
+    quarantined: bool = Field(default=False, description="Its recording was quarantined when it reached its final "
+                                                         "status: its failure fails no suite or `reprise submit`")
 
 
 class RunDetail(RunSummary):
@@ -161,6 +165,12 @@ class LastRun(CamelModel):
     number: int
 
 
+class QuarantinePublic(CamelModel):
+    at: datetime
+    reason: str | None
+    by: str | None = Field(description="The API key's name, or `automatic` (FLAKY_QUARANTINE_FLIPS)")
+
+
 class RecordingPublic(CamelModel):
     id: UUID
     name: str
@@ -169,6 +179,9 @@ class RecordingPublic(CamelModel):
     created_at: datetime
     priority: Priority
     last_run: LastRun | None
+    quarantine: QuarantinePublic | None = Field(
+        default=None, description="Set while the recording is quarantined: its runs still run and are reported, but "
+                                  "their failures do not fail a suite run or `reprise submit`")
 
 
 class RecordingDetail(RecordingPublic):
@@ -339,6 +352,8 @@ class SuiteCounts(CamelModel):
     failed: int
     error: int
     cancelled: int
+    quarantined: int = Field(default=0, description="Failed or error children of quarantined recordings, not counted "
+                                                    "in failed and error: they do not fail the suite")
 
 
 class SuiteRunSummary(CamelModel):
@@ -362,6 +377,8 @@ class SuiteRunSummary(CamelModel):
 
 class SuiteRunDetail(SuiteRunSummary):
     runs: list[RunSummary] = Field(description="Each child run, in the suite's order")
+    ignored_runs: list[UUID] = Field(default_factory=list, description="The children whose failure the suite's "
+                                                                       "result ignored (quarantined recordings)")
 
 
 class SuiteRunPage(CamelModel):
@@ -408,6 +425,8 @@ class RecordingHistoryPublic(CamelModel):
     median_duration_ms: float | None = Field(description="Of the window's runs that finished; null with none")
     counts: dict[RunStatus, int] = Field(description="The window's runs by status, every status present")
     runs: list[HistoryRunPublic] = Field(description="The window's newest runs (at most `limit`), newest first")
+    flakiness: FlakinessPublic | None = Field(default=None, description="Over its last FLAKY_WINDOW_RUNS passed or "
+                                                                        "failed runs (whatever `days`)")
 
 
 class ComparedStepSide(CamelModel):
@@ -580,3 +599,47 @@ class DeliveryPage(CamelModel):
     total: int
     limit: int
     offset: int
+
+
+# ---- flaky tests and quarantine (GET /api/flaky, POST|DELETE /api/recordings/{id}/quarantine) ----
+
+
+class FlakinessPublic(CamelModel):
+    score: float = Field(description="min(1, (flips + flakyRuns) / (runs - 1)); 0 with fewer than 2 runs")
+    runs: int = Field(description="Passed and failed runs read (at most `window`)")
+    flips: int = Field(description="Consecutive runs against the same base URL whose statuses differ")
+    flaky_runs: int = Field(description="Runs that passed on a retry after a failed attempt")
+    window: int = Field(description="The last this many passed or failed runs were read")
+
+
+class FlakyRunPublic(CamelModel):
+    id: UUID
+    number: int
+    status: RunStatus
+    flaky: bool
+    quarantined: bool
+    target: str = Field(description="Its base URL, or the recording's own origin: flips count between runs of one")
+    url: str
+
+
+class FlakyRecordingPublic(CamelModel):
+    recording_id: UUID
+    name: str
+    flakiness: FlakinessPublic
+    last_runs: list[FlakyRunPublic] = Field(description="The runs read, newest first")
+    quarantine: QuarantinePublic | None
+    history_url: str
+
+
+class FlakyPage(CamelModel):
+    items: list[FlakyRecordingPublic] = Field(description="The most flaky first")
+    total: int
+    limit: int
+    offset: int
+
+
+class QuarantineRequest(CamelModel):
+    model_config = CamelModel.model_config | {"extra": "forbid"}
+
+    reason: str | None = Field(default=None, max_length=1000, pattern=r"^[^\x00]*$",
+                               description="Why (shown in the Flaky view and the recording's answers)")

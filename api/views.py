@@ -20,6 +20,9 @@ from api.schemas import (
     DeliveryPublic,
     DependencyHealth,
     FailingStepPublic,
+    FlakinessPublic,
+    FlakyRecordingPublic,
+    FlakyRunPublic,
     GrowthDay,
     HealthDetail,
     HistoryRunPublic,
@@ -28,6 +31,7 @@ from api.schemas import (
     LastDelivery,
     LastRun,
     LastSuiteRun,
+    QuarantinePublic,
     QueueHealth,
     RecordingHistoryPublic,
     RecordingPublic,
@@ -51,7 +55,9 @@ from api.services.runs import RunView
 from api.services.schedules import ScheduleView
 from api.services.stats import StorageReport
 from api.services.suites import SuiteRunView
+from contract.flaky import Flakiness
 from contract.results import StepResult
+from contract.runs import RunStatus
 from contract.settings import Settings
 from contract.webhooks import artifact_path, mask_secret, run_path
 from storage import (
@@ -59,6 +65,8 @@ from storage import (
     AttemptRecord,
     DeliveryAttemptRecord,
     DeliveryRecord,
+    Quarantine,
+    RecordingFlakiness,
     RecordingHistory,
     RecordingRecord,
     RunRecord,
@@ -138,6 +146,8 @@ def run_summary(run: RunRecord, request: Request, *, reveal_secrets: bool | None
         cancelled_by=run.cancelled_by,
         schedule_id=run.schedule_id,
         suite_run_id=run.suite_run_id,
+        flaky=run.flaky,
+        quarantined=run.quarantined,
     )
 
 
@@ -182,9 +192,13 @@ def recording_public(recording: RecordingRecord) -> RecordingPublic:
     last = None
     if recording.last_run_id is not None and recording.last_run_status and recording.last_run_number:
         last = LastRun(id=recording.last_run_id, status=recording.last_run_status, number=recording.last_run_number)
+    quarantine = None
+    if recording.quarantined_at is not None:
+        quarantine = QuarantinePublic(at=recording.quarantined_at, reason=recording.quarantine_reason,
+                                      by=recording.quarantined_by)
     return RecordingPublic(id=recording.id, name=recording.name, format=recording.format,
                            step_count=recording.step_count, created_at=recording.created_at,
-                           priority=recording.priority, last_run=last)
+                           priority=recording.priority, last_run=last, quarantine=quarantine)
 
 
 def schedule_url(request: Request, schedule_id: object) -> str:
@@ -296,10 +310,32 @@ def suite_run_summary(suite_run: SuiteRunRecord, request: Request) -> SuiteRunSu
 
 def suite_run_detail(view: SuiteRunView, request: Request) -> SuiteRunDetail:
     return SuiteRunDetail(**suite_run_summary(view.suite_run, request).model_dump(),
-                          runs=[run_summary(run, request, reveal_secrets=False) for run in view.runs])
-def recording_history(recording: RecordingRecord, history: RecordingHistory,
-                      request: Request) -> RecordingHistoryPublic:
+                          runs=[run_summary(run, request, reveal_secrets=False) for run in view.runs],
+                          ignored_runs=[run.id for run in view.runs if run.quarantined
+                                        and run.status in (RunStatus.FAILED, RunStatus.ERROR)])
+def flakiness_public(found: Flakiness, window: int) -> FlakinessPublic:
+    return FlakinessPublic(score=found.score, runs=found.runs, flips=found.flips, flaky_runs=found.flaky_runs,
+                           window=window)
+
+
+def _quarantine(quarantine: Quarantine | None) -> QuarantinePublic | None:
+    return QuarantinePublic(at=quarantine.at, reason=quarantine.reason, by=quarantine.by) if quarantine else None
+
+
+def flaky_recording(item: RecordingFlakiness, window: int, request: Request) -> FlakyRecordingPublic:
+    return FlakyRecordingPublic(
+        recording_id=item.recording_id, name=item.name, flakiness=flakiness_public(item.flakiness, window),
+        last_runs=[FlakyRunPublic(id=run.id, number=run.number, status=run.status, flaky=run.flaky,
+                                  quarantined=run.quarantined, target=run.target, url=run_url(request, run.id))
+                   for run in item.runs],
+        quarantine=_quarantine(item.quarantine),
+        history_url=f"{_base(request)}/api/recordings/{item.recording_id}/history")
+
+
+def recording_history(recording: RecordingRecord, history: RecordingHistory, request: Request,
+                      flakiness: FlakinessPublic | None = None) -> RecordingHistoryPublic:
     return RecordingHistoryPublic(
+        flakiness=flakiness,
         recording_id=recording.id,
         name=recording.name,
         window=HistoryWindow(days=history.days, from_=history.window_from, to=history.window_to),

@@ -113,6 +113,11 @@ class Settings(BaseSettings):
         default=(), validation_alias="WEBHOOK_ALLOWED_HOSTS")
     webhook_allowed_networks: Annotated[tuple[str, ...], NoDecode] = Field(
         default=(), validation_alias="WEBHOOK_ALLOWED_NETWORKS")
+    # Flaky tests (README "Flaky tests and quarantine", contract/flaky.py): a saved recording is quarantined
+    # automatically once its flips (and flaky runs) over its last FLAKY_WINDOW_RUNS passed or failed runs reach
+    # FLAKY_QUARANTINE_FLIPS (0: never automatically); the window is also the Flaky view's default.
+    flaky_quarantine_flips: int = Field(default=3, ge=0, le=1000, validation_alias="FLAKY_QUARANTINE_FLIPS")
+    flaky_window_runs: int = Field(default=20, ge=2, le=500, validation_alias="FLAKY_WINDOW_RUNS")
     # debug | info | warn | error, in any case.
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO", validation_alias="LOG_LEVEL")
     log_format: Literal["json", "console"] = Field(default="json", validation_alias="LOG_FORMAT")

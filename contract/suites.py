@@ -44,10 +44,15 @@ def suite_contract() -> dict[str, Any]:
                                       if status in FINAL_SUITE_RUN_STATUSES]}
 
 
-def suite_verdict(counts: Mapping[RunStatus, int], *, cancel_requested: bool) -> SuiteRunStatus:
+def suite_verdict(counts: Mapping[RunStatus, int], *, cancel_requested: bool, quarantined: int = 0) -> SuiteRunStatus:
     """The suite's result from its children's final statuses: cancelled when someone cancelled the suite; else failed
     when a test failed (what a CI build must see first), else error when one could not be run, else cancelled when a
-    child was cancelled on its own, else passed."""
+    child was cancelled on its own, else passed.
+
+    `counts` leave out the `quarantined` children: those that failed or ended in error while their recording was
+    quarantined (README "Flaky tests and quarantine"). They are reported apart and never fail the suite, so a suite
+    whose only failures are quarantined ones passes."""
+    del quarantined  # reported (suite_runs.quarantined), not held against the suite
     if cancel_requested:
         return SuiteRunStatus.CANCELLED
     if counts.get(RunStatus.FAILED, 0):

@@ -6,7 +6,8 @@ come from Postgres (storage/webhooks.py reads them at send time), the links from
              "worker", "url", "dashboardUrl", "failingStep": {"index", "type", "selector", "error"} | null,
              "screenshotUrl", "videoUrl"}}
     {"event": "suite.finished", ..., "suiteRun": {"id", "number", "suiteId", "suiteName", "status",
-             "counts": {"passed", "failed", "error", "cancelled"}, "durationMs", "url", "dashboardUrl", "runs": [...]}}
+             "counts": {"passed", "failed", "error", "cancelled", "quarantined"}, "durationMs", "url", "dashboardUrl",
+             "runs": [...]}}
     {"event": "ping", ..., "subscription": {"id", "name"}}
 """
 
@@ -57,6 +58,8 @@ class RunFacts:
     failing_step: FailingStep | None = None
     screenshot_artifact_id: int | None = None
     video_artifact_id: int | None = None
+    flaky: bool = False  # passed on a retry after a failed attempt (migration 0018)
+    quarantined: bool = False  # its recording was quarantined when it ended
 
 
 @dataclass(frozen=True)
@@ -74,6 +77,7 @@ class SuiteRunFacts:
     started_at: datetime | None
     finished_at: datetime | None
     runs: tuple[RunFacts, ...] = ()
+    quarantined: int = 0  # failed or error children of quarantined recordings (not in failed and error)
 
     @property
     def duration_ms(self) -> int | None:
@@ -91,6 +95,7 @@ def run_payload(run: RunFacts, base_url: str) -> dict[str, Any]:
         "recordingId": str(run.recording_id) if run.recording_id else None,
         "suiteRunId": str(run.suite_run_id) if run.suite_run_id else None,
         "worker": run.worker_name,
+        "flaky": run.flaky, "quarantined": run.quarantined,
         "url": base_url + run_path(run.id),
         "dashboardUrl": base_url + dashboard_run_path(run.id),
         "failingStep": {"index": step.index, "type": step.type, "selector": step.selector, "error": step.error}
@@ -108,7 +113,7 @@ def suite_run_payload(suite_run: SuiteRunFacts, base_url: str) -> dict[str, Any]
         "suiteId": str(suite_run.suite_id) if suite_run.suite_id else None, "suiteName": suite_run.suite_name,
         "status": suite_run.status,
         "counts": {"passed": suite_run.passed, "failed": suite_run.failed, "error": suite_run.error,
-                   "cancelled": suite_run.cancelled},
+                   "cancelled": suite_run.cancelled, "quarantined": suite_run.quarantined},
         "durationMs": suite_run.duration_ms,
         "url": base_url + suite_run_path(suite_run.id),
         "dashboardUrl": base_url + dashboard_suite_run_path(suite_run.id),
@@ -189,7 +194,8 @@ def _run_message(run: dict[str, Any]) -> dict[str, Any]:
 def _suite_message(suite_run: dict[str, Any]) -> dict[str, Any]:
     emoji = STATUS_EMOJI.get(suite_run["status"], ":grey_question:")
     counts = suite_run["counts"]
-    tally = ", ".join(f"{counts[name]} {name}" for name in ("passed", "failed", "error", "cancelled") if counts[name])
+    tally = ", ".join(f"{counts[name]} {name}" for name in ("passed", "failed", "error", "cancelled", "quarantined")
+                      if counts.get(name))
     name = _slack_escape(suite_run["suiteName"])
     text = f"{emoji} Suite run #{suite_run['number']} {suite_run['suiteName']} {suite_run['status']} ({tally})"
     blocks: list[dict[str, Any]] = [{"type": "section", "text": {"type": "mrkdwn", "text": (

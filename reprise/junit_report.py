@@ -7,6 +7,8 @@ actions that read JUnit).
           <failure message="<failing step's error>" type="<category>">step 3 of 7 (click #go) failed: ...</failure>
           | <error message="..." type="...">  (the run ended in error, or did not finish within --timeout)
           | <skipped message="cancelled ..."/>
+          | <skipped message="quarantined: <what went wrong>">the failure</skipped>  (a quarantined recording's
+                failure or error: CI servers show it as skipped, with the message, and the build stays green)
           <system-out>run: <dashboard link>
     [[ATTACHMENT|<video url>]]  [[ATTACHMENT|<trace url>]]  [[ATTACHMENT|<failure screenshot url>]]</system-out>
 
@@ -62,6 +64,10 @@ def _testcase(outcome: Outcome, name: str, classname: str) -> ET.Element:
         error = ET.SubElement(case, "error", message=_message(outcome.problem or verdict),
                               type="timeout" if verdict == "timeout" else category)
         error.text = text
+    elif verdict == "quarantined":
+        skipped = ET.SubElement(case, "skipped", message=_message(f"quarantined: {outcome.problem or 'failed'}"),
+                                type="quarantined")
+        skipped.text = text
     elif verdict == "cancelled":
         by = f" by {outcome.run.cancelled_by}" if outcome.run.cancelled_by else ""
         ET.SubElement(case, "skipped", message=_message(f"cancelled{by}: {outcome.run.error or ''}".rstrip(": ")))
@@ -80,7 +86,7 @@ def junit_xml(outcomes: Sequence[Outcome], *, suite: str | None = None,
         "tests": str(len(outcomes)),
         "failures": str(counts["failed"]),
         "errors": str(counts["error"] + counts["timeout"]),
-        "skipped": str(counts["cancelled"]),
+        "skipped": str(counts["cancelled"] + counts["quarantined"]),
         "time": f"{sum(outcome.duration_s for outcome in outcomes):.3f}",
     }
     root = ET.Element("testsuites", {"name": DEFAULT_SUITE, **totals})

@@ -68,6 +68,8 @@ class RemoteRun(CamelModel):
     recording_id: UUID | None = None
     suite_run_id: UUID | None = None
     cancelled_by: str | None = None
+    flaky: bool = False  # passed on a retry after a failed attempt
+    quarantined: bool = False  # its recording was quarantined when it ended (an API before issue 21: never)
     steps: list[StepResult] = Field(default_factory=list)
     artifacts: list[Artifact] = Field(default_factory=list)
     video_url: str | None = None
@@ -96,6 +98,7 @@ class SuiteCounts(CamelModel):
     failed: int = 0
     error: int = 0
     cancelled: int = 0
+    quarantined: int = 0
 
 
 class SuiteRun(CamelModel):

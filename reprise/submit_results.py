@@ -3,7 +3,9 @@ step, links), the exit code, and the two summaries it prints (the terminal's, Gi
 
 Exit code: 0 every run passed; 1 a run failed (a test failure) and none ended otherwise; 3 a run ended in
 `error` or `cancelled`, or did not finish within `--timeout` (no verdict: the result is incomplete, so 3 wins
-over 1).
+over 1). A run that failed or ended in error while its recording was quarantined (`quarantined: true`) has the
+verdict `quarantined`: listed as such with what went wrong, never failing the build (README "Flaky tests and
+quarantine"), so the exit is 0 when the only failures are quarantined ones.
 """
 
 from __future__ import annotations
@@ -23,10 +25,11 @@ from runner.formats.steps import ElementStep
 # Each step of a recording by its recorded selector (the first alternative; None for a step with none).
 StepOutline = tuple[str | None, ...]
 
-Verdict = Literal["passed", "failed", "error", "cancelled", "timeout"]
-VERDICT_ORDER: tuple[Verdict, ...] = ("passed", "failed", "error", "cancelled", "timeout")
+Verdict = Literal["passed", "failed", "error", "cancelled", "timeout", "quarantined"]
+VERDICT_ORDER: tuple[Verdict, ...] = ("passed", "failed", "error", "cancelled", "timeout", "quarantined")
 NO_VERDICT: frozenset[Verdict] = frozenset({"error", "cancelled", "timeout"})
-MARKS: dict[Verdict, str] = {"passed": "✅", "failed": "❌", "error": "💥", "cancelled": "⏹️", "timeout": "⏱️"}
+MARKS: dict[Verdict, str] = {"passed": "✅", "failed": "❌", "error": "💥", "cancelled": "⏹️", "timeout": "⏱️",
+                             "quarantined": "🚧"}
 
 
 def dashboard_base(api_link: str, fallback: str) -> str:
@@ -72,9 +75,11 @@ class Outcome:
     @property
     def verdict(self) -> Verdict:
         """The run's final status; `timeout` when the watch ended first (the run still going, or cancelled by
-        `reprise submit` for that reason)."""
+        `reprise submit` for that reason); `quarantined` for a failure or error of a quarantined recording."""
         if not self.run.final or (self.timed_out and self.run.status == RunStatus.CANCELLED):
             return "timeout"
+        if self.run.quarantined and self.run.status in (RunStatus.FAILED, RunStatus.ERROR):
+            return "quarantined"
         verdict: Verdict = self.run.status.value  # type: ignore[assignment]  # one of the four final statuses
         return verdict
 
@@ -168,6 +173,8 @@ def text_summary(outcomes: Sequence[Outcome], *, title: str | None = None, link:
             cancelled = "; cancelled" if outcome.run.status == RunStatus.CANCELLED else ""
             lines.append(f"            did not finish within --timeout{limit} (was {outcome.run.status}{cancelled})")
         elif outcome.failure_text:
+            if outcome.verdict == "quarantined":
+                lines.append("            quarantined recording: this failure does not fail the build")
             lines.extend(f"            {line}" for line in outcome.failure_text.splitlines())
     if link:
         lines.append(f"  {link}")

@@ -27,6 +27,7 @@ from storage.errors import (
     SuiteRunNotFound,
     WebhookNotFound,
 )
+from storage.flaky import FlakyRepository, Quarantine, RecordingFlakiness, WindowRun
 from storage.history import FailingStep, HistoryRun, RecordingHistory, RunHistory
 from storage.keys import KeyRecord, KeyRepository, NewKey, NewSession, SessionRecord
 from storage.local_artifacts import LocalArtifactStore
@@ -72,6 +73,7 @@ __all__ = [
     "DurationBucket",
     "FailingStep",
     "FinishedRuns",
+    "FlakyRepository",
     "GrowthRecord",
     "HistoryRun",
     "IdempotencyConflict",
@@ -87,9 +89,11 @@ __all__ = [
     "NewSchedule",
     "NewSession",
     "NewSubscription",
+    "Quarantine",
     "QueueActionRecord",
     "QueueActions",
     "RangeNotSatisfiable",
+    "RecordingFlakiness",
     "RecordingHistory",
     "RecordingNotFound",
     "RecordingRecord",
@@ -128,6 +132,7 @@ __all__ = [
     "UsageRecord",
     "WebhookNotFound",
     "WebhookRepository",
+    "WindowRun",
     "apply_migrations",
     "artifact_key",
     "create_pool",

@@ -59,7 +59,7 @@ SELECT status FROM runs WHERE queue = $1 AND id = $2;
 SELECT id, queue, number, name, script_format, '{}'::jsonb AS script, options, status, attempts, worker_name,
        error, error_category, idempotency_key, retry_of, recording_id, import_warnings, actions_executed,
        duration_ms, created_at, started_at, finished_at, artifacts_skipped, job_id, schedule_id, queued_by,
-       cancelled_by, suite_run_id
+       cancelled_by, suite_run_id, flaky, quarantined
 FROM runs
 WHERE queue = $1
   AND ($2::run_status IS NULL OR status = $2)
@@ -70,6 +70,7 @@ WHERE queue = $1
   AND ($7::timestamptz IS NULL OR created_at <= $7)
   AND ($8::text IS NULL OR coalesce(options->>'priority', 'normal') = $8)
   AND ($9::uuid IS NULL OR schedule_id = $9)
+  AND ($13::boolean IS NULL OR flaky = $13)
   AND ($10::bigint IS NULL OR number < $10)
 ORDER BY number DESC
 LIMIT $11 OFFSET $12;
@@ -84,7 +85,8 @@ WHERE queue = $1
   AND ($6::timestamptz IS NULL OR created_at >= $6)
   AND ($7::timestamptz IS NULL OR created_at <= $7)
   AND ($8::text IS NULL OR coalesce(options->>'priority', 'normal') = $8)
-  AND ($9::uuid IS NULL OR schedule_id = $9);
+  AND ($9::uuid IS NULL OR schedule_id = $9)
+  AND ($10::boolean IS NULL OR flaky = $10);
 
 -- name: start_attempt
 -- A run may be started again while `running`: BullMQ hands a stalled job to another worker.
@@ -606,14 +608,15 @@ SELECT sr.*,
        CASE WHEN sr.status = 'queued' AND children.started_at IS NOT NULL THEN 'running'
             ELSE sr.status::text END AS current_status,
        children.total, children.started_at, children.live_passed, children.live_failed, children.live_error,
-       children.live_cancelled
+       children.live_cancelled, children.live_quarantined
 FROM suite_runs sr
 CROSS JOIN LATERAL (
     SELECT count(*) AS total, min(started_at) AS started_at,
            count(*) FILTER (WHERE status = 'passed') AS live_passed,
-           count(*) FILTER (WHERE status = 'failed') AS live_failed,
-           count(*) FILTER (WHERE status = 'error') AS live_error,
-           count(*) FILTER (WHERE status = 'cancelled') AS live_cancelled
+           count(*) FILTER (WHERE status = 'failed' AND NOT quarantined) AS live_failed,
+           count(*) FILTER (WHERE status = 'error' AND NOT quarantined) AS live_error,
+           count(*) FILTER (WHERE status = 'cancelled') AS live_cancelled,
+           count(*) FILTER (WHERE status IN ('failed', 'error') AND quarantined) AS live_quarantined
     FROM runs WHERE suite_run_id = sr.id) children
 WHERE sr.queue = $1 AND sr.id = $2;
 
@@ -623,14 +626,15 @@ SELECT sr.*,
        CASE WHEN sr.status = 'queued' AND children.started_at IS NOT NULL THEN 'running'
             ELSE sr.status::text END AS current_status,
        children.total, children.started_at, children.live_passed, children.live_failed, children.live_error,
-       children.live_cancelled
+       children.live_cancelled, children.live_quarantined
 FROM suite_runs sr
 CROSS JOIN LATERAL (
     SELECT count(*) AS total, min(started_at) AS started_at,
            count(*) FILTER (WHERE status = 'passed') AS live_passed,
-           count(*) FILTER (WHERE status = 'failed') AS live_failed,
-           count(*) FILTER (WHERE status = 'error') AS live_error,
-           count(*) FILTER (WHERE status = 'cancelled') AS live_cancelled
+           count(*) FILTER (WHERE status = 'failed' AND NOT quarantined) AS live_failed,
+           count(*) FILTER (WHERE status = 'error' AND NOT quarantined) AS live_error,
+           count(*) FILTER (WHERE status = 'cancelled') AS live_cancelled,
+           count(*) FILTER (WHERE status IN ('failed', 'error') AND quarantined) AS live_quarantined
     FROM runs WHERE suite_run_id = sr.id) children
 WHERE sr.queue = $1 AND ($2::uuid IS NULL OR sr.suite_id = $2)
 ORDER BY sr.number DESC
@@ -644,7 +648,7 @@ SELECT count(*) FROM suite_runs WHERE queue = $1 AND ($2::uuid IS NULL OR suite_
 SELECT id, queue, number, name, script_format, '{}'::jsonb AS script, options, status, attempts, worker_name,
        error, error_category, idempotency_key, retry_of, recording_id, import_warnings, actions_executed,
        duration_ms, created_at, started_at, finished_at, artifacts_skipped, job_id, schedule_id, queued_by,
-       cancelled_by, suite_run_id
+       cancelled_by, suite_run_id, flaky, quarantined
 FROM runs
 WHERE queue = $1 AND suite_run_id = $2
 ORDER BY number;
@@ -654,12 +658,14 @@ ORDER BY number;
 SELECT status, cancel_requested FROM suite_runs WHERE queue = $1 AND id = $2 FOR UPDATE;
 
 -- name: suite_children_by_status
-SELECT status, count(*) AS runs FROM runs WHERE suite_run_id = $1 GROUP BY status;
+-- quarantined: a failed or error child whose recording was quarantined when it ended (counted apart, migration 0018).
+SELECT status, quarantined AND status IN ('failed', 'error') AS quarantined, count(*) AS runs
+FROM runs WHERE suite_run_id = $1 GROUP BY 1, 2;
 
 -- name: finish_suite_run
 -- The suite's result, written once: a suite run already final is left as it was (no row).
 UPDATE suite_runs SET status = $3::suite_run_status, passed = $4, failed = $5, error = $6, cancelled = $7,
-                      finished_at = now()
+                      quarantined = $8, finished_at = now()
 WHERE queue = $1 AND id = $2 AND status IN ('queued', 'running')
 RETURNING id;
 
@@ -827,7 +833,7 @@ WHERE queue = $1 AND id = $2 AND status IN ('pending', 'delivering');
 -- A run as its webhook payload tells it: its latest attempt's first failed step, the screenshot of that step (else
 -- the attempt's last screenshot) and its video, while their files are there.
 SELECT r.id, r.number, r.name, r.status::text AS status, r.duration_ms, r.error, r.error_category, r.recording_id,
-       r.suite_run_id, r.worker_name, r.finished_at,
+       r.suite_run_id, r.worker_name, r.finished_at, r.flaky, r.quarantined,
        step.step_index AS step_index, step.step_type AS step_type, step.selector AS step_selector,
        step.error AS step_error,
        (SELECT a.id FROM run_artifacts a
@@ -846,7 +852,7 @@ WHERE r.queue = $1 AND r.id = $2;
 -- name: webhook_suite_run_children
 -- The runs of a suite run, told as webhook_run_facts tells one.
 SELECT r.id, r.number, r.name, r.status::text AS status, r.duration_ms, r.error, r.error_category, r.recording_id,
-       r.suite_run_id, r.worker_name, r.finished_at,
+       r.suite_run_id, r.worker_name, r.finished_at, r.flaky, r.quarantined,
        step.step_index AS step_index, step.step_type AS step_type, step.selector AS step_selector,
        step.error AS step_error,
        (SELECT a.id FROM run_artifacts a
@@ -866,10 +872,50 @@ ORDER BY r.number;
 -- name: webhook_suite_run_facts
 -- started_at: when its first run started (as get_suite_run reads it).
 SELECT sr.id, sr.number, sr.suite_id, sr.suite_name, sr.status::text AS status, sr.passed, sr.failed, sr.error,
-       sr.cancelled, sr.created_at, (SELECT min(started_at) FROM runs WHERE suite_run_id = sr.id) AS started_at,
+       sr.cancelled, sr.quarantined, sr.created_at, (SELECT min(started_at) FROM runs WHERE suite_run_id = sr.id) AS started_at,
        sr.finished_at
 FROM suite_runs sr WHERE sr.queue = $1 AND sr.id = $2;
 
 -- name: notify_webhook_outbox
 -- Wake the workers' outbox pumps (the triggers do the same for the deliveries they insert).
 SELECT pg_notify('reprise_webhooks', $1);
+
+-- Flaky runs and quarantine (storage/flaky.py, migration 0018), scoped to one queue ($1) as every run query is.
+
+-- name: flaky_window_runs
+-- Each recording's last $2 runs on the queue that passed or failed, newest first ($3: only this recording; NULL: every
+-- recording with such runs).
+SELECT r.recording_id, r.id, r.number, r.status, r.flaky, r.quarantined, r.options->>'baseUrl' AS base_url
+FROM recordings rec
+CROSS JOIN LATERAL (SELECT id, number, status, flaky, quarantined, options, recording_id FROM runs
+                    WHERE queue = $1 AND recording_id = rec.id AND status IN ('passed', 'failed')
+                    ORDER BY number DESC LIMIT $2) r
+WHERE ($3::uuid IS NULL OR rec.id = $3)
+ORDER BY r.recording_id, r.number DESC;
+
+-- name: flaky_recordings
+-- The recordings the Flaky view lists: those with a passed or failed run on the queue, and every quarantined one.
+SELECT rec.id, rec.name, rec.quarantined_at, rec.quarantine_reason, rec.quarantined_by
+FROM recordings rec
+WHERE rec.quarantined_at IS NOT NULL
+   OR EXISTS (SELECT 1 FROM runs WHERE queue = $1 AND recording_id = rec.id AND status IN ('passed', 'failed'));
+
+-- name: recording_script
+SELECT script FROM recordings WHERE id = $1;
+
+-- name: quarantine_recording
+-- By hand: quarantined now with the reason, or its reason replaced when it is already.
+UPDATE recordings SET quarantined_at = coalesce(quarantined_at, now()), quarantine_reason = $2, quarantined_by = $3
+WHERE id = $1
+RETURNING id;
+
+-- name: quarantine_recording_automatically
+-- Only a recording not quarantined yet (a quarantine by hand keeps its reason).
+UPDATE recordings SET quarantined_at = now(), quarantine_reason = $2, quarantined_by = $3
+WHERE id = $1 AND quarantined_at IS NULL
+RETURNING id;
+
+-- name: unquarantine_recording
+UPDATE recordings SET quarantined_at = NULL, quarantine_reason = NULL, quarantined_by = NULL
+WHERE id = $1
+RETURNING id;

@@ -28,6 +28,9 @@ class RecordingRecord(_FromRow):
     last_run_id: UUID | None
     last_run_status: RunStatus | None
     last_run_number: int | None
+    quarantined_at: datetime | None = None  # quarantined (migration 0018): its runs do not fail a suite or a submit
+    quarantine_reason: str | None = None
+    quarantined_by: str | None = None  # the API key's name, or `automatic`
 
     def __post_init__(self) -> None:
         if self.last_run_status is not None:

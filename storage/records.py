@@ -66,6 +66,8 @@ class RunRecord(_FromRow):
     job_id: str | None = None  # set when the run was made for a job Reprise did not add (see `job`)
     schedule_id: UUID | None = None  # the schedule whose tick made it (None once that schedule is deleted)
     suite_run_id: UUID | None = None  # the suite run it is a child of
+    flaky: bool = False  # passed on a retry after a failed attempt (set with its final status: migration 0018)
+    quarantined: bool = False  # its recording was quarantined when it reached its final status
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "status", RunStatus(self.status))

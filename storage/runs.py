@@ -67,6 +67,7 @@ class RunFilters:
     created_to: datetime | None = None
     priority: Priority | None = None
     schedule_id: UUID | None = None  # made by this schedule's ticks
+    flaky: bool | None = None  # passed after a failed attempt (or, False, not)
 
 
 def _like(text: str | None) -> str | None:
@@ -206,8 +207,9 @@ class RunRepository:
         where = (self.queue, chosen.status, _like(chosen.name), chosen.worker, _like(chosen.search),
                  chosen.created_from, chosen.created_to, chosen.priority, chosen.schedule_id)
         async with self._pool.acquire() as connection:
-            rows = await connection.fetch(self._sql["list_runs"], *where, before, limit, offset)
-            total = None if before is not None else await connection.fetchval(self._sql["count_runs"], *where)
+            rows = await connection.fetch(self._sql["list_runs"], *where, before, limit, offset, chosen.flaky)
+            total = None if before is not None else await connection.fetchval(self._sql["count_runs"], *where,
+                                                                               chosen.flaky)
         return [RunRecord.from_row(row) for row in rows], (int(total) if total is not None else None)
 
     async def throughput(self, *, window_s: int, bucket_s: int) -> list[dict[str, Any]]:

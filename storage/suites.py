@@ -52,10 +52,12 @@ class SuiteRunRecord(_FromRow):
     failed: int
     error: int
     cancelled: int
+    quarantined: int
     live_passed: int
     live_failed: int
     live_error: int
     live_cancelled: int
+    live_quarantined: int
     total: int
     cancel_requested: bool
     queued_by: str | None
@@ -69,11 +71,13 @@ class SuiteRunRecord(_FromRow):
 
     @property
     def counts(self) -> dict[str, int]:
-        """The children by final status: as decided once final, as they stand before."""
+        """The children by final status: as decided once final, as they stand before. `quarantined`: failed and
+        error children of quarantined recordings, not counted in `failed` and `error`."""
         if self.finished_at is not None:
-            return {"passed": self.passed, "failed": self.failed, "error": self.error, "cancelled": self.cancelled}
+            return {"passed": self.passed, "failed": self.failed, "error": self.error, "cancelled": self.cancelled,
+                    "quarantined": self.quarantined}
         return {"passed": self.live_passed, "failed": self.live_failed, "error": self.live_error,
-                "cancelled": self.live_cancelled}
+                "cancelled": self.live_cancelled, "quarantined": self.live_quarantined}
 
     @property
     def duration_ms(self) -> int | None:
@@ -211,13 +215,18 @@ class SuiteRepository:
                 raise SuiteRunNotFound(f"suite run {suite_run_id} not found")
             if SuiteRunStatus(locked["status"]) not in (SuiteRunStatus.QUEUED, SuiteRunStatus.RUNNING):
                 return None
-            counts = {RunStatus(row["status"]): int(row["runs"]) for row in
-                      await connection.fetch(self._sql["suite_children_by_status"], suite_run_id)}
+            counts: dict[RunStatus, int] = {}
+            quarantined = 0
+            for row in await connection.fetch(self._sql["suite_children_by_status"], suite_run_id):
+                if row["quarantined"]:
+                    quarantined += int(row["runs"])
+                else:
+                    counts[RunStatus(row["status"])] = counts.get(RunStatus(row["status"]), 0) + int(row["runs"])
             pending = sum(runs for status, runs in counts.items() if status not in COUNTED)
             if pending:
                 raise ChildrenPending(pending)
-            status = suite_verdict(counts, cancel_requested=locked["cancel_requested"])
+            status = suite_verdict(counts, cancel_requested=locked["cancel_requested"], quarantined=quarantined)
             await connection.execute(self._sql["finish_suite_run"], self.queue, suite_run_id, status,
-                                     *(counts.get(counted, 0) for counted in COUNTED))
+                                     *(counts.get(counted, 0) for counted in COUNTED), quarantined)
         return status
 

@@ -152,7 +152,7 @@ def _run_facts(row: asyncpg.Record) -> RunFacts:
         failing_step=step,
         # A passed run has no failure screenshot (its screenshots, if any, are of steps that passed).
         screenshot_artifact_id=row["screenshot_artifact_id"] if row["status"] != "passed" else None,
-        video_artifact_id=row["video_artifact_id"])
+        video_artifact_id=row["video_artifact_id"], flaky=row["flaky"], quarantined=row["quarantined"])
 
 
 class WebhookRepository:

@@ -24,6 +24,7 @@ from bullmq import Worker
 from playwright.async_api import Browser
 from redis.asyncio import Redis
 
+from contract.flaky import QuarantinePolicy
 from contract.network import NetworkPolicy
 from contract.options import BrowserName, RunOptions
 from contract.results import RunResult
@@ -39,6 +40,7 @@ from runner.replay import BrowserError, ChromiumLauncher, PlaywrightRunner, Step
 from storage import (
     ArtifactStore,
     ArtifactStoreError,
+    FlakyRepository,
     Retention,
     RunRepository,
     ScheduleRepository,
@@ -232,6 +234,8 @@ class WorkerRuntime:
             max_attempts=settings.job_max_attempts,
             max_run_artifact_bytes=settings.run_artifacts_max_bytes,
             storage_retry_s=settings.storage_retry_s,
+            flaky=FlakyRepository(connections.pool, queue=settings.queue_name),
+            quarantine=QuarantinePolicy(flips=settings.flaky_quarantine_flips, window_runs=settings.flaky_window_runs),
         )
         self.sweeper = OrphanSweeper(runs=runs, queue=connections.queue, registry=self.registry,
                                      redis=connections.redis, worker_name=settings.worker_name,

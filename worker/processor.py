@@ -29,6 +29,7 @@ from bullmq import Job
 from bullmq.custom_errors import DelayedError, UnrecoverableError
 from pydantic import ValidationError
 
+from contract.flaky import QuarantinePolicy
 from contract.options import RunOptions
 from contract.results import RunResult, StepResult
 from contract.runs import FailureCategory, RunStatus
@@ -39,6 +40,7 @@ from storage import (
     ArtifactStoreError,
     ArtifactWrite,
     AttemptOutcome,
+    FlakyRepository,
     RunNotFound,
     RunRecord,
     RunRepository,
@@ -100,8 +102,11 @@ def run_summary(run: RunRecord, api_base_url: str | None, *, attempt: int | None
 class RunProcessor:
     def __init__(self, *, runs: RunRepository, artifacts: ArtifactStore, replays: ActiveReplays, worker_name: str,
                  work_dir: Path, intake: JobIntake, max_attempts: int = 3, storage_retry_s: float = 120.0,
-                 max_run_artifact_bytes: int | None = None, api_base_url: str | None = None) -> None:
+                 max_run_artifact_bytes: int | None = None, api_base_url: str | None = None,
+                 flaky: FlakyRepository | None = None, quarantine: QuarantinePolicy | None = None) -> None:
         self._runs = runs
+        self._flaky = flaky
+        self._quarantine = quarantine or QuarantinePolicy(flips=0)
         self._intake = intake
         self._api_base_url = api_base_url
         self._max_run_artifact_bytes = max_run_artifact_bytes
@@ -165,6 +170,8 @@ class RunProcessor:
             max_attempts=self._max_attempts,
         )
         final = await self._persist(run_id, attempt, end, kept.artifacts, outcome, decision)
+        if final is not None and final.is_final and final.recording_id is not None:
+            await self._check_quarantine(final.recording_id)
         return await self._report(job, token, run_id, attempt, end, outcome, decision, final)
 
     async def _prepare(self, run: RunRecord) -> PreparedRun:
@@ -267,6 +274,20 @@ class RunProcessor:
             requeue=decision.requeue,
             attempt_status=decision.attempt_status,
         ))
+
+    async def _check_quarantine(self, recording_id: UUID) -> None:
+        """A run of a saved recording reached its final status: quarantine the recording when its flips over its last
+        runs reach FLAKY_QUARANTINE_FLIPS (contract/flaky.py). Best effort: a failure here changes nothing of the run,
+        and the recording's next final run checks again."""
+        if self._flaky is None or not self._quarantine.automatic:
+            return
+        try:
+            reason = await self._flaky.quarantine_if_flaky(recording_id, self._quarantine)
+        except Exception as error:
+            log.warning("flakiness not checked", recordingId=str(recording_id), error=repr(error))
+            return
+        if reason is not None:
+            log.warning("recording quarantined automatically", recordingId=str(recording_id), reason=reason)
 
     async def _report(self, job: Job, token: str, run_id: UUID, attempt: int, end: ReplayEnd, outcome: Outcome,
                       decision: Decision, final: RunRecord | None) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from api.auth import needs
 from api.deps import HistoryServiceDep
 from api.responses import errors
 from api.schemas import RecordingHistoryPublic, RunComparisonPublic
-from api.views import recording_history, run_comparison
+from api.views import flakiness_public, recording_history, run_comparison
 from contract.access import Scope
 
 router = APIRouter(tags=["history"])
@@ -32,9 +32,12 @@ async def get_recording_history(
                                                                       "this many days")] = 30,
 ) -> RecordingHistoryPublic:
     """The recording's runs created in the window (newest first, with the step each failed at), their counts by
-    status, pass rate (passed among passed, failed and error) and median duration (of those that finished)."""
+    status, pass rate (passed among passed, failed and error) and median duration (of those that finished); and its
+    flakiness over its last FLAKY_WINDOW_RUNS passed or failed runs (README "Flaky tests and quarantine")."""
     recording, found = await history.of_recording(recording_id, days=days, limit=limit)
-    return recording_history(recording, found, request)
+    flakiness = await history.flakiness(recording_id)
+    return recording_history(recording, found, request,
+                             flakiness_public(*flakiness) if flakiness is not None else None)
 
 
 @router.get("/api/runs/compare", dependencies=needs(Scope.READ), response_model=RunComparisonPublic,

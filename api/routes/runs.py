@@ -69,6 +69,8 @@ async def list_runs(
     status: Annotated[RunStatus | None, Query(description="Only this status")] = None,
     priority: Annotated[Priority | None, Query(description="Only this priority")] = None,
     schedule: Annotated[UUID | None, Query(description="Only runs this schedule made")] = None,
+    flaky: Annotated[bool | None, Query(description="Only runs that passed after a failed attempt (true), or the "
+                                                    "others (false)")] = None,
     limit: Limit = 50,
     offset: Offset = 0,
     name: Annotated[str | None, Query(max_length=300, pattern=NO_NUL,
@@ -85,7 +87,7 @@ async def list_runs(
 ) -> RunPage:
     """This queue's runs, newest first. Page with `before=<nextCursor>` (fast at any depth) or `offset`."""
     filters = RunFilters(status=status, name=name, worker=worker, search=q, created_from=created_from,
-                         created_to=created_to, priority=priority, schedule_id=schedule)
+                         created_to=created_to, priority=priority, schedule_id=schedule, flaky=flaky)
     page, total = await runs.page(limit=limit, offset=offset, filters=filters, before=before)
     next_cursor = page[-1].number if len(page) == limit else None
     # A list never carries the options' secrets (variables, headers, storageState values), whoever asks.

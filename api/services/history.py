@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from uuid import UUID
 
 from api.errors import InvalidField
+from api.services.flaky import FlakyService
+from contract.flaky import Flakiness
 from contract.results import StepResult
 from storage import RecordingHistory, RecordingRecord, RecordingRepository, RunHistory, RunRecord, RunRepository
 
@@ -69,16 +71,25 @@ def compare_steps(a_steps: Sequence[StepResult], b_steps: Sequence[StepResult]) 
 
 
 class HistoryService:
-    def __init__(self, history: RunHistory, recordings: RecordingRepository, runs: RunRepository) -> None:
+    def __init__(self, history: RunHistory, recordings: RecordingRepository, runs: RunRepository,
+                 flaky: FlakyService | None = None) -> None:
         self._history = history
         self._recordings = recordings
         self._runs = runs
+        self._flaky = flaky
 
     async def of_recording(self, recording_id: UUID, *, days: int,
                            limit: int) -> tuple[RecordingRecord, RecordingHistory]:
         """RecordingNotFound (404) for an unknown recording."""
         recording = await self._recordings.get(recording_id)
         return recording, await self._history.of_recording(recording_id, days=days, limit=limit)
+
+    async def flakiness(self, recording_id: UUID) -> tuple[Flakiness, int] | None:
+        """Its flakiness over its last FLAKY_WINDOW_RUNS passed or failed runs, and that window (None: not known
+        here)."""
+        if self._flaky is None:
+            return None
+        return await self._flaky.of_recording(recording_id), self._flaky.window_runs
 
     async def compare(self, a_id: UUID, b_id: UUID) -> RunComparison:
         """Two runs of one saved recording, step by step (each run's latest attempt). RunNotFound (404) for an

@@ -86,7 +86,7 @@ async def test_a_suite_of_three_with_one_failing_ends_failed_once_though_a_worke
     done = await wait_for_suite_final(api_client, queued["id"], timeout=120)
 
     assert done["status"] == "failed", done
-    assert done["counts"] == {"passed": 2, "failed": 1, "error": 0, "cancelled": 0}
+    assert done["counts"] == {"passed": 2, "failed": 1, "error": 0, "cancelled": 0, "quarantined": 0}
     assert [run["status"] for run in done["runs"]] == ["passed", "failed", "passed"]
     assert [run["id"] for run in done["runs"]] == [run["id"] for run in queued["runs"]]
     assert done["durationMs"] is not None and done["finishedAt"] is not None

@@ -138,7 +138,8 @@ async def test_a_suite_run_sends_suite_finished_with_its_runs_and_its_failed_chi
         payload = requests["suite.finished"].json()["suiteRun"]
         assert payload["id"] == suite_run_id and payload["suiteId"] == suite["id"] and payload["suiteName"] == "smoke"
         assert payload["status"] == suite_run["status"] == "failed"
-        assert payload["counts"] == {"passed": 1, "failed": 1, "error": 0, "cancelled": 0} == suite_run["counts"]
+        assert payload["counts"] == {"passed": 1, "failed": 1, "error": 0, "cancelled": 0,
+                                     "quarantined": 0} == suite_run["counts"]
         assert payload["dashboardUrl"].endswith(f"/#/suite-runs/{suite_run_id}")
         assert payload["durationMs"] is not None and payload["durationMs"] >= 0
         assert [run["id"] for run in payload["runs"]] == [run["id"] for run in suite_run["runs"]]

@@ -98,7 +98,7 @@ async def test_a_suite_run_is_a_flow_a_parent_waiting_for_each_recordings_run(
     suite_run = response.json()
     assert response.headers["location"].endswith(f"/api/suite-runs/{suite_run['id']}")
     assert suite_run["status"] == "queued" and suite_run["suiteName"] == "smoke" and suite_run["total"] == 2
-    assert suite_run["counts"] == {"passed": 0, "failed": 0, "error": 0, "cancelled": 0}
+    assert suite_run["counts"] == {"passed": 0, "failed": 0, "error": 0, "cancelled": 0, "quarantined": 0}
     children = suite_run["runs"]
     assert [(run["name"], run["recordingId"], run["status"]) for run in children] == [
         ("login", login, "queued"), ("search", search, "queued")]
@@ -181,7 +181,8 @@ async def test_the_result_is_decided_once_and_only_when_every_child_is_final(
     assert await suites.finish(suite_run_id) == "failed"
     assert await suites.finish(suite_run_id) is None  # decided already: nothing written
     body = (await api_client.get(f"/api/suite-runs/{suite_run_id}")).json()
-    assert body["status"] == "failed" and body["counts"] == {"passed": 2, "failed": 1, "error": 0, "cancelled": 0}
+    assert body["status"] == "failed"
+    assert body["counts"] == {"passed": 2, "failed": 1, "error": 0, "cancelled": 0, "quarantined": 0}
     with pytest.raises(asyncpg.CheckViolationError, match="already failed"):
         await pool.execute("UPDATE suite_runs SET status = 'passed' WHERE id = $1", suite_run_id)
     cancel = await api_client.post(f"/api/suite-runs/{suite_run_id}/cancel")
@@ -210,5 +211,6 @@ async def test_a_suite_run_whose_parent_job_was_lost_is_decided_by_the_overdue_p
     assert await decider.decide_overdue(0) == [UUID(suite_run["id"])]
 
     body = (await api_client.get(f"/api/suite-runs/{suite_run['id']}")).json()
-    assert body["status"] == "error" and body["counts"] == {"passed": 1, "failed": 0, "error": 1, "cancelled": 0}
+    assert body["status"] == "error"
+    assert body["counts"] == {"passed": 1, "failed": 0, "error": 1, "cancelled": 0, "quarantined": 0}
     assert await decider.decide_overdue(0) == []

@@ -104,7 +104,7 @@ def test_a_suite_runs_slack_message_lists_the_runs_that_did_not_pass() -> None:
                           failed=1, error=0, cancelled=0, created_at=at, started_at=at,
                           finished_at=at + timedelta(seconds=42), runs=(run("login", "passed", None), broken))
     payload = event_payload(WebhookEvent.SUITE_FINISHED, uuid4(), at, "https://r.example", suite_run=suite)
-    assert payload["suiteRun"]["counts"] == {"passed": 2, "failed": 1, "error": 0, "cancelled": 0}
+    assert payload["suiteRun"]["counts"] == {"passed": 2, "failed": 1, "error": 0, "cancelled": 0, "quarantined": 0}
     assert payload["suiteRun"]["durationMs"] == 42_000
     assert payload["suiteRun"]["dashboardUrl"] == f"https://r.example/#/suite-runs/{suite.id}"
     message = slack_message(payload)
