@@ -25,7 +25,7 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
-from junitparser import Error, Failure, JUnitXml
+from junitparser import Error, Failure, JUnitXml, Skipped
 from redis import Redis
 
 from contract.settings import Settings
@@ -351,3 +351,38 @@ def test_a_suite_by_name_exits_1_with_one_testcase_per_recording_and_the_suites_
     assert suite.name == suite_name and [case.name for case in cases] == ["suite greeting", "suite wrong greeting"]
     assert cases[0].is_passed and isinstance(cases[1].result[0], Failure)
     assert cases[1].result[0].text is not None and "(assertText #result) failed" in cases[1].result[0].text
+
+
+def test_a_suite_whose_only_failure_is_quarantined_exits_0_and_the_summary_says_quarantined(
+    reprise: Reprise, site_url: str, tmp_path: Path,
+) -> None:
+    suite_name = f"quarantine {uuid.uuid4().hex[:8]}"
+    with reprise.client() as client:
+        ids = []
+        for script, name in ((quick_script(site_url, "q greeting"), "q greeting"),
+                             (load_recording("native-wrong-greeting.json", site_url), "q wrong greeting")):
+            saved = client.post("/api/recordings", json={"script": script, "name": name})
+            assert saved.status_code == 201, saved.text
+            ids.append(saved.json()["id"])
+        # A `run` key may quarantine, as it may write recordings.
+        quarantined = client.post(f"/api/recordings/{ids[1]}/quarantine", json={"reason": "greeting copy in flux"})
+        assert quarantined.status_code == 200, quarantined.text
+        created = client.post("/api/suites", json={"name": suite_name, "recordingIds": ids,
+                                                   "defaults": {"video": "off"}})
+        assert created.status_code == 201, created.text
+    summary = tmp_path / "summary.md"
+
+    done = submit("--suite", suite_name, "--wait", "--timeout", "180", "--junit", "q.xml", cwd=tmp_path,
+                  env=submit_env(reprise, GITHUB_STEP_SUMMARY=str(summary)))
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert re.search(rf"^suite {suite_name} #\d+: 2 runs: 1 passed, 1 quarantined$", done.stdout, re.M), done.stdout
+    assert re.search(r"^  QUARANTINED #\d+\s+q wrong greeting ", done.stdout, re.M), done.stdout
+    assert "quarantined recording: this failure does not fail the build" in done.stdout
+    assert "| 🚧 quarantined | q wrong greeting |" in summary.read_text()
+    [suite] = list(JUnitXml.fromfile(str(tmp_path / "q.xml")))
+    cases = {case.name: case for case in suite}
+    assert cases["q greeting"].is_passed and (suite.failures, suite.errors, suite.skipped) == (0, 0, 1)
+    [skipped] = cases["q wrong greeting"].result
+    assert isinstance(skipped, Skipped) and skipped.message is not None
+    assert skipped.message.startswith("quarantined: ")
