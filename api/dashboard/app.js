@@ -153,6 +153,17 @@ function badge(status) {
   return h("span", { class: `badge ${status}`, "data-status": status }, status);
 }
 
+// A run's marks beside its status: "flaky" (passed on a retry after a failed attempt) and "quarantined" (its
+// recording was quarantined when it ended: its failure fails no suite or `reprise submit`).
+function runMarks(run) {
+  return [
+    run.flaky ? [" ", h("span", { class: "badge flaky", "data-mark": "flaky",
+                                  title: "Passed on a retry after a failed attempt" }, "flaky")] : null,
+    run.quarantined ? [" ", h("span", { class: "badge quarantined", "data-mark": "quarantined",
+                                        title: "Its recording was quarantined when it ended" }, "quarantined")] : null,
+  ].flat().filter(Boolean);
+}
+
 function priorityBadge(priority) {
   return h("span", { class: `prio ${priority}`, "data-priority": priority }, priority);
 }
@@ -253,6 +264,7 @@ function route() {
       if (section === "schedules") return schedulesPage(params);
       if (section === "suites") return suitesPage();
       if (section === "suite-runs" && parts[1]) return suiteRunPage(parts[1]);
+      if (section === "flaky") return flakyPage(params);
       return runsList(params);
     });
   });
@@ -325,7 +337,7 @@ async function runsList(params) {
   function row(run) {
     const tr = h("tr", { "data-run-id": run.id, "data-status": run.status, "data-priority": run.priority },
       h("td", {}, String(run.number)),
-      h("td", {}, badge(run.status),
+      h("td", {}, badge(run.status), runMarks(run),
         run.errorCategory ? h("div", { class: "muted category" }, run.errorCategory) : null),
       h("td", {}, priorityBadge(run.priority)),
       h("td", { class: "name" }, h("a", { href: `#/runs/${run.id}` }, run.name),
@@ -502,7 +514,8 @@ async function runDetail(runId) {
 
   function render() {
     document.title = `Run #${run.number} · Reprise`;
-    heading.replaceChildren(`#${run.number} `, h("span", { class: "run-name" }, run.name), " ", badge(run.status));
+    heading.replaceChildren(`#${run.number} `, h("span", { class: "run-name" }, run.name), " ", badge(run.status),
+      ...runMarks(run));
     meta.replaceChildren(...[
       ["Worker", run.worker || "—"], ["Attempts", String(run.attempts)], ["Duration", duration(run.durationMs)],
       ["Created", when(run.createdAt)], ["Started", when(run.startedAt)], ["Finished", when(run.finishedAt)],
@@ -799,7 +812,10 @@ async function recordingsPage() {
       return h("tr", { "data-recording-id": recording.id },
         h("td", { class: "name" }, h("a", { href: `#/recordings/${recording.id}/history`,
                                             "data-history-link": recording.id, title: `History of ${recording.name}` },
-          recording.name)),
+          recording.name),
+          recording.quarantine ? [" ", h("span", { class: "badge quarantined", "data-mark": "quarantined",
+                                                   title: recording.quarantine.reason || "quarantined" },
+                                         "quarantined")] : null),
         h("td", {}, recording.format),
         h("td", {}, String(recording.stepCount)), h("td", {}, when(recording.createdAt)),
         h("td", {}, recording.lastRun
@@ -962,8 +978,9 @@ async function schedulesPage(params) {
 
 
 function countsText(counts, total) {
+  const quarantined = counts.quarantined ? ` · ${counts.quarantined} quarantined` : "";
   return `${counts.passed} passed · ${counts.failed} failed · ${counts.error} error · ${counts.cancelled} cancelled` +
-    ` (of ${total})`;
+    `${quarantined} (of ${total})`;
 }
 
 async function suitesPage() {
@@ -1060,7 +1077,10 @@ async function suiteRunPage(suiteRunId) {
     cancel.disabled = SUITE_FINAL.has(suiteRun.status) || suiteRun.cancelRequested;
     body.replaceChildren(...suiteRun.runs.map((run) => h("tr", { "data-run-id": run.id },
       h("td", {}, h("a", { href: `#/runs/${run.id}` }, `#${run.number}`)), h("td", { class: "name" }, run.name),
-      h("td", {}, badge(run.status)), h("td", {}, duration(run.durationMs)),
+      h("td", {}, badge(run.status), runMarks(run),
+        (suiteRun.ignoredRuns || []).includes(run.id)
+          ? h("div", { class: "muted ignored", "data-ignored": "" }, "ignored by the suite's result") : null),
+      h("td", {}, duration(run.durationMs)),
       h("td", { class: "run-error" }, run.error || ""))));
   }
   cancel.addEventListener("click", async () => {
@@ -1074,6 +1094,86 @@ async function suiteRunPage(suiteRunId) {
     if (suiteRun && !SUITE_FINAL.has(suiteRun.status)) refresh().catch(() => {});
   }, 2000);
   cleanup = () => clearInterval(timer);
+}
+
+// ---- flaky tests and quarantine ------------------------------------------------------------------
+
+const FLAKY_WINDOWS = [10, 20, 50, 100];
+
+async function flakyPage(params) {
+  document.title = "Flaky · Reprise";
+  const chosen = Number(params.get("runs")) || null;
+  const windowSelect = h("select", { id: "flaky-window" },
+    h("option", { value: "" }, "default"),
+    ...FLAKY_WINDOWS.map((n) => h("option", { value: String(n) }, `last ${n} runs`)));
+  windowSelect.value = chosen ? String(chosen) : "";
+  windowSelect.addEventListener("change", () => {
+    location.hash = windowSelect.value ? `#/flaky?runs=${windowSelect.value}` : "#/flaky";
+  });
+  const body = h("tbody");
+  const summary = h("p", { class: "muted", id: "flaky-summary", role: "status", "aria-live": "polite" });
+  main.append(h("h1", {}, "Flaky tests"),
+    h("p", { class: "muted" }, "Score: (flips + flaky runs) / (runs − 1) over each recording's last passed or failed ",
+      "runs; a flip is two consecutive runs against the same base URL with different verdicts. A quarantined ",
+      "recording still runs, but its failures do not fail a suite or reprise submit."),
+    h("div", { class: "field" }, h("label", { for: "flaky-window" }, "Window"), windowSelect), summary,
+    h("table", { "aria-label": "Recordings by flakiness" },
+      h("thead", {}, h("tr", {}, ...["Recording", "Score", "Flips", "Flaky runs", "Last runs", "Quarantine", ""]
+        .map((t) => h("th", { scope: "col" }, t)))),
+      body));
+
+  function lastRuns(item) {
+    return h("span", { class: "last-runs" }, ...[...item.lastRuns].reverse().map((run) =>
+      h("a", { href: `#/runs/${run.id}`, class: `dot ${run.status}${run.flaky ? " flaky" : ""}`,
+               "data-status": run.status,
+               title: `#${run.number} ${run.status}${run.flaky ? " (flaky)" : ""} · ${run.target}`,
+               "aria-label": `#${run.number} ${run.status}${run.flaky ? " (flaky)" : ""}` })));
+  }
+
+  function row(item) {
+    const reason = h("input", { type: "text", name: "reason", maxlength: 1000, placeholder: "reason",
+                                "aria-label": `Reason to quarantine ${item.name}` });
+    const button = h("button", { type: "button", class: item.quarantine ? "" : "danger" },
+      item.quarantine ? "Release" : "Quarantine");
+    button.setAttribute("aria-label", `${item.quarantine ? "Release" : "Quarantine"} ${item.name}`);
+    button.addEventListener("click", async () => {
+      button.disabled = true;
+      try {
+        const path = `/api/recordings/${item.recordingId}/quarantine`;
+        if (item.quarantine) await api(path, { method: "DELETE" });
+        else await api(path, { method: "POST", body: JSON.stringify({ reason: reason.value || null }) });
+        await load();
+      } catch (error) { toast(error.message); button.disabled = false; }
+    });
+    const q = item.quarantine;
+    return h("tr", { "data-recording-id": item.recordingId, "data-score": item.flakiness.score,
+                     "data-quarantined": q ? "true" : "false" },
+      h("td", { class: "name" }, h("a", { href: `#/recordings/${item.recordingId}/history` }, item.name),
+        q ? [" ", h("span", { class: "badge quarantined", "data-mark": "quarantined" }, "quarantined")] : null),
+      h("td", { class: "score" }, h("b", {}, item.flakiness.score.toFixed(2)),
+        h("div", { class: "muted" }, `${item.flakiness.runs} run${item.flakiness.runs === 1 ? "" : "s"}`)),
+      h("td", { class: "flips" }, String(item.flakiness.flips)),
+      h("td", { class: "flaky-runs" }, String(item.flakiness.flakyRuns)),
+      h("td", {}, lastRuns(item)),
+      h("td", { class: "quarantine" }, q
+        ? [h("div", { class: "quarantine-reason" }, q.reason || "no reason given"),
+           h("div", { class: "muted" }, `by ${q.by || "—"} · `, when(q.at))]
+        : "—"),
+      h("td", {}, h("div", { class: "row-actions" }, q ? null : reason, button)));
+  }
+
+  async function load() {
+    const query = new URLSearchParams({ limit: "200" });
+    if (chosen) query.set("runs", String(chosen));
+    const page = await api(`/api/flaky?${query}`);
+    body.replaceChildren(...page.items.map(row));
+    if (!page.items.length) {
+      body.append(h("tr", {}, h("td", { colspan: 7, class: "muted" }, "No recording has passed or failed yet.")));
+    }
+    const quarantined = page.items.filter((item) => item.quarantine).length;
+    summary.textContent = `${page.total} recording${page.total === 1 ? "" : "s"} · ${quarantined} quarantined`;
+  }
+  await load();
 }
 
 // ---- run history and compare ---------------------------------------------------------------------
