@@ -51,7 +51,7 @@ async def events(
     request: Request,
     run_id: Annotated[UUID | None, Query(alias="runId", description="Only this run's run and step events")] = None,
 ) -> StreamingResponse:
-    """`event: run` (`{id, number, status, attempts}`) and `event: step` messages as they happen; a
+    """`event: run` (`{id, number, status, attempts, flaky, quarantined}`) and `event: step` messages as they happen; a
     `: keepalive` comment every 15 s. A step message is the step as `GET /api/runs/{id}` shows it (`index`,
     `type`, `status`, `durationMs`, `startedOffsetMs`, `selector`, `error`, `category`) with its `runId` and
     `attempt`; one whose selector or error would not fit a Postgres notification (8000 bytes) comes with

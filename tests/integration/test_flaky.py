@@ -5,6 +5,7 @@ every other load."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
@@ -39,6 +40,7 @@ from worker.main import replay_in
 from worker.processor import RunProcessor
 from worker.replays import ActiveReplays
 
+from services import wait_for
 from stored_history import step, store_recording
 
 P, F = RunStatus.PASSED, RunStatus.FAILED
@@ -309,3 +311,24 @@ async def test_the_processor_quarantines_a_recording_automatically_after_k_flips
     reason = "automatic: 2 flips in the last 20 runs"
     assert statuses == ["failed", (False, None), "passed", (False, None), "failed", (False, reason),
                         "passed", (True, reason)]
+
+
+async def test_the_run_event_says_flaky_and_quarantined(settings: Settings, pool: asyncpg.Pool) -> None:
+    runs = RunRepository(pool, queue=settings.queue_name)
+    recording = await store_recording(pool, settings.queue_name, "checkout")
+    await FlakyRepository(pool, queue=settings.queue_name).quarantine(recording, "watching it", "alice")
+    events: list[dict[str, Any]] = []
+    listener = await asyncpg.connect(settings.database_url)
+    try:
+        await listener.add_listener("reprise_events", lambda *args: events.append(json.loads(args[3])))
+        run_id = await store_run(runs, recording, P, flaky=True)
+
+        async def final_event() -> list[dict[str, Any]] | None:
+            found = [event for event in events if event.get("kind") == "run" and event["id"] == str(run_id)
+                     and event["status"] == "passed"]
+            return found or None
+
+        final = await wait_for(final_event, timeout=10, what="the run's final event")
+    finally:
+        await listener.close()
+    assert [(event["flaky"], event["quarantined"]) for event in final] == [(True, True)]
