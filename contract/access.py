@@ -1,7 +1,7 @@
 """Who may do what: an API key's scope. Scopes nest: admin includes run, run includes read.
 
 - read: every GET (runs, artifacts, recordings, queue, dead letter, stats, events, metrics);
-- run: queue, cancel and retry runs; create, delete and run recordings;
+- run: queue, cancel and retry runs; create, delete, run and quarantine recordings;
 - admin: pause and resume the queue, retry dead letters, keys, schedules, webhooks, retention.
 """
 
