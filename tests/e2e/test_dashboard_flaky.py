@@ -10,7 +10,7 @@ from playwright.async_api import Page, expect
 
 from contract.runs import RunStatus, StepStatus
 from contract.settings import Settings
-from storage import FlakyRepository, RecordingRepository, RunRepository, create_pool
+from storage import FlakyRepository, RecordingRepository, RunRepository, SuiteRepository, create_pool
 
 from stored_history import step, store_recording, store_recording_run
 
@@ -89,3 +89,36 @@ async def test_the_flaky_view_ranks_by_score_and_quarantines_and_releases_with_i
     await expect(page.locator('tbody [data-mark="flaky"]')).to_have_count(1)
     await page.goto(f"{live_api}/#/runs/{flaky_run}")
     await expect(page.locator('h1 [data-mark="flaky"]')).to_be_visible()
+
+
+async def test_a_suite_runs_page_shows_the_quarantined_failure_it_ignored(
+    live_api: str, page: Page, settings: Settings,
+) -> None:
+    pool = await create_pool(settings.database_url)
+    try:
+        runs = RunRepository(pool, queue=settings.queue_name)
+        suites = SuiteRepository(pool, queue=settings.queue_name)
+        fine = await store_recording(pool, settings.queue_name, "fine")
+        shaky = await store_recording(pool, settings.queue_name, "shaky")
+        suite = await suites.create(name="smoke", recording_ids=[fine, shaky], defaults={}, created_by=None)
+        suite_run_id, _ = await suites.start_run(suite, [], options={}, queued_by=None)
+        await FlakyRepository(pool, queue=settings.queue_name).quarantine(shaky, "known flaky", "alice")
+        ids = []
+        for recording, status in ((fine, P), (shaky, F)):
+            run_id = await store_recording_run(runs, recording, status, [step(0, StepStatus.PASSED, 10)],
+                                               name="child")
+            await pool.execute("UPDATE runs SET suite_run_id = $1 WHERE id = $2", suite_run_id, run_id)
+            ids.append(run_id)
+        assert await suites.finish(suite_run_id) == "passed"
+    finally:
+        await pool.close()
+
+    await page.goto(f"{live_api}/#/suite-runs/{suite_run_id}")
+
+    await expect(page.locator("h1 .badge")).to_have_text("passed")
+    await expect(page.locator("[data-counts]")).to_have_text(
+        "1 passed · 0 failed · 0 error · 0 cancelled · 1 quarantined (of 2)")
+    ignored = page.locator(f'tr[data-run-id="{ids[1]}"]')
+    await expect(ignored.locator('[data-mark="quarantined"]')).to_be_visible()
+    await expect(ignored.locator("[data-ignored]")).to_have_text("ignored by the suite's result")
+    await expect(page.locator(f'tr[data-run-id="{ids[0]}"] [data-ignored]')).to_have_count(0)
