@@ -1,12 +1,14 @@
 """Run data in Postgres and artifact files in an artifact store (a local folder or S3)."""
 
 from storage.artifact_stores import describe_store, open_artifact_store
-from storage.artifacts import ArtifactContent, ArtifactStore, ByteRange, StoredFile, artifact_key
+from storage.artifacts import ArtifactContent, ArtifactStore, ByteRange, StoredFile, artifact_key, baseline_key
+from storage.baselines import BaselineRecord, BaselineRepository, NewBaseline
 from storage.db import create_pool
 from storage.errors import (
     ArtifactNotFound,
     ArtifactRemoved,
     ArtifactStoreError,
+    BaselineNotFound,
     ChildrenPending,
     DatabaseMissing,
     IdempotencyConflict,
@@ -49,6 +51,9 @@ __all__ = [
     "ArtifactWrite",
     "AttemptOutcome",
     "AttemptRecord",
+    "BaselineNotFound",
+    "BaselineRecord",
+    "BaselineRepository",
     "ByteRange",
     "ChildrenPending",
     "DatabaseMissing",
@@ -65,6 +70,7 @@ __all__ = [
     "KeyRepository",
     "LocalArtifactStore",
     "MigrationError",
+    "NewBaseline",
     "NewKey",
     "NewRun",
     "NewSchedule",
@@ -106,6 +112,7 @@ __all__ = [
     "UsageRecord",
     "apply_migrations",
     "artifact_key",
+    "baseline_key",
     "create_pool",
     "deleted_recording_reason",
     "describe_store",

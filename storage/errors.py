@@ -8,6 +8,7 @@
     ├── ArtifactStoreError   the artifact store (disk, S3) did not answer or refused; `transient` when a
     │                        retry may succeed (connection lost, 5xx, throttled)
     ├── RecordingNotFound    no saved recording with that id
+    ├── BaselineNotFound     no visual baseline with that id, or no compared image to approve
     ├── ScheduleNotFound     no schedule with that id on this queue
     ├── SuiteNotFound        no suite with that id; SuiteRunNotFound: no suite run with that id on this queue
     ├── SuiteNameTaken       another suite has that name
@@ -73,6 +74,10 @@ class ArtifactStoreError(StorageError):
 
 class RecordingNotFound(StorageError):
     """No saved recording with that id."""
+
+
+class BaselineNotFound(StorageError):
+    """No visual baseline with that id for this recording."""
 
 
 class ScheduleNotFound(StorageError):

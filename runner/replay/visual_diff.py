@@ -19,6 +19,7 @@ from __future__ import annotations
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -111,7 +112,7 @@ def _yiq(pixels: Pixels) -> tuple[Floats, Floats, Floats]:
     return y, i, q
 
 
-def _shifted(values: NDArray[np.generic], dx: int, dy: int, fill: object) -> NDArray[np.generic]:
+def _shifted(values: NDArray[Any], dx: int, dy: int, fill: object) -> NDArray[Any]:
     """values[y + dy, x + dx] at every (y, x); `fill` where that is outside the image."""
     height, width = values.shape[:2]
     out = np.full_like(values, fill)
