@@ -13,6 +13,7 @@ from api.auth import is_admin
 from api.schemas import (
     ArtifactPublic,
     AttemptPublic,
+    BaselinePublic,
     ComparedStep,
     ComparedStepSide,
     DeadJobPublic,
@@ -52,6 +53,7 @@ from contract.settings import Settings
 from storage import (
     ArtifactRecord,
     AttemptRecord,
+    BaselineRecord,
     RecordingHistory,
     RecordingRecord,
     RunRecord,
@@ -326,3 +328,12 @@ def run_comparison(comparison: RunComparison, request: Request) -> RunComparison
                for step in comparison.steps],
         first_difference=comparison.first_difference,
     )
+
+
+def baseline_public(baseline: BaselineRecord, request: Request) -> BaselinePublic:
+    return BaselinePublic(
+        id=baseline.id, recording_id=baseline.recording_id, step_index=baseline.step_index,
+        viewport_key=baseline.viewport_key, width=baseline.width, height=baseline.height,
+        size_bytes=baseline.size_bytes, run_id=baseline.run_id, approved_by=baseline.approved_by,
+        approved_at=baseline.approved_at,
+        image_url=f"{_base(request)}/api/recordings/{baseline.recording_id}/baselines/{baseline.id}/image")

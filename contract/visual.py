@@ -9,6 +9,7 @@ no saved recording has no baselines: its compared screenshots are taken, kept an
 from __future__ import annotations
 
 import re
+import struct
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -34,6 +35,17 @@ def parse_actual_name(name: str) -> tuple[int, str] | None:
     if match is None or not VIEWPORT_KEY.match(match["key"]):
         return None
     return int(match["index"]), match["key"]
+
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def png_size(data: bytes) -> tuple[int, int] | None:
+    """(width, height) from a PNG's header; None when the bytes are not a PNG."""
+    if len(data) < 24 or not data.startswith(PNG_SIGNATURE) or data[12:16] != b"IHDR":
+        return None
+    width, height = struct.unpack(">II", data[16:24])
+    return int(width), int(height)
 
 
 @dataclass(frozen=True)
