@@ -730,10 +730,10 @@ FROM visual_baselines WHERE recording_id = $1 AND id = $2;
 
 -- name: approve_baseline
 -- The baseline of ($1 recording, $2 step, $3 viewport key) becomes the image now at $4; returns it and the storage
--- key it replaced (null when there was none), so that the caller removes the old image.
+-- key it replaced (null when there was none), so that the caller removes the old image. (`previous` reads the
+-- statement's snapshot: the row before the upsert. No FOR UPDATE: a row this same statement updates is skipped.)
 WITH previous AS (
     SELECT storage_key FROM visual_baselines WHERE recording_id = $1 AND step_index = $2 AND viewport_key = $3
-    FOR UPDATE
 ), saved AS (
     INSERT INTO visual_baselines (recording_id, step_index, viewport_key, storage_key, width, height, size_bytes,
                                   run_id, approved_by)
