@@ -423,7 +423,8 @@ async function runDetail(runId) {
   });
 
   function screenshotFor(index) {
-    return run.artifacts.find((a) => a.kind === "screenshot" && a.step === index && a.attempt === shownAttempt());
+    const ofStep = (kind) => run.artifacts.find((a) => a.kind === kind && a.step === index && a.attempt === shownAttempt());
+    return ofStep("screenshot") || ofStep("visual-actual");  // a compared screenshot step keeps its image so
   }
 
   function selectStep(step, button) {

@@ -108,6 +108,9 @@ async def test_first_run_proposes_approve_on_the_page_then_same_passes_and_ten_p
     await slider.fill("20")
     await expect(over).to_have_attribute("style", "clip-path: inset(0px 80% 0px 0px);")
     await slider.fill("50")
+    # Selecting the step shows its image as taken, as for any step's screenshot.
+    await page.locator('ol.steps button[data-step="1"]').click()
+    await expect(page.locator("figure.shot img")).to_have_attribute("alt", "Screenshot after step 2 (screenshot)")
     await expect(page.locator("#toast")).to_be_hidden()
     await panel.evaluate("section => section.scrollIntoView({ block: 'start' })")
     await shoot(page, "visual-diff")
