@@ -25,6 +25,7 @@ from api.rate_limit import EXEMPT_PREFIXES, RateLimiter, RateLimitMiddleware, St
 from api.responses import declare_common_errors
 from api.routes import (
     artifacts,
+    baselines,
     dead_letter,
     events,
     flaky,
@@ -44,6 +45,7 @@ from api.routes import (
 )
 from api.routes.dashboard import install_dashboard
 from api.services.artifacts import ArtifactService
+from api.services.baselines import BaselineService
 from api.services.dead_letter import DeadLetterService
 from api.services.flaky import FlakyService
 from api.services.health import QUEUE_SNAPSHOT_TTL_S, HealthService, QueueSnapshot
@@ -64,6 +66,7 @@ from jobs.queue import RetryPolicy, RunQueue
 from jobs.registry import WorkerRegistry
 from jobs.schedules import ScheduleQueue
 from storage import (
+    BaselineRepository,
     FlakyRepository,
     KeyRepository,
     QueueActions,
@@ -124,6 +127,8 @@ def create_app(settings: Settings) -> FastAPI:
             app.state.history = HistoryService(RunHistory(pool, queue=settings.queue_name), recordings_repository,
                                                runs_repository, app.state.flaky)
             app.state.dead_letter = DeadLetterService(run_queue, run_service)
+            app.state.baselines = BaselineService(BaselineRepository(pool), recordings_repository, runs_repository,
+                                                  store)
             suite_flows = SuiteFlows(run_queue, settings.redis_url)
             stack.push_async_callback(suite_flows.close)
             app.state.suites = SuiteService(SuiteRepository(pool, queue=settings.queue_name), runs_repository,
@@ -161,7 +166,7 @@ def create_app(settings: Settings) -> FastAPI:
     # history first: its /api/runs/compare must be matched before /api/runs/{run_id}.
     routers = [module.router for module in (history, runs, artifacts, health, schema, queue, dead_letter, events,
                                             stats, recordings, schedules, metrics, session, keys, suites, webhooks,
-                                            flaky)]
+                                            baselines, flaky)]
     declare_common_errors(routers, unlimited_prefixes=EXEMPT_PREFIXES)
     for router in routers:
         app.include_router(router)

@@ -12,6 +12,7 @@ from fastapi import Depends, Request
 
 from api.events import EventHub
 from api.services.artifacts import ArtifactService
+from api.services.baselines import BaselineService
 from api.services.dead_letter import DeadLetterService
 from api.services.flaky import FlakyService
 from api.services.health import HealthService
@@ -91,6 +92,10 @@ async def _history(request: Request) -> HistoryService:
     return cast(HistoryService, _state(request, "history"))
 
 
+async def _baselines(request: Request) -> BaselineService:
+    return cast(BaselineService, _state(request, "baselines"))
+
+
 RunServiceDep = Annotated[RunService, Depends(_runs)]
 SuiteServiceDep = Annotated[SuiteService, Depends(_suites)]
 ArtifactServiceDep = Annotated[ArtifactService, Depends(_artifacts)]
@@ -105,4 +110,5 @@ QueueDep = Annotated[RunQueue, Depends(_queue)]
 EventHubDep = Annotated[EventHub, Depends(_events)]
 QueueActionsDep = Annotated[QueueActions, Depends(_queue_actions)]
 HistoryServiceDep = Annotated[HistoryService, Depends(_history)]
+BaselineServiceDep = Annotated[BaselineService, Depends(_baselines)]
 FlakyServiceDep = Annotated[FlakyService, Depends(_flaky)]

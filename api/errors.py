@@ -28,6 +28,7 @@ from storage.errors import (
     ArtifactNotFound,
     ArtifactRemoved,
     ArtifactStoreError,
+    BaselineNotFound,
     DeliveryNotFound,
     InvalidTransition,
     KeyNameTaken,
@@ -236,6 +237,10 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RecordingNotFound)
     async def recording_not_found(_: Request, error: RecordingNotFound) -> JSONResponse:
+        return JSONResponse(error_body("not_found", str(error)), status_code=404)
+
+    @app.exception_handler(BaselineNotFound)
+    async def baseline_not_found(_: Request, error: BaselineNotFound) -> JSONResponse:
         return JSONResponse(error_body("not_found", str(error)), status_code=404)
 
     @app.exception_handler(ScheduleNotFound)

@@ -643,3 +643,25 @@ class QuarantineRequest(CamelModel):
 
     reason: str | None = Field(default=None, max_length=1000, pattern=r"^[^\x00]*$",
                                description="Why (shown in the Flaky view and the recording's answers)")
+
+
+# ---- visual baselines (GET /api/recordings/{id}/baselines, POST /api/runs/{id}/steps/{index}/approve-baseline) ----
+
+
+class BaselinePublic(CamelModel):
+    id: int
+    recording_id: UUID
+    step_index: int = Field(description="0-based, as in the run's steps")
+    viewport_key: str = Field(description="`<width>x<height>`, with `@<scale>` for a device scale factor other than 1")
+    width: int = Field(description="Of the image, in pixels")
+    height: int
+    size_bytes: int
+    run_id: UUID | None = Field(description="The run whose image was approved (null once that run is deleted)")
+    approved_by: str | None
+    approved_at: datetime
+    image_url: str
+
+
+class BaselineList(CamelModel):
+    recording_id: UUID
+    items: list[BaselinePublic]

@@ -13,6 +13,7 @@ from api.auth import is_admin
 from api.schemas import (
     ArtifactPublic,
     AttemptPublic,
+    BaselinePublic,
     ComparedStep,
     ComparedStepSide,
     DeadJobPublic,
@@ -63,6 +64,7 @@ from contract.webhooks import artifact_path, mask_secret, run_path
 from storage import (
     ArtifactRecord,
     AttemptRecord,
+    BaselineRecord,
     DeliveryAttemptRecord,
     DeliveryRecord,
     Quarantine,
@@ -401,3 +403,12 @@ def delivery_public(delivery: DeliveryRecord, attempts: list[DeliveryAttemptReco
             attempt=attempt.attempt, started_at=attempt.started_at, status_code=attempt.status_code,
             latency_ms=attempt.latency_ms, error=attempt.error, response_excerpt=attempt.response_excerpt)
             for attempt in attempts or []])
+
+
+def baseline_public(baseline: BaselineRecord, request: Request) -> BaselinePublic:
+    return BaselinePublic(
+        id=baseline.id, recording_id=baseline.recording_id, step_index=baseline.step_index,
+        viewport_key=baseline.viewport_key, width=baseline.width, height=baseline.height,
+        size_bytes=baseline.size_bytes, run_id=baseline.run_id, approved_by=baseline.approved_by,
+        approved_at=baseline.approved_at,
+        image_url=f"{_base(request)}/api/recordings/{baseline.recording_id}/baselines/{baseline.id}/image")

@@ -15,7 +15,10 @@ from pydantic import Field
 from contract.options import CamelModel
 from contract.runs import FailureCategory, RunStatus, StepStatus
 
-ArtifactKind = Literal["video", "screenshot", "trace", "html", "console", "har"]
+# `visual-*`: a compared `screenshot` step's image as taken (actual), the baseline it was compared with, and the
+# difference (differing pixels in red over the faded actual); see contract/visual.py.
+ArtifactKind = Literal["video", "screenshot", "trace", "html", "console", "har", "visual-actual", "visual-baseline",
+                       "visual-diff"]
 
 
 class StepResult(CamelModel):

@@ -3,7 +3,8 @@ outcome, and how long final runs are kept at all. Built from the settings (RETEN
 without I/O; `storage.retention` carries a policy out (its SQL applies `artifact_rules` and `runs_days`, and
 the integration tests hold it to `decide`).
 
-    artifact groups   video (video), screenshots (screenshot), debug (trace, html, console, har)
+    artifact groups   video (video), screenshots (screenshot, visual-actual, visual-baseline, visual-diff),
+                      debug (trace, html, console, har)
     outcomes          passed (the run passed), failed (every other final status: failed, error, cancelled)
     a rule            (group, outcome) -> days after the run finished; unset = kept
     runs              RETENTION_RUNS_DAYS: a final run older than that goes, with every artifact of its own
@@ -31,7 +32,7 @@ class ArtifactGroup(StrEnum):
 
 GROUP_KINDS: Mapping[ArtifactGroup, tuple[ArtifactKind, ...]] = {
     ArtifactGroup.VIDEO: ("video",),
-    ArtifactGroup.SCREENSHOTS: ("screenshot",),
+    ArtifactGroup.SCREENSHOTS: ("screenshot", "visual-actual", "visual-baseline", "visual-diff"),
     ArtifactGroup.DEBUG: ("trace", "html", "console", "har"),
 }
 _GROUP_OF_KIND: Mapping[str, ArtifactGroup] = {kind: group for group, kinds in GROUP_KINDS.items() for kind in kinds}

@@ -67,7 +67,8 @@ class FailureCategory(StrEnum):
     `browser_crashed`; the worker and its orphan sweep add `stalled` (the job stalled too often),
     `lost` (its job vanished or completed without a result) and `infrastructure` (its job failed for good);
     `storage` says an artifact could not be stored (the store unreachable past its retries); `blocked` says the
-    page tried to reach an address the network policy refuses (contract.network), a failed test, not retried.
+    page tried to reach an address the network policy refuses (contract.network), a failed test, not retried;
+    `visual_diff` says a compared `screenshot` differs from its approved baseline past its threshold (a failed test).
     """
 
     SELECTOR_NOT_FOUND = "selector_not_found"
@@ -82,6 +83,7 @@ class FailureCategory(StrEnum):
     INFRASTRUCTURE = "infrastructure"
     STORAGE = "storage"
     BLOCKED = "blocked"
+    VISUAL_DIFF = "visual_diff"
 
 
 def contract_document() -> dict[str, Any]:

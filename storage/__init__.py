@@ -1,12 +1,14 @@
 """Run data in Postgres and artifact files in an artifact store (a local folder or S3)."""
 
 from storage.artifact_stores import describe_store, open_artifact_store
-from storage.artifacts import ArtifactContent, ArtifactStore, ByteRange, StoredFile, artifact_key
+from storage.artifacts import ArtifactContent, ArtifactStore, ByteRange, StoredFile, artifact_key, baseline_key
+from storage.baselines import BaselineRecord, BaselineRepository, NewBaseline
 from storage.db import create_pool
 from storage.errors import (
     ArtifactNotFound,
     ArtifactRemoved,
     ArtifactStoreError,
+    BaselineNotFound,
     ChildrenPending,
     DatabaseMissing,
     DeliveryNotFound,
@@ -64,6 +66,9 @@ __all__ = [
     "AttemptOutcome",
     "AttemptRecord",
     "AttemptResult",
+    "BaselineNotFound",
+    "BaselineRecord",
+    "BaselineRepository",
     "ByteRange",
     "ChildrenPending",
     "DatabaseMissing",
@@ -84,6 +89,7 @@ __all__ = [
     "KeyRepository",
     "LocalArtifactStore",
     "MigrationError",
+    "NewBaseline",
     "NewKey",
     "NewRun",
     "NewSchedule",
@@ -135,6 +141,7 @@ __all__ = [
     "WindowRun",
     "apply_migrations",
     "artifact_key",
+    "baseline_key",
     "create_pool",
     "deleted_recording_reason",
     "describe_store",

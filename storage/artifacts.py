@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from uuid import UUID
 
-AREA_BY_KIND = {"video": "videos", "screenshot": "screenshots"}
+AREA_BY_KIND = {"video": "videos", "screenshot": "screenshots", "visual-actual": "screenshots",
+                "visual-baseline": "screenshots", "visual-diff": "screenshots"}
 OTHER_AREA = "files"
 AREAS = ("videos", "screenshots", OTHER_AREA)
 
@@ -53,6 +54,11 @@ class ArtifactContent:
     @property
     def length(self) -> int:
         return self.last - self.first + 1 if self.total else 0
+
+
+def baseline_key(recording_id: UUID, file_name: str) -> str:
+    """Where an approved visual baseline lives: beside no run, so that retention never takes it."""
+    return f"{OTHER_AREA}/baselines/{recording_id}/{file_name}"
 
 
 def artifact_key(kind: str, run_id: UUID, attempt: int, file_name: str) -> str:

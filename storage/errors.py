@@ -8,6 +8,7 @@
     ├── ArtifactStoreError   the artifact store (disk, S3) did not answer or refused; `transient` when a
     │                        retry may succeed (connection lost, 5xx, throttled)
     ├── RecordingNotFound    no saved recording with that id
+    ├── BaselineNotFound     no visual baseline with that id, or no compared image to approve
     ├── ScheduleNotFound     no schedule with that id on this queue
     ├── WebhookNotFound      no webhook subscription with that id on this queue
     ├── DeliveryNotFound     no webhook delivery with that id on this queue
@@ -76,6 +77,10 @@ class ArtifactStoreError(StorageError):
 
 class RecordingNotFound(StorageError):
     """No saved recording with that id."""
+
+
+class BaselineNotFound(StorageError):
+    """No visual baseline with that id for this recording."""
 
 
 class ScheduleNotFound(StorageError):

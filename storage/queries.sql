@@ -919,3 +919,35 @@ RETURNING id;
 UPDATE recordings SET quarantined_at = NULL, quarantine_reason = NULL, quarantined_by = NULL
 WHERE id = $1
 RETURNING id;
+
+-- ---- visual baselines (migration 0019) ----
+
+-- name: list_baselines
+-- A saved recording's approved baselines, by step and viewport key.
+SELECT id, recording_id, step_index, viewport_key, storage_key, width, height, size_bytes, run_id, approved_by,
+       approved_at
+FROM visual_baselines WHERE recording_id = $1 ORDER BY step_index, viewport_key;
+
+-- name: get_baseline
+SELECT id, recording_id, step_index, viewport_key, storage_key, width, height, size_bytes, run_id, approved_by,
+       approved_at
+FROM visual_baselines WHERE recording_id = $1 AND id = $2;
+
+-- name: approve_baseline
+-- The baseline of ($1 recording, $2 step, $3 viewport key) becomes the image now at $4; returns it and the storage
+-- key it replaced (null when there was none), so that the caller removes the old image. (`previous` reads the
+-- statement's snapshot: the row before the upsert. No FOR UPDATE: a row this same statement updates is skipped.)
+WITH previous AS (
+    SELECT storage_key FROM visual_baselines WHERE recording_id = $1 AND step_index = $2 AND viewport_key = $3
+), saved AS (
+    INSERT INTO visual_baselines (recording_id, step_index, viewport_key, storage_key, width, height, size_bytes,
+                                  run_id, approved_by)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+    ON CONFLICT (recording_id, step_index, viewport_key) DO UPDATE
+        SET storage_key = EXCLUDED.storage_key, width = EXCLUDED.width, height = EXCLUDED.height,
+            size_bytes = EXCLUDED.size_bytes, run_id = EXCLUDED.run_id, approved_by = EXCLUDED.approved_by,
+            approved_at = now()
+    RETURNING id, recording_id, step_index, viewport_key, storage_key, width, height, size_bytes, run_id,
+              approved_by, approved_at
+)
+SELECT saved.*, (SELECT storage_key FROM previous) AS replaced_key FROM saved;

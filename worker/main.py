@@ -31,6 +31,7 @@ from contract.results import RunResult
 from contract.retention import RetentionPolicy
 from contract.runs import FailureCategory, RunStatus
 from contract.settings import Settings
+from contract.visual import VisualBaselines
 from jobs.queue import RetryPolicy, RunQueue, consumer_options, visible_worker
 from jobs.registry import WorkerBeat, WorkerRegistry
 from jobs.schedules import ScheduleQueue
@@ -40,6 +41,7 @@ from runner.replay import BrowserError, ChromiumLauncher, PlaywrightRunner, Step
 from storage import (
     ArtifactStore,
     ArtifactStoreError,
+    BaselineRepository,
     FlakyRepository,
     Retention,
     RunRepository,
@@ -155,7 +157,8 @@ def replay_in(browsers: Mapping[BrowserName, BrowserSupervisor], browser_wait_s:
     proxies made with `network`, as warm's `new_proxy`)."""
 
     async def replay(script: Script, options: RunOptions, output_dir: Path, *, secret_values: Sequence[str] = (),
-                     on_step: StepCallback | None = None, stop: asyncio.Event | None = None) -> RunResult:
+                     on_step: StepCallback | None = None, stop: asyncio.Event | None = None,
+                     visual: VisualBaselines | None = None) -> RunResult:
         supervisor = browsers.get(options.browser)
         if supervisor is None:
             return RunResult(status=RunStatus.ERROR, error=f"this worker has no {options.browser} browser "
@@ -164,13 +167,13 @@ def replay_in(browsers: Mapping[BrowserName, BrowserSupervisor], browser_wait_s:
             # Leaving the lease may recycle the browser (BrowserSupervisor): after this run, before the next.
             async with supervisor.lease(browser_wait_s) as live:
                 return await replay_with(live, script, options, output_dir, secret_values=secret_values,
-                                         on_step=on_step, stop=stop)
+                                         on_step=on_step, stop=stop, visual=visual)
         except BrowserError as error:  # only the wait for a browser raises it
             return RunResult(status=RunStatus.ERROR, error=str(error), category=FailureCategory.BROWSER_CRASHED)
 
     async def replay_with(live: Browser, script: Script, options: RunOptions, output_dir: Path, *,
                           secret_values: Sequence[str], on_step: StepCallback | None,
-                          stop: asyncio.Event | None) -> RunResult:
+                          stop: asyncio.Event | None, visual: VisualBaselines | None) -> RunResult:
         spare = None
         if warm is not None:
             plan = PlaywrightRunner(live).plan(script, options, secret_values=secret_values)
@@ -182,7 +185,8 @@ def replay_in(browsers: Mapping[BrowserName, BrowserSupervisor], browser_wait_s:
         try:
             if network is None:
                 return await PlaywrightRunner(live).run(script, options, output_dir, secret_values=secret_values,
-                                                        on_step=on_step, stop=stop, prepared=prepared)
+                                                        on_step=on_step, stop=stop, prepared=prepared,
+                                                        visual=visual)
             proxy = spare.proxy if spare is not None and spare.proxy is not None else None
             if proxy is None:
                 proxy = EgressProxy(network, resolver=resolver)
@@ -190,7 +194,7 @@ def replay_in(browsers: Mapping[BrowserName, BrowserSupervisor], browser_wait_s:
             try:
                 result = await PlaywrightRunner(live, proxy=proxy.playwright_proxy()).run(
                     script, options, output_dir, secret_values=secret_values, on_step=on_step, stop=stop,
-                    prepared=prepared)
+                    prepared=prepared, visual=visual)
             finally:
                 await proxy.close()
         finally:
@@ -234,6 +238,7 @@ class WorkerRuntime:
             max_attempts=settings.job_max_attempts,
             max_run_artifact_bytes=settings.run_artifacts_max_bytes,
             storage_retry_s=settings.storage_retry_s,
+            baselines=BaselineRepository(connections.pool),
             flaky=FlakyRepository(connections.pool, queue=settings.queue_name),
             quarantine=QuarantinePolicy(flips=settings.flaky_quarantine_flips, window_runs=settings.flaky_window_runs),
         )

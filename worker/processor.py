@@ -33,13 +33,17 @@ from contract.flaky import QuarantinePolicy
 from contract.options import RunOptions
 from contract.results import RunResult, StepResult
 from contract.runs import FailureCategory, RunStatus
+from contract.visual import VisualBaselines
 from runner.formats import InvalidScript, Script, prepare_script
+from runner.formats.steps import Screenshot
 from runner.formats.variables import resolve_secrets
 from storage import (
+    ArtifactNotFound,
     ArtifactStore,
     ArtifactStoreError,
     ArtifactWrite,
     AttemptOutcome,
+    BaselineRepository,
     FlakyRepository,
     RunNotFound,
     RunRecord,
@@ -82,6 +86,7 @@ class PreparedRun:
     script: Script
     options: RunOptions
     secret_values: tuple[str, ...]
+    visual: VisualBaselines | None = None  # for a script with compared screenshots only
 
 
 def run_summary(run: RunRecord, api_base_url: str | None, *, attempt: int | None = None) -> dict[str, Any]:
@@ -103,8 +108,10 @@ class RunProcessor:
     def __init__(self, *, runs: RunRepository, artifacts: ArtifactStore, replays: ActiveReplays, worker_name: str,
                  work_dir: Path, intake: JobIntake, max_attempts: int = 3, storage_retry_s: float = 120.0,
                  max_run_artifact_bytes: int | None = None, api_base_url: str | None = None,
-                 flaky: FlakyRepository | None = None, quarantine: QuarantinePolicy | None = None) -> None:
+                 baselines: BaselineRepository | None = None, flaky: FlakyRepository | None = None,
+                 quarantine: QuarantinePolicy | None = None) -> None:
         self._runs = runs
+        self._baselines = baselines
         self._flaky = flaky
         self._quarantine = quarantine or QuarantinePolicy(flips=0)
         self._intake = intake
@@ -145,6 +152,8 @@ class RunProcessor:
             log.info("run already final, nothing to do", status=run.status)
             return {**run_summary(run, self._api_base_url), "skipped": True}
         prepared = await self._prepare(run)
+        prepared = PreparedRun(run, prepared.script, prepared.options, prepared.secret_values,
+                               await self._visual(run, prepared.script))
         attempt = await self._runs.start_attempt(run_id, self._worker_name, token)
         if attempt is None:
             log.info("run no longer startable (cancelled or finished)")
@@ -200,6 +209,29 @@ class RunProcessor:
             raise UnrecoverableError(message) from error
         return PreparedRun(run, script, options, tuple(secrets.values()))
 
+    async def _visual(self, run: RunRecord, script: Script) -> VisualBaselines | None:
+        """The saved recording's approved baselines (their bytes, read from the artifact store) when the script
+        compares screenshots; None when it does not. The replay compares them: it never reads a database."""
+        if not any(isinstance(step, Screenshot) and step.compare for step in script.steps):
+            return None
+        if run.recording_id is None or self._baselines is None:
+            return VisualBaselines(recording=False)
+        images: dict[tuple[int, str], bytes] = {}
+        for baseline in await self._baselines.of_recording(run.recording_id):
+            try:
+                images[baseline.step_index, baseline.viewport_key] = await retry_while(
+                    partial(self._read_bytes, baseline.storage_key), transient=is_transient_store_error,
+                    for_seconds=self._storage_retry_s, what=f"read {baseline.storage_key}",
+                    event="artifact store unavailable, retrying")
+            except ArtifactNotFound:
+                log.warning("baseline image missing from the store", key=baseline.storage_key,
+                            step=baseline.step_index)
+        return VisualBaselines(recording=True, images=images)
+
+    async def _read_bytes(self, key: str) -> bytes:
+        content = await self._artifacts.read(key)
+        return b"".join([chunk async for chunk in content.chunks])
+
     async def _replay(self, prepared: PreparedRun, attempt: int, output_dir: Path, job: Job) -> ReplayEnd:
         run_id = prepared.run.id
         total = len(prepared.script.steps)
@@ -213,7 +245,8 @@ class RunProcessor:
         progress = StepProgress(write_step)
         try:
             end = await self.replays.run(run_id, prepared.script, prepared.options, output_dir,
-                                         secret_values=prepared.secret_values, on_step=progress.report)
+                                         secret_values=prepared.secret_values, on_step=progress.report,
+                                         visual=prepared.visual)
         except BaseException:
             progress.abandon()
             raise

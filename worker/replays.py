@@ -17,6 +17,7 @@ from uuid import UUID
 from contract.options import RunOptions
 from contract.results import RunResult, StepResult
 from contract.runs import RunStatus
+from contract.visual import VisualBaselines
 from runner.formats import Script
 from worker.outcomes import Ending, ReplayEnd
 
@@ -32,7 +33,7 @@ class ReplayFunction(Protocol):
 
     async def __call__(self, script: Script, options: RunOptions, output_dir: Path, *,
                        secret_values: Sequence[str] = (), on_step: StepCallback | None = None,
-                       stop: asyncio.Event | None = None) -> RunResult: ...
+                       stop: asyncio.Event | None = None, visual: VisualBaselines | None = None) -> RunResult: ...
 
 
 class ActiveReplays:
@@ -52,11 +53,14 @@ class ActiveReplays:
         return sorted(str(run_id) for run_id in self._tasks)
 
     async def run(self, run_id: UUID, script: Script, options: RunOptions, output_dir: Path, *,
-                  secret_values: Sequence[str], on_step: StepCallback) -> ReplayEnd:
+                  secret_values: Sequence[str], on_step: StepCallback,
+                  visual: VisualBaselines | None = None) -> ReplayEnd:
+        """`visual`: passed on only when given (a script without compared screenshots has none)."""
         started = time.monotonic()
         stop = asyncio.Event()
+        extra = {"visual": visual} if visual is not None else {}
         task = asyncio.ensure_future(self._replay(script, options, output_dir, secret_values=secret_values,
-                                                  on_step=on_step, stop=stop))
+                                                  on_step=on_step, stop=stop, **extra))
         self._tasks[run_id] = task
         self._stops[run_id] = stop
         try:

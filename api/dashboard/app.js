@@ -402,6 +402,7 @@ async function runDetail(runId) {
   const stepCounts = h("p", { class: "muted step-counts", role: "status" });
   const shot = h("figure", { class: "shot", "aria-live": "polite" });
   const artifacts = h("ul", { class: "artifacts" });
+  const visual = h("div", { class: "visual-steps" });
   const attempts = h("tbody");
   const attemptPicker = h("select", { id: "attempt" });
   const attemptField = h("div", { class: "field" }, h("label", { for: "attempt" }, "Attempt"), attemptPicker);
@@ -440,7 +441,8 @@ async function runDetail(runId) {
   });
 
   function screenshotFor(index) {
-    return run.artifacts.find((a) => a.kind === "screenshot" && a.step === index && a.attempt === shownAttempt());
+    const ofStep = (kind) => run.artifacts.find((a) => a.kind === kind && a.step === index && a.attempt === shownAttempt());
+    return ofStep("screenshot") || ofStep("visual-actual");  // a compared screenshot step keeps its image so
   }
 
   function selectStep(step, button) {
@@ -569,6 +571,7 @@ async function runDetail(runId) {
         removedShots.length ? [" · ", removedNote(`${removedShots.length} of them`, removedShots[0])] : null));
     }
     if (!artifacts.children.length) artifacts.append(h("li", { class: "muted" }, "None yet."));
+    renderVisual(visual, run, shownAttempt(), shownSteps());
 
     attempts.replaceChildren(...run.attemptHistory.map((a) => h("tr", {},
       h("td", {}, String(a.attempt)), h("td", {}, a.worker), h("td", {}, badge(a.status)),
@@ -656,12 +659,74 @@ async function runDetail(runId) {
       h("section", { class: "panel", "aria-label": "Step timeline" },
         h("h2", {}, "Steps"), attemptField, stepCounts,
         h("p", { class: "muted" }, "Select a step to see it in the video."), stepsList)),
+    visual,
     h("section", { class: "panel" }, h("h2", {}, "Artifacts"), artifacts),
     h("section", { class: "panel" }, h("h2", {}, "Attempts"),
       h("table", { "aria-label": "Attempts" },
         h("thead", {}, h("tr", {}, ...["Attempt", "Worker", "Status", "Error", "Started", "Finished"]
           .map((title) => h("th", { scope: "col" }, title)))),
         attempts)));
+}
+
+// ---- visual comparison (a run's compared screenshot steps) ----------------------------------------
+
+// One panel per compared `screenshot` step of the shown attempt: its baseline, the image taken and their
+// difference side by side, a slider that reveals the baseline over the image taken, and "Approve as new
+// baseline" (POST /api/runs/{id}/steps/{index}/approve-baseline). Kept as it is while its images are the same,
+// so that a slider someone moved stays where it is when the run is read again.
+function renderVisual(container, run, attempt, steps) {
+  const byStep = new Map();
+  for (const a of run.artifacts) {
+    if (a.attempt !== attempt || a.step === null || !a.kind.startsWith("visual-")) continue;
+    if (!byStep.has(a.step)) byStep.set(a.step, {});
+    byStep.get(a.step)[a.kind.slice("visual-".length)] = a;
+  }
+  const key = JSON.stringify([...byStep].map(([step, kinds]) => [step, Object.values(kinds).map((a) => a.id)]));
+  if (container.dataset.key === key) return;
+  container.dataset.key = key;
+  container.replaceChildren(...[...byStep].sort(([a], [b]) => a - b).map(([index, kinds]) =>
+    visualPanel(run, index, kinds, steps.find((step) => step.index === index))));
+}
+
+function visualPanel(run, index, kinds, step) {
+  const picture = (artifact, what) => h("figure", { class: `visual-image visual-${what}` },
+    artifact && artifact.url ? h("img", { src: local(artifact.url), alt: `${what} of step ${index + 1}` })
+      : h("p", { class: "muted" }, artifact && artifact.removedAt ? removedNote(what, artifact)
+        : what === "baseline" ? "No baseline yet: approve this image to make it one." : `No ${what} image.`),
+    h("figcaption", {}, what[0].toUpperCase() + what.slice(1)));
+  const verdict = step && step.error ? h("p", { class: "error-box" }, step.error)
+    : step && step.warning ? h("p", { class: "step-warning" }, h("strong", {}, "warning: "), step.warning)
+    : h("p", { class: "muted" }, kinds.baseline ? "Matches its baseline." : "");
+  const children = [h("h2", {}, `Visual comparison: step ${index + 1}`), verdict,
+    h("div", { class: "visual-images" }, picture(kinds.baseline, "baseline"), picture(kinds.actual, "actual"),
+      picture(kinds.diff, "diff"))];
+  if (kinds.baseline?.url && kinds.actual?.url) {
+    // The image taken over the baseline, clipped at the slider: left of it the image taken, right the baseline.
+    const over = h("img", { class: "visual-over", src: local(kinds.actual.url), alt: "" });
+    const slider = h("input", { type: "range", min: "0", max: "100", value: "50", class: "visual-range",
+                                "aria-label": `Reveal the baseline of step ${index + 1} under the image taken` });
+    const reveal = () => over.style.setProperty("clip-path", `inset(0 ${100 - Number(slider.value)}% 0 0)`);
+    slider.addEventListener("input", reveal);
+    reveal();
+    children.push(h("div", { class: "visual-slider" },
+      h("div", { class: "visual-stack" },
+        h("img", { class: "visual-under", src: local(kinds.baseline.url), alt: `Baseline of step ${index + 1}` }), over),
+      h("div", { class: "visual-legend muted" }, h("span", {}, "◀ actual"), slider, h("span", {}, "baseline ▶"))));
+  }
+  const approve = h("button", { type: "button", class: "approve-baseline" }, "Approve as new baseline");
+  approve.disabled = !run.recordingId || !kinds.actual?.url;
+  approve.title = run.recordingId ? "" : "Only runs of a saved recording have baselines";
+  approve.addEventListener("click", async () => {
+    approve.disabled = true;
+    try {
+      const baseline = await api(`/api/runs/${run.id}/steps/${index}/approve-baseline`, { method: "POST" });
+      toast(`Approved: the baseline of step ${index + 1} at ${baseline.viewportKey} is this run's image.`);
+      approve.textContent = "Approved";
+      approve.dataset.approved = "true";
+    } catch (error) { toast(error.message); approve.disabled = false; }
+  });
+  children.push(h("div", { class: "actions" }, approve));
+  return h("section", { class: "panel visual", "data-visual-step": index }, ...children);
 }
 
 // ---- queue and workers ---------------------------------------------------------------------------

@@ -416,6 +416,13 @@ class ScreenshotAction(_Action):
     name: str = Field(pattern=SCREENSHOT_NAME, description="unique in the script; the file is <name>.png")
     selector: Selector | None = Field(default=None, description="this element only; else the viewport")
     full_page: bool = Field(default=False, alias="fullPage")
+    compare: bool = Field(default=False, description="compare with the recording's approved baseline")
+    threshold: float = Field(default=0.0, ge=0.0, le=1.0,
+                             description="the fraction of the image's pixels allowed to differ (compare)")
+    max_diff_pixels: int | None = Field(default=None, ge=0, le=100_000_000, alias="maxDiffPixels",
+                                        description="the number of pixels allowed to differ; wins over threshold")
+    mask_selectors: list[SelectorText] = Field(default_factory=list, alias="maskSelectors", max_length=50,
+                                               description="elements painted out in both images before comparing")
 
 
 class SwitchToFrameAction(_Action):
@@ -702,7 +709,9 @@ def _to_step(action: Any, context: _Context) -> Step:
             return AssertTitle(text=action.text, match=action.match, **common)
         case ScreenshotAction():
             return Screenshot(name=action.name, selectors=one(action.selector) if action.selector else None,
-                              full_page=action.full_page, **common)
+                              full_page=action.full_page, compare=action.compare, threshold=action.threshold,
+                              max_diff_pixels=action.max_diff_pixels, mask_selectors=tuple(action.mask_selectors),
+                              **common)
         case SwitchToFrameAction():
             step = SwitchToFrame(selectors=one(action.selector), **common)
             context.frame = (*context.frame, action.selector)

@@ -285,7 +285,9 @@ class _Writer:
             case Screenshot():
                 return {"action": "screenshot", "name": step.name,
                         **_given(selector=self.optional_selector(step.selectors),
-                                 fullPage=_unless(step.full_page, False))}
+                                 fullPage=_unless(step.full_page, False), compare=_unless(step.compare, False),
+                                 threshold=_unless(step.threshold, 0.0), maxDiffPixels=step.max_diff_pixels,
+                                 maskSelectors=list(step.mask_selectors) or None)}
         return self.frames_pages_dialogs(step)
 
     def frames_pages_dialogs(self, step: Step) -> dict[str, Any]:

@@ -341,11 +341,19 @@ class AssertTitle(Step):
 
 @dataclass(frozen=True, kw_only=True)
 class Screenshot(Step):
-    """A named PNG of the page, or of one element when `selectors` is given."""
+    """A named PNG of the page, or of one element when `selectors` is given.
+
+    `compare`: compared with the saved recording's approved baseline for this step and viewport (contract.visual);
+    the step fails [visual_diff] when more than `threshold` of its pixels (a fraction), or more than
+    `max_diff_pixels` when given, differ. `mask_selectors`: elements of the page painted out in both images."""
 
     name: str
     selectors: Selectors | None = None
     full_page: bool = False
+    compare: bool = False
+    threshold: float = 0.0
+    max_diff_pixels: int | None = None
+    mask_selectors: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -22,6 +22,7 @@ from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
 from contract.results import ArtifactFile
 from contract.runs import FailureCategory
+from contract.visual import VisualBaselines
 from runner.formats.steps import Selectors
 from runner.replay.errors import StepFailed
 from runner.replay.locate import error_reason, find_element
@@ -57,6 +58,7 @@ class StepContext:
         self.strict_clicks = False  # the run's `strictClicks`: clicks wait for the element to receive them
         self.warning: str | None = None  # what the current step did otherwise, though it did not fail
         self.skipped = False  # the current step was not replayed (a `customStep`): reported `skipped`
+        self.visual: VisualBaselines | None = None  # what `screenshot` steps with `compare` compare with
 
     def warn(self, text: str) -> None:
         """Report `text` with the current step (the runner reads and clears it after each step)."""

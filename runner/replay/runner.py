@@ -39,6 +39,7 @@ from playwright.async_api import Error as PlaywrightError
 from contract.options import RunOptions
 from contract.results import ArtifactFile, ArtifactKind, ReplayStatus, RunResult, StepResult
 from contract.runs import FailureCategory, RunStatus, StepStatus
+from contract.visual import VisualBaselines
 from runner.formats.rebase import rebase_script
 from runner.formats.steps import Navigate, Script, SetViewport, Step, Viewport
 from runner.formats.variables import SecretMasker
@@ -97,16 +98,19 @@ class PlaywrightRunner:
         on_step: StepCallback | None = None,
         stop: asyncio.Event | None = None,
         prepared: OpenContext | None = None,
+        visual: VisualBaselines | None = None,
     ) -> RunResult:
         """`secret_values`: masked as `***` in every error and text artifact (and no trace is recorded).
         `stop`: set it to cancel the run mid-step (its context is closed); the result keeps the steps,
         screenshots and video made so far, the interrupted step `failed` with "cancelled by request".
         `prepared`: a context opened ahead (`runner.replay.contexts`); used when its plan is this run's and it is
-        still open in this browser, else closed. The run closes it either way and removes its folder."""
+        still open in this browser, else closed. The run closes it either way and removes its folder.
+        `visual`: the saved recording's approved baselines, for `screenshot` steps with `compare` (None: the run
+        has no saved recording, and they are not compared)."""
         masker = SecretMasker(secret_values)
         script, plan = _replay_setup(script, options, masker)
         replay = _Run(self._browser, self._executor, script, options, output_dir, plan=plan, prepared=prepared,
-                      masker=masker, on_step=on_step, stop=stop, proxy=self._proxy)
+                      masker=masker, on_step=on_step, stop=stop, proxy=self._proxy, visual=visual)
         return await _unless_the_browser_dies(self._browser, replay)
 
 
@@ -192,8 +196,9 @@ class _Run:
     def __init__(self, browser: Browser, executor: StepExecutor, script: Script, options: RunOptions,
                  output_dir: Path, *, plan: ContextPlan, prepared: OpenContext | None, masker: SecretMasker,
                  on_step: StepCallback | None, stop: asyncio.Event | None,
-                 proxy: ProxySettings | None = None) -> None:
+                 proxy: ProxySettings | None = None, visual: VisualBaselines | None = None) -> None:
         self.browser = browser
+        self.visual = visual
         self.proxy = proxy
         self.executor = executor
         self.stop = stop
@@ -258,6 +263,7 @@ class _Run:
         # Named `screenshot` steps become artifacts of the run.
         steps = StepContext(context, page, screenshot_dir=self.output_dir, artifacts=self.artifacts)
         steps.strict_clicks = self.options.strict_clicks
+        steps.visual = self.visual
         stop_watch = asyncio.create_task(self.close_on_stop(context)) if self.stop is not None else None
         try:
             await self.replay(steps)

@@ -4,7 +4,8 @@ another page or frame, answer the next dialog, take a named screenshot.
 `switchToPage` replaces the context's `main_page`, the page every later step runs in; `switchToFrame` only
 checks the iframe, since the native parser already chained later selectors into it. `handleDialog` arms a
 one-shot answer on the page (`StepContext.armed_dialog`). A named `screenshot` goes to the context's
-screenshot folder, filed under the step that took it, or stays in memory (`StepContext.captured`).
+screenshot folder, filed under the step that took it, or stays in memory (`StepContext.captured`); one with
+`compare: true` is compared with its baseline (`runner.replay.handlers.visual`).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from runner.formats.steps import (
 )
 from runner.replay.context import Handler, StepContext, inner_frame, left_ms
 from runner.replay.errors import StepFailed
+from runner.replay.handlers.visual import NO_RECORDING, compared_screenshot
 from runner.replay.locate import first_line, is_closed_error, poll
 
 
@@ -132,6 +134,10 @@ async def handle_dialog(ctx: StepContext, step: HandleDialog, page: Page, frame:
 
 async def screenshot(ctx: StepContext, step: Screenshot, page: Page, frame: Frame, timeout_ms: int,
                      deadline: float) -> str | None:
+    if step.compare:
+        if ctx.visual is not None and ctx.visual.recording:
+            return await compared_screenshot(ctx, step, page, frame, timeout_ms, deadline)
+        ctx.warn(NO_RECORDING)
     path = ctx.screenshot_dir / f"screenshot-{step.name}.png" if ctx.screenshot_dir else None
     selector = None
     if step.selectors is not None:
