@@ -321,7 +321,7 @@ async function runsList(params) {
       "Started"]
       .map((title) => h("th", { scope: "col" }, title)))),
     body);
-  main.append(h("h1", {}, "Runs"), form, scheduleNote, summary, table, more);
+  main.append(...[h("h1", {}, "Runs"), form, scheduleNote, summary, table, more].filter(Boolean));
 
   const query = new URLSearchParams();
   for (const key of FILTERS) {
