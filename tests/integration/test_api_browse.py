@@ -169,7 +169,7 @@ async def test_event_stream_sends_run_and_step_changes(live_api: str, settings: 
                             break
         steps = (await client.get(f"/api/runs/{run_id}/attempts/1/steps")).json()
     assert received[0] == ("run", {"kind": "run", "id": run_id, "number": received[0][1]["number"],
-                                   "status": "running", "attempts": 1})
+                                   "status": "running", "attempts": 1, "flaky": False, "quarantined": False})
     # A step event is the step as GET /api/runs/{id} shows it, with its run and attempt.
     assert received[1] == ("step", {"kind": "step", "runId": run_id, "attempt": 1, "index": 0, "status": "passed",
                                     "type": "navigate", "durationMs": 5, "startedOffsetMs": 0, "selector": None,
