@@ -19,14 +19,15 @@ from urllib.parse import quote, quote_plus
 from media import Box, Picture, decode, differing, ink, painted, trace_viewer
 from playwright.async_api import Browser
 
-from contract.options import RunOptions
+from contract.options import RunOptions, ViewportSize
 from contract.results import RunResult
 from runner.formats import prepare_script
 from runner.replay import PlaywrightRunner
 
 # Distinctive, and with what each encoding changes: a space, /, +, &, <, and letters outside ASCII.
 SECRET = "Zq7 Sécrét/Vålue+&<x>-4711"
-VIEWPORT = {"width": 800, "height": 600}  # the video is the viewport's size, so boxes are the same in both
+WIDTH, HEIGHT = 800, 600  # the video is the viewport's size, so boxes are the same in both
+VIEWPORT = ViewportSize(width=WIDTH, height=HEIGHT)
 
 
 def typing_script(site_url: str) -> dict[str, Any]:
@@ -72,7 +73,7 @@ def files_holding(trace: Path, value: str) -> dict[str, list[bytes]]:
 
 async def boxes(browser: Browser, site_url: str) -> dict[str, Box]:
     """The fields' insides (inset past their 2 px border) and the sensitive paragraph, before and after it moves."""
-    context = await browser.new_context(viewport=VIEWPORT)
+    context = await browser.new_context(viewport={"width": WIDTH, "height": HEIGHT})
     page = await context.new_page()
     await page.goto(f"{site_url}/secret.html")
 
