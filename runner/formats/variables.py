@@ -88,8 +88,10 @@ def resolve_secrets(names: Iterable[str], environ: Mapping[str, str] | None = No
 
 
 def _spellings(value: str) -> set[str]:
-    """The value as it may appear in text we write: as is, JSON-escaped (HAR), URL-encoded (form posts)."""
-    return {value, json.dumps(value)[1:-1], quote(value, safe=""), quote_plus(value)}
+    """The value as it may appear in text we write: as is, JSON-escaped (HAR; non-ASCII escaped or not, as Python
+    and JavaScript write it), URL-encoded (form posts)."""
+    return {value, json.dumps(value)[1:-1], json.dumps(value, ensure_ascii=False)[1:-1], quote(value, safe=""),
+            quote_plus(value)}
 
 
 class SecretMasker:

@@ -4,8 +4,8 @@ A trace holds what a run did and saw: the actions and their parameters (`trace.t
 text), the DOM snapshots (an input's value is serialized as its `__playwright_value_` attribute), the network log
 (`trace.network`: URLs, headers, posted forms) and the bodies and images they refer to (`resources/*`,
 `screencast/*`). Each secret value becomes `***` in every file, in each spelling a file may hold it: as is,
-JSON-escaped, URL-encoded (`%20` and `+`), HTML-escaped, and base64 (at each of the three byte alignments, so a
-value inside a larger encoded body is found too).
+JSON-escaped, URL-encoded (`%20` and `+`), HTML-escaped (in text and in attributes), and base64 (at each of the
+three byte alignments, so a value inside a larger encoded body is found too).
 
 - JSON-lines files (`*.trace`, `*.network`) are read line by line; a line holding a value is parsed, every string
   in it (keys too) rewritten, and written back as JSON, so the viewer still reads it.
@@ -63,7 +63,9 @@ class _Needles:
     def __init__(self, masker: SecretMasker) -> None:
         spellings = set(masker.spellings)
         for value in masker.values:
-            spellings.add(html.escape(value))
+            # As HTML serializes it: in text (& < >), in an attribute (& "), or both.
+            spellings.update({html.escape(value), html.escape(value, quote=False),
+                              value.replace("&", "&amp;").replace('"', "&quot;")})
             spellings.update(_base64_cores(value))
         self.text = sorted(spellings, key=len, reverse=True)
         self.binary = {spelling.encode() for spelling in spellings}
