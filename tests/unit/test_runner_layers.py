@@ -20,6 +20,8 @@ REPLAY_ORDER = [
     "runner.replay.categories",
     "runner.replay.devices",
     "runner.replay.browser",
+    "runner.replay.concealment",
+    "runner.replay.trace_scrub",
     "runner.replay.context",
     "runner.replay.handlers.matching",
     "runner.replay.handlers.interaction",
