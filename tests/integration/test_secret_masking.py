@@ -157,15 +157,15 @@ async def test_the_scrubbed_trace_opens_in_playwrights_trace_viewer(
     async with trace_viewer(trace) as url:
         page = await browser.new_page()
         try:
-            await page.goto(url)
+            await page.goto(url, timeout=60_000)
             fill = page.locator(".action-title", has_text='Fill "***"')
-            await fill.wait_for(timeout=30_000)
+            await fill.wait_for(timeout=60_000)
             titles = await page.locator(".action-title").all_inner_texts()
             shown = await page.locator("body").inner_text()
             await fill.click()
             await page.get_by_text("After", exact=True).click()
             snapshot = page.frame_locator("iframe.snapshot-visible").locator("#token")
-            await snapshot.wait_for(timeout=30_000)
+            await snapshot.wait_for(timeout=60_000)
             value = await snapshot.input_value()
         finally:
             await page.close()
@@ -180,6 +180,7 @@ async def test_mask_selectors_paint_regions_out_of_screenshots_and_video(
     where = await boxes(browser, site_url)
     script = {"version": 1, "name": "account", "steps": [
         {"action": "navigate", "url": f"{site_url}/secret.html"},
+        {"action": "wait", "ms": 600},  # the page as loaded, long enough for frames sampled 5 a second
         {"action": "click", "selector": "#grow"},  # moves the paragraph down: the mask follows it
         {"action": "assertVisible", "selector": "#banner"},
         {"action": "navigate", "url": f"{site_url}/secret.html?again=1"},  # a new document: masked again
@@ -192,10 +193,10 @@ async def test_mask_selectors_paint_regions_out_of_screenshots_and_video(
     assert result.status == "passed", result.error
 
     assert painted(screenshot(result, 0).pixels(where["account"])) > 0.98
-    for step in (2, 5):
+    for step in (3, 6):
         assert painted(screenshot(result, step).pixels(where["account moved"])) > 0.98
         assert painted(screenshot(result, step).pixels(where["account"])) < 0.02  # the banner is there now
-    for step in range(6):
+    for step in range(7):
         assert painted(screenshot(result, step).pixels(where["token"])) == 0  # only the selector's region
 
     video = frames(result)
