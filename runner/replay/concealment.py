@@ -13,6 +13,8 @@ The run's mask selectors are painted out as solid boxes (`MASK_COLOR`, Playwrigh
   of the run's context, after each navigation too (`mask_overlay_script`). A `<reprise-mask>` layer outside
   `<body>` (so recorded selectors into the body are unaffected) holds one box per matched element, moved to the
   element's box at every animation frame; it lets pointer events through.
+A selector the browser cannot parse would mask nothing: the run fails before its first step instead
+(`invalid_selectors`).
 """
 
 from __future__ import annotations
@@ -87,6 +89,17 @@ _OVERLAY_JS = """selectors => {
   };
   place();
 }""".replace("__COLOR__", MASK_COLOR)
+
+
+_INVALID_JS = """selectors => selectors.filter(selector => {
+  try { document.createDocumentFragment().querySelector(selector); return false; } catch (error) { return true; }
+})"""
+
+
+async def invalid_selectors(page: Page, selectors: Sequence[str]) -> list[str]:
+    """The selectors the browser cannot parse as CSS (the overlay would mask nothing for them)."""
+    refused: list[str] = await page.evaluate(_INVALID_JS, list(selectors))
+    return refused
 
 
 async def conceal(locator: Locator) -> None:

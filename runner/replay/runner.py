@@ -46,7 +46,7 @@ from runner.formats.rebase import rebase_script
 from runner.formats.steps import Navigate, Script, SetViewport, Step, Viewport
 from runner.formats.variables import SecretMasker
 from runner.replay.categories import categorize
-from runner.replay.concealment import mask_locators, mask_overlay_script
+from runner.replay.concealment import invalid_selectors, mask_locators, mask_overlay_script
 from runner.replay.context import Handler, StepContext
 from runner.replay.contexts import HAR_NAME, ContextPlan, OpenContext, open_context
 from runner.replay.devices import device_identity, device_viewport, lookup_device
@@ -269,7 +269,7 @@ class _Run:
         stop_watch = asyncio.create_task(self.close_on_stop(context)) if self.stop is not None else None
         try:
             if self.options.mask_selectors:
-                await context.add_init_script(script=mask_overlay_script(self.options.mask_selectors))
+                await self.mask(context, page)
             await self.replay(steps)
             if self.status != RunStatus.PASSED and not self.stopped:
                 await self.keep_failure_state(steps.last_page)
@@ -289,6 +289,17 @@ class _Run:
             self.artifacts.insert(0, video)
         self.keep_har()
         return self.result()
+
+    async def mask(self, context: BrowserContext, page: Page) -> None:
+        """Paint the run's mask selectors out of every document; a selector that is not CSS fails the run before
+        its first step (it would mask nothing)."""
+        refused = await invalid_selectors(page, self.options.mask_selectors)
+        if refused:
+            self.status, self.category = RunStatus.FAILED, FailureCategory.SCRIPT_ERROR
+            self.error = f"maskSelectors: {refused[0]!r} is not a valid CSS selector, so it would mask nothing"
+            log.info("run refused", error=self.error)
+            return
+        await context.add_init_script(script=mask_overlay_script(self.options.mask_selectors))
 
     async def close_on_stop(self, context: BrowserContext) -> None:
         """Cancel by request: closing the context ends the step in progress at once."""

@@ -219,3 +219,15 @@ async def test_without_masks_the_regions_show(browser: Browser, site_url: str, t
     assert ink(screenshot(result, 0).pixels(where["account"])) > 0.03
     assert painted(screenshot(result, 0).pixels(where["account"])) == 0
     assert ink(frames(result)[-1].pixels(where["account"])) > 0.03
+
+
+async def test_a_mask_selector_that_is_not_css_fails_the_run_before_its_first_step(
+        browser: Browser, site_url: str, tmp_path: Path) -> None:
+    """It would mask nothing in the video: the run does not go ahead showing what it was asked to hide."""
+    script = {"version": 1, "name": "account", "steps": [{"action": "navigate", "url": f"{site_url}/secret.html"}]}
+    result = await PlaywrightRunner(browser).run(
+        prepare_script(script, {}, {}), RunOptions(video="off", mask_selectors=["#account", "div >> #account"]),
+        tmp_path)
+    assert (result.status, result.category) == ("failed", "script_error")
+    assert result.error == "maskSelectors: 'div >> #account' is not a valid CSS selector, so it would mask nothing"
+    assert [step.status for step in result.steps] == ["skipped"]
