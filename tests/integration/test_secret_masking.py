@@ -102,6 +102,19 @@ def frames(result: RunResult) -> list[Picture]:
     return decoded
 
 
+def trace_frames(result: RunResult, folder: Path) -> list[Picture]:
+    """The screencast frames of the run's trace, decoded."""
+    trace = next(a.path for a in result.artifacts if a.kind == "trace")
+    folder.mkdir()
+    with zipfile.ZipFile(trace) as archive:
+        names = [name for name in archive.namelist() if name.startswith("screencast/")]
+        for index, name in enumerate(names):
+            (folder / f"{index:03}.jpeg").write_bytes(archive.read(name))
+    pictures = [decode(path)[0] for path in sorted(folder.iterdir())]
+    assert pictures and all((picture.width, picture.height) == (WIDTH, HEIGHT) for picture in pictures)
+    return pictures
+
+
 async def test_a_typed_secret_never_renders_and_is_scrubbed_from_the_trace(
         browser: Browser, site_url: str, tmp_path: Path) -> None:
     where = await boxes(browser, site_url)
@@ -128,6 +141,13 @@ async def test_a_typed_secret_never_renders_and_is_scrubbed_from_the_trace(
         assert max(ink(frame.pixels(where[field])) for frame in plain_frames) > 0.03
         assert max(ink(frame.pixels(where[field])) for frame in secret_frames) < 0.002, field
         assert differing(secret_frames[-1].pixels(where[field]), plain_frames[-1].pixels(where[field])) > 0.03
+
+    # The trace's own screencast frames (JPEG, the viewer's filmstrip): the same.
+    plain_filmstrip = trace_frames(plain, tmp_path / "plain-frames")
+    secret_filmstrip = trace_frames(secret, tmp_path / "secret-frames")
+    for field in ("token", "pin"):
+        assert max(ink(frame.pixels(where[field])) for frame in plain_filmstrip) > 0.03
+        assert max(ink(frame.pixels(where[field])) for frame in secret_filmstrip) < 0.002, field
 
     # Trace: recorded for both; the plain run's holds the value (actions, DOM snapshots, network), the secret
     # run's has no file with it in any encoding.
