@@ -38,7 +38,7 @@ _MIN_BASE64 = 8  # shorter base64 runs match by chance
 
 @dataclass
 class ScrubReport:
-    """What scrubbing one archive did: the files rewritten and the files dropped (by name)."""
+    """What scrubbing one archive did: the files rewritten and the files dropped (by name, secrets masked)."""
 
     rewritten: list[str] = field(default_factory=list)
     dropped: list[str] = field(default_factory=list)
@@ -139,7 +139,7 @@ def scrub_trace(path: Path, masker: SecretMasker) -> ScrubReport:
                 data = source.read(info)
                 scrubbed = _scrubbed(info.filename, data, needles)
                 if scrubbed is None:
-                    report.dropped.append(info.filename)
+                    report.dropped.append(needles.replace(info.filename))  # names are logged
                     continue
                 if scrubbed is not data:
                     report.rewritten.append(info.filename)

@@ -77,11 +77,12 @@ def test_a_binary_file_holding_a_secret_is_dropped_and_others_kept(tmp_path: Pat
     utf16 = b"\xff\xfe" + SECRET.encode("utf-16-le")
     path = archive(tmp_path / "trace.zip", {"trace.trace": lines({"type": "before"}),
                                             "resources/image.png": image, "resources/text-utf16.txt": utf16,
+                                            f"resources/{SECRET}.txt": b"named after it",
                                             "resources/clean.png": b"\x89PNG\r\n\x1a\n\x00\xff"})
 
     report = scrub_trace(path, SecretMasker([SECRET]))
 
-    assert sorted(report.dropped) == ["resources/image.png", "resources/text-utf16.txt"]
+    assert sorted(report.dropped) == ["resources/***.txt", "resources/image.png", "resources/text-utf16.txt"]
     assert set(read(path)) == {"trace.trace", "resources/clean.png"}
 
 
