@@ -36,6 +36,8 @@ Priority = Literal["high", "normal", "low"]
 DEFAULT_PRIORITY: Priority = "normal"
 BrowserName = Literal["chromium"]  # the one browser the workers have; the field is read by the worker
 VariableName = Annotated[str, StringConstraints(pattern=f"^{NAME_PATTERN}$")]
+MaskSelector = Annotated[str, StringConstraints(min_length=1, max_length=limits.MAX_SELECTOR_CHARS,
+                                               pattern=r"^[^\x00-\x1f]*$")]
 
 
 class CamelModel(BaseModel):
@@ -198,8 +200,9 @@ class RunOptions(CamelModel):
         default="on-failure",
         description="A Playwright trace (trace.zip). on-failure: kept for runs that do not pass, with the actions, "
                     "their timings, network, console and errors (page.html, the failure screenshot and the video "
-                    "show the page); on: a full trace of every run, with DOM snapshots and screenshots. Never "
-                    "recorded for runs with secrets (its DOM snapshots would hold typed values)")
+                    "show the page); on: a full trace of every run, with DOM snapshots and screenshots. In a run "
+                    "with secrets every secret value is scrubbed from the archive (actions, network, DOM "
+                    "snapshots) before it is kept")
     timeout_ms: int = Field(default=DEFAULT_RUN_TIMEOUT_MS, ge=1_000, le=MAX_RUN_TIMEOUT_MS,
                             description="Budget for the whole replay")
     step_timeout_ms: int = Field(default=DEFAULT_STEP_TIMEOUT_MS, ge=100, le=MAX_STEP_TIMEOUT_MS,
@@ -219,6 +222,11 @@ class RunOptions(CamelModel):
         default_factory=list, max_length=50,
         description="Names of `${NAME}` variables whose values each worker reads from its environment "
                     "variable REPRISE_SECRET_<NAME>; never stored, masked as *** in results, logs and artifacts")
+    mask_selectors: list[MaskSelector] = Field(
+        default_factory=list, max_length=limits.MAX_MASK_SELECTORS,
+        description="CSS selectors of sensitive regions painted out as solid boxes in the run's screenshots and "
+                    "video, in every page and frame (fields that receive a secret are masked without being "
+                    "named here)")
     priority: Priority | None = Field(
         default=None, description="Taken by a worker before runs of lower priority queued earlier (high, normal, "
                                   "low); default: the saved recording's priority, else normal")

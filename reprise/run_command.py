@@ -37,7 +37,7 @@ OUTPUT_ROOT = Path("reprise-output")
 # The flag that sets each RunOptions field, to name it when the model refuses a value.
 FLAGS = {"video": "--video", "screenshots": "--screenshots", "timeout_ms": "--timeout",
          "step_timeout_ms": "--step-timeout", "variables": "--var", "secrets": "--secret", "base_url": "--base-url",
-         "viewport": "--viewport", "locale": "--locale", "timezone_id": "--timezone"}
+         "viewport": "--viewport", "locale": "--locale", "timezone_id": "--timezone", "mask_selectors": "--mask"}
 
 
 def _positive_ms(text: str) -> int:
@@ -75,6 +75,9 @@ def register(subparsers: Any) -> None:
                         help="a value for ${NAME} in the recording (repeatable)")
     parser.add_argument("--secret", metavar="NAME", type=_name, action="append",
                         help="${NAME} read from the environment variable REPRISE_SECRET_NAME, masked in output")
+    parser.add_argument("--mask", metavar="SELECTOR", action="append",
+                        help="paint the elements this CSS selector matches out of the screenshots and the video "
+                             "(repeatable)")
     parser.add_argument("--base-url", metavar="URL", help="replay against this origin instead of the recorded one")
     parser.add_argument("--viewport", metavar="WxH", type=_viewport, help="e.g. 1280x720; overrides the recording")
     parser.add_argument("--locale", metavar="LOCALE", help="e.g. de-DE")
@@ -126,6 +129,7 @@ def _options(args: argparse.Namespace) -> RunOptions:
         "video": args.video, "screenshots": args.screenshots, "screenshots_full_page": args.full_page_screenshots,
         "timeout_ms": args.timeout,
         "step_timeout_ms": args.step_timeout, "variables": dict(args.var or []), "secrets": args.secret or [],
+        "mask_selectors": args.mask or [],
         "base_url": args.base_url, "viewport": viewport, "locale": args.locale, "timezone_id": args.timezone,
     })
 

@@ -88,15 +88,18 @@ def resolve_secrets(names: Iterable[str], environ: Mapping[str, str] | None = No
 
 
 def _spellings(value: str) -> set[str]:
-    """The value as it may appear in text we write: as is, JSON-escaped (HAR), URL-encoded (form posts)."""
-    return {value, json.dumps(value)[1:-1], quote(value, safe=""), quote_plus(value)}
+    """The value as it may appear in text we write: as is, JSON-escaped (HAR; non-ASCII escaped or not, as Python
+    and JavaScript write it), URL-encoded (form posts)."""
+    return {value, json.dumps(value)[1:-1], json.dumps(value, ensure_ascii=False)[1:-1], quote(value, safe=""),
+            quote_plus(value)}
 
 
 class SecretMasker:
     """Replaces every secret value with `***` (longest first, so overlapping values mask fully)."""
 
     def __init__(self, secret_values: Iterable[str] = ()) -> None:
-        spellings = {spelling for value in secret_values if value for spelling in _spellings(value)}
+        self.values = tuple(sorted({value for value in secret_values if value}, key=len, reverse=True))
+        spellings = {spelling for value in self.values for spelling in _spellings(value)}
         self._values = sorted(spellings, key=len, reverse=True)
 
     def __bool__(self) -> bool:
@@ -109,3 +112,12 @@ class SecretMasker:
 
     def mask_optional(self, text: str | None) -> str | None:
         return None if text is None else self.mask(text)
+
+    def reveals(self, text: str) -> bool:
+        """`text` holds a secret value (a value a step is about to type: its field is masked first)."""
+        return any(value in text for value in self._values)
+
+    @property
+    def spellings(self) -> tuple[str, ...]:
+        """Every spelling masked (as is, JSON-escaped, URL-encoded), longest first."""
+        return tuple(self._values)

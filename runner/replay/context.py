@@ -24,6 +24,7 @@ from contract.results import ArtifactFile
 from contract.runs import FailureCategory
 from contract.visual import VisualBaselines
 from runner.formats.steps import Selectors
+from runner.formats.variables import SecretMasker
 from runner.replay.errors import StepFailed
 from runner.replay.locate import error_reason, find_element
 
@@ -59,6 +60,8 @@ class StepContext:
         self.warning: str | None = None  # what the current step did otherwise, though it did not fail
         self.skipped = False  # the current step was not replayed (a `customStep`): reported `skipped`
         self.visual: VisualBaselines | None = None  # what `screenshot` steps with `compare` compare with
+        self.secrets = SecretMasker()  # the run's secrets: a field about to receive one is concealed first
+        self.mask_selectors: tuple[str, ...] = ()  # the run's `maskSelectors`, painted out in screenshots
 
     def warn(self, text: str) -> None:
         """Report `text` with the current step (the runner reads and clears it after each step)."""

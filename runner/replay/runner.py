@@ -9,10 +9,12 @@ Verdicts:
 
 A test failure is never raised. Cancellation (asyncio.CancelledError) propagates, after the context is
 closed. Artifacts go to `output_dir`: `video.webm` (per `RunOptions.video`), `step-<index:03>.png`, and
-when the run does not pass: `trace.zip` (per `RunOptions.trace`; never for a run with secrets), `page.html`
+when the run does not pass: `trace.zip` (per `RunOptions.trace`), `page.html`
 (the page at the failure), `console.log` (console messages and uncaught page errors) and `network.har`. Each
 failing step and the run carry a category (`runner.replay.categories`). The secrets' values are masked as
-`***` in every error and text artifact.
+`***` in every error and text artifact and scrubbed from the trace archive (`runner.replay.trace_scrub`); a field
+about to receive one is concealed before it is typed, and the run's `maskSelectors` are painted out in screenshots
+and the video (`runner.replay.concealment`), so no pixel shows them.
 
 Options and results are the contract's (`contract.options.RunOptions`, `contract.results`): the replay reads
 the options as the API validated them, and reports with the contract's status and category enums.
@@ -26,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 import time
+import zipfile
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import replace
@@ -44,6 +47,7 @@ from runner.formats.rebase import rebase_script
 from runner.formats.steps import Navigate, Script, SetViewport, Step, Viewport
 from runner.formats.variables import SecretMasker
 from runner.replay.categories import categorize
+from runner.replay.concealment import invalid_selectors, mask_locators, mask_overlay_script
 from runner.replay.context import Handler, StepContext
 from runner.replay.contexts import HAR_NAME, ContextPlan, OpenContext, open_context
 from runner.replay.devices import device_identity, device_viewport, lookup_device
@@ -51,6 +55,7 @@ from runner.replay.errors import StepFailed
 from runner.replay.executor import StepExecutor
 from runner.replay.locate import first_line
 from runner.replay.registry import HANDLERS
+from runner.replay.trace_scrub import ScrubReport, scrub_trace
 
 log = structlog.get_logger(__name__)
 
@@ -100,7 +105,8 @@ class PlaywrightRunner:
         prepared: OpenContext | None = None,
         visual: VisualBaselines | None = None,
     ) -> RunResult:
-        """`secret_values`: masked as `***` in every error and text artifact (and no trace is recorded).
+        """`secret_values`: masked as `***` in every error and text artifact and scrubbed from the trace; a field
+        about to receive one is concealed first.
         `stop`: set it to cancel the run mid-step (its context is closed); the result keeps the steps,
         screenshots and video made so far, the interrupted step `failed` with "cancelled by request".
         `prepared`: a context opened ahead (`runner.replay.contexts`); used when its plan is this run's and it is
@@ -115,10 +121,10 @@ class PlaywrightRunner:
 
 
 def _replay_setup(script: Script, options: RunOptions, masker: SecretMasker) -> tuple[Script, ContextPlan]:
-    """The script as replayed and its context's plan (no trace for a run with secrets)."""
+    """The script as replayed and its context's plan."""
     device = lookup_device(options.device) if options.device is not None else None
     replayed = _replayed_script(script, options, device)
-    return replayed, context_plan(replayed, options, device, tracing=options.trace != "off" and not masker)
+    return replayed, context_plan(replayed, options, device, tracing=options.trace != "off")
 
 
 def _replayed_script(script: Script, options: RunOptions, device: dict[str, Any] | None) -> Script:
@@ -264,8 +270,12 @@ class _Run:
         steps = StepContext(context, page, screenshot_dir=self.output_dir, artifacts=self.artifacts)
         steps.strict_clicks = self.options.strict_clicks
         steps.visual = self.visual
+        steps.secrets = self.masker
+        steps.mask_selectors = tuple(self.options.mask_selectors)
         stop_watch = asyncio.create_task(self.close_on_stop(context)) if self.stop is not None else None
         try:
+            if self.options.mask_selectors:
+                await self.mask(context, page)
             await self.replay(steps)
             if self.status != RunStatus.PASSED and not self.stopped:
                 await self.keep_failure_state(steps.last_page)
@@ -285,6 +295,17 @@ class _Run:
             self.artifacts.insert(0, video)
         self.keep_har()
         return self.result()
+
+    async def mask(self, context: BrowserContext, page: Page) -> None:
+        """Paint the run's mask selectors out of every document; a selector that is not CSS fails the run before
+        its first step (it would mask nothing)."""
+        refused = await invalid_selectors(page, self.options.mask_selectors)
+        if refused:
+            self.status, self.category = RunStatus.FAILED, FailureCategory.SCRIPT_ERROR
+            self.error = f"maskSelectors: {refused[0]!r} is not a valid CSS selector, so it would mask nothing"
+            log.info("run refused", error=self.error)
+            return
+        await context.add_init_script(script=mask_overlay_script(self.options.mask_selectors))
 
     async def close_on_stop(self, context: BrowserContext) -> None:
         """Cancel by request: closing the context ends the step in progress at once."""
@@ -410,7 +431,8 @@ class _Run:
         full_page = self.options.screenshots_full_page
         try:
             await page.screenshot(path=path, timeout=SCREENSHOT_TIMEOUT_MS,
-                                  full_page=failed if full_page is None else full_page)
+                                  full_page=failed if full_page is None else full_page,
+                                  mask=mask_locators(page, self.options.mask_selectors))
         except PlaywrightError as error:
             log.warning("screenshot failed", step=index, error=first_line(error))
             return
@@ -458,8 +480,17 @@ class _Run:
         except PlaywrightError as error:
             log.warning("could not save the trace", error=first_line(error))
             return
-        if keep and path.is_file():
+        if keep and path.is_file() and await self.scrub(path):
             self.add_failure_artifact("trace", path, "application/zip")
+
+    async def scrub(self, path: Path) -> bool:
+        """The trace without the run's secrets; False (and the file deleted) when it could not be scrubbed."""
+        if not self.masker:
+            return True
+        report = await asyncio.to_thread(_scrub_or_delete, path, self.masker)
+        if report is not None:
+            log.info("secrets scrubbed from the trace", rewritten=len(report.rewritten), dropped=report.dropped)
+        return report is not None
 
     def keep_har(self) -> None:
         """After the context closed (when Playwright writes the HAR): kept only when the run did not pass."""
@@ -491,6 +522,15 @@ class _Run:
             return ArtifactFile(kind="video", path=target, content_type="video/webm")
         if keep:
             log.warning("no video was recorded", status=self.status)
+        return None
+
+
+def _scrub_or_delete(path: Path, masker: SecretMasker) -> ScrubReport | None:
+    try:
+        return scrub_trace(path, masker)
+    except (OSError, zipfile.BadZipFile, ValueError) as error:
+        log.warning("could not scrub the secrets from the trace; it is not kept", error=str(error))
+        path.unlink(missing_ok=True)
         return None
 
 

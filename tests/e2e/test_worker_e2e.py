@@ -4,8 +4,10 @@ fixture site. POST -> Postgres -> BullMQ -> worker -> Playwright -> results and 
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import signal
+import zipfile
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -209,14 +211,21 @@ async def test_secrets_never_reach_results_logs_or_artifact_names(
     # The assertion echoes the expected and the actual text, both of which held the secret.
     assert 'to equal "Hello ada ***!" but it was "Hello ***, plan free' in run["error"]
     everything = [json.dumps(run), worker.log()]
+    traces = []
     for artifact in run["artifacts"]:
         assert secret not in artifact["url"]
         if artifact["kind"] in ("html", "console", "har"):
             everything.append((await api_client.get(artifact["url"])).text)
-    assert {"html", "har", "console"} <= {artifact["kind"] for artifact in run["artifacts"]}
-    assert "trace" not in {artifact["kind"] for artifact in run["artifacts"]}  # DOM snapshots would hold it
+        if artifact["kind"] == "trace":
+            traces.append((await api_client.get(artifact["url"])).content)
+    assert {"html", "har", "console", "trace"} <= {artifact["kind"] for artifact in run["artifacts"]}
     for text in everything:
         assert secret not in text
+    # The trace is recorded, its actions (the fill's value) scrubbed of the secret in every file.
+    with zipfile.ZipFile(io.BytesIO(traces[0])) as trace:
+        files = {name: trace.read(name) for name in trace.namelist()}
+    assert '"value":"***"' in files["trace.trace"].decode()
+    assert not [name for name, data in files.items() if secret.encode() in data]
     stored = [str(path) for root in (settings.video_storage_path, settings.screenshot_storage_path,
                                      settings.artifact_storage_path) for path in root.rglob("*")]
     assert stored and not any(secret in path for path in stored)

@@ -19,3 +19,8 @@ def parse(*flags: str) -> argparse.Namespace:
                                                   (("--no-full-page-screenshots",), False)])
 def test_full_page_screenshots(flags: tuple[str, ...], full_page: bool | None) -> None:
     assert _options(parse(*flags)).screenshots_full_page is full_page
+
+
+def test_mask_selectors() -> None:
+    assert _options(parse("--mask", "#account", "--mask", ".card")).mask_selectors == ["#account", ".card"]
+    assert _options(parse()).mask_selectors == []

@@ -20,6 +20,8 @@ REPLAY_ORDER = [
     "runner.replay.categories",
     "runner.replay.devices",
     "runner.replay.browser",
+    "runner.replay.concealment",
+    "runner.replay.trace_scrub",
     "runner.replay.context",
     "runner.replay.visual_diff",
     "runner.replay.handlers.matching",

@@ -36,6 +36,7 @@ from runner.formats.steps import (
     TypeText,
     Upload,
 )
+from runner.replay.concealment import conceal
 from runner.replay.context import Handler, StepContext, left_ms
 from runner.replay.errors import StepFailed
 from runner.replay.locate import find_element, first_line, is_closed_error
@@ -220,6 +221,8 @@ async def fill(ctx: StepContext, step: Fill, page: Page, frame: Frame, timeout_m
     fields and contenteditable elements are filled, other inputs (range, color, date, ...) get the value
     set with input and change events, and any other element cannot be filled."""
     locator, selector = await ctx.element(frame, step.selectors, timeout_ms, deadline)
+    if ctx.secrets.reveals(step.value):
+        await conceal(locator)
     await _fill(ctx, locator, selector, step.value, timeout_ms, deadline)
     return selector
 
@@ -247,6 +250,8 @@ async def _fill(ctx: StepContext, locator: Locator, selector: str, value: str, t
 async def type_text(ctx: StepContext, step: TypeText, page: Page, frame: Frame, timeout_ms: int,
                     deadline: float) -> str | None:
     locator, selector = await ctx.element(frame, step.selectors, timeout_ms, deadline)
+    if ctx.secrets.reveals(step.value):
+        await conceal(locator)
     await ctx.act("typed into", selector, timeout_ms, locator.press_sequentially(
         step.value, delay=step.delay_ms, timeout=left_ms(deadline)))
     return selector

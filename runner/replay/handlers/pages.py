@@ -31,6 +31,7 @@ from runner.formats.steps import (
     SwitchToFrame,
     SwitchToPage,
 )
+from runner.replay.concealment import mask_locators
 from runner.replay.context import Handler, StepContext, inner_frame, left_ms
 from runner.replay.errors import StepFailed
 from runner.replay.handlers.visual import NO_RECORDING, compared_screenshot
@@ -142,9 +143,11 @@ async def screenshot(ctx: StepContext, step: Screenshot, page: Page, frame: Fram
     selector = None
     if step.selectors is not None:
         locator, selector = await ctx.element(frame, step.selectors, timeout_ms, deadline)
-        shot: Awaitable[bytes] = locator.screenshot(path=path, timeout=left_ms(deadline))
+        shot: Awaitable[bytes] = locator.screenshot(path=path, timeout=left_ms(deadline),
+                                                    mask=mask_locators(page, ctx.mask_selectors))
     else:
-        shot = page.screenshot(path=path, full_page=step.full_page, timeout=left_ms(deadline))
+        shot = page.screenshot(path=path, full_page=step.full_page, timeout=left_ms(deadline),
+                               mask=mask_locators(page, ctx.mask_selectors))
     result: list[bytes] = []
 
     async def take() -> None:
