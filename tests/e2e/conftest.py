@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 
 import pytest
 from playwright.async_api import Browser, Page
+
+from services import REPO_ROOT
 
 
 @pytest.fixture
@@ -18,3 +22,20 @@ async def page(browser: Browser) -> AsyncIterator[Page]:
     yield page
     await context.close()
     assert dialogs == [], f"the page opened dialogs (script ran from data?): {dialogs}"
+
+
+@pytest.fixture
+def shoot(tmp_path: Path) -> Callable[[Page, str], Awaitable[Path]]:
+    """Screenshots of dashboard pages: into $REPRISE_SCREENSHOTS_DIR when set (`make screenshots`: the README's),
+    else a temporary folder."""
+    configured = os.environ.get("REPRISE_SCREENSHOTS_DIR")
+    directory = (REPO_ROOT / configured) if configured else tmp_path / "screenshots"
+
+    async def take(page: Page, name: str) -> Path:
+        directory.mkdir(parents=True, exist_ok=True)
+        path = directory / f"{name}.png"
+        await page.screenshot(path=path)
+        assert path.stat().st_size > 10_000, f"{path} is too small to show the page"
+        return path
+
+    return take

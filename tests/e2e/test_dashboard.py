@@ -6,7 +6,6 @@ file."""
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -14,37 +13,21 @@ from typing import Any
 
 import asyncpg
 import httpx
-import pytest
 from playwright.async_api import Page, expect
 
 from contract.settings import Settings
 
 from flows import numbered_slow_script, post_run
 from recordings import load_recording
-from services import REPO_ROOT, WorkerProcess, wait_for_final, wait_for_workers
+from services import WorkerProcess, wait_for_final, wait_for_workers
 
-Shoot = Callable[[Page, str], Awaitable[Path]]
+Shoot = Callable[[Page, str], Awaitable[Path]]  # the `shoot` fixture (tests/e2e/conftest.py)
 XSS_NAME = "<img src=x onerror=alert(1)>"
 
 
 def ends_with(url: str) -> re.Pattern[str]:
     """The same path, whatever host the API saw (the test client and the browser use different ones)."""
     return re.compile(re.escape(httpx.URL(url).path) + "$")
-
-
-@pytest.fixture
-def shoot(tmp_path: Path) -> Shoot:
-    configured = os.environ.get("REPRISE_SCREENSHOTS_DIR")
-    directory = (REPO_ROOT / configured) if configured else tmp_path / "screenshots"
-
-    async def take(page: Page, name: str) -> Path:
-        directory.mkdir(parents=True, exist_ok=True)
-        path = directory / f"{name}.png"
-        await page.screenshot(path=path)
-        assert path.stat().st_size > 10_000, f"{path} is too small to show the page"
-        return path
-
-    return take
 
 
 async def set_runs(database_url: str, updates: list[tuple[str, str, str | None]]) -> None:

@@ -6,34 +6,16 @@ of that view (docs/screenshots/visual-diff.png under `make screenshots`)."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 from playwright.async_api import Page, expect
 
-from services import REPO_ROOT, WorkerProcess, wait_for_final, wait_for_workers
+from services import WorkerProcess, wait_for_final, wait_for_workers
 
-Shoot = Callable[[Page, str], Awaitable[Path]]
-
-
-@pytest.fixture
-def shoot(tmp_path: Path) -> Shoot:
-    """As tests/e2e/test_dashboard.py's: into $REPRISE_SCREENSHOTS_DIR when set, else a temporary folder."""
-    configured = os.environ.get("REPRISE_SCREENSHOTS_DIR")
-    directory = (REPO_ROOT / configured) if configured else tmp_path / "screenshots"
-
-    async def take(page: Page, name: str) -> Path:
-        directory.mkdir(parents=True, exist_ok=True)
-        path = directory / f"{name}.png"
-        await page.screenshot(path=path)
-        assert path.stat().st_size > 10_000, f"{path} is too small to show the page"
-        return path
-
-    return take
+Shoot = Callable[[Page, str], Awaitable[Path]]  # the `shoot` fixture (tests/e2e/conftest.py)
 
 
 def visual_recording(site_url: str) -> dict[str, Any]:
