@@ -62,6 +62,14 @@ def batch_hash(item_hashes: list[str]) -> str:
     return hashlib.sha256("\n".join(item_hashes).encode()).hexdigest()
 
 
+def admission_problem(error: InvalidScript | BlockedUrl, where: str) -> tuple[str, str, str]:
+    """One refused run of several (a batch's, a suite's): its error code, the field named from `where` (`runs[3]`,
+    `recordings[1]`), the message."""
+    if isinstance(error, InvalidScript):
+        return "invalid_script", f"{where}.script" + (f".{error.field}" if error.field else ""), error.message
+    return "blocked_url", f"{where}.{error.field}", error.message
+
+
 class RunService:
     def __init__(self, runs: RunRepository, queue: RunQueue, network: NetworkPolicy | None = None, *,
                  idempotency_ttl_s: float = 86_400.0) -> None:
@@ -100,13 +108,10 @@ class RunService:
         for index, request in enumerate(requests):
             try:
                 script = admit(request.script, request, self._network)
-            except InvalidScript as error:
-                codes.append("invalid_script")
-                problems.append((f"runs[{index}].script" + (f".{error.field}" if error.field else ""), error.message))
-                continue
-            except BlockedUrl as error:
-                codes.append("blocked_url")
-                problems.append((f"runs[{index}].{error.field}", error.message))
+            except (InvalidScript, BlockedUrl) as error:
+                code, field, message = admission_problem(error, f"runs[{index}]")
+                codes.append(code)
+                problems.append((field, message))
                 continue
             admitted.append(NewRun.admitted(script, request.script, request, request.name, queued_by=queued_by))
         if problems:

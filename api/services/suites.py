@@ -15,7 +15,7 @@ from uuid import UUID
 import structlog
 
 from api.errors import Conflict, InvalidBatch, InvalidField, ServiceUnavailable
-from api.services.runs import RunService
+from api.services.runs import RunService, admission_problem
 from contract.network import BlockedUrl, NetworkPolicy
 from contract.options import Priority, RunOptions
 from contract.suites import SuiteCreate, SuitePatch, child_options
@@ -105,14 +105,10 @@ class SuiteService:
             try:
                 options = child_options(defaults, request)
                 script = admit(recording.script, options, self._network)
-            except InvalidScript as error:
-                codes.append("invalid_script")
-                problems.append((f"recordings[{index}].script" + (f".{error.field}" if error.field else ""),
-                                 f"{recording.name}: {error.message}"))
-                continue
-            except BlockedUrl as error:
-                codes.append("blocked_url")
-                problems.append((f"recordings[{index}].{error.field}", f"{recording.name}: {error.message}"))
+            except (InvalidScript, BlockedUrl) as error:
+                code, field, message = admission_problem(error, f"recordings[{index}]")
+                codes.append(code)
+                problems.append((field, f"{recording.name}: {message}"))
                 continue
             child = NewRun.admitted(script, recording.script, options, recording.name,
                                     default_priority=recording.priority, recording_id=recording.id,
